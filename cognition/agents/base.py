@@ -1,0 +1,42 @@
+"""The agent service interface: chat messages in; text, token usage and latency out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system", "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+    provider: str
+    model: str
+
+
+class AgentError(Exception):
+    """A failed agent call. ``permanent`` is false for errors worth retrying later
+    (network errors, 429, 5xx) and true for the rest (400, bad credentials, malformed body)."""
+
+    def __init__(self, message: str, *, permanent: bool, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.status_code = status_code
+
+
+class AgentService(Protocol):
+    provider: str
+    model: str
+
+    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
+        """Send the conversation; ``phase`` tells scripted backends which reply to give."""
+        ...

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def console(request: HttpRequest) -> dict[str, Any]:
+    """Values every console page shows: the deployment's environment and the refresh period."""
+    return {
+        "deploy_environment": settings.DEPLOY_ENVIRONMENT,
+        "console_refresh_seconds": settings.CONSOLE_REFRESH_SECONDS,
+    }

@@ -1,0 +1,83 @@
+"""Prompt templates with immutable versions, and API tokens for staff automation."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+
+
+class PromptTemplate(models.Model):
+    """A named prompt (``planner.fiction.vision``) pointing at its active version."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive templates are skipped: planners use their fallback."
+    )
+    active_version = models.ForeignKey(
+        "PromptTemplateVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PromptTemplateVersion(models.Model):
+    """One immutable text of a template. Edits add versions; rollback moves the pointer."""
+
+    class Source(models.TextChoices):
+        SEEDED = "seeded", "Seeded"
+        ADMIN = "admin", "Admin"
+
+    template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    variables = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    author = models.CharField(max_length=150, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="unique_template_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.name} v{self.number}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for a staff user. Only its SHA-256 is stored; the token is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=12, help_text="First characters, to tell tokens apart.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,242 @@
+"""Settings for the planner operations console, read from the environment.
+
+Every variable is listed with its default in README.md ("Configuration"). A bad value stops
+start-up with a message naming the variable (see ``cognition.config``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from cognition.config import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_float,
+    env_int,
+    env_json,
+    env_list,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEPLOY_ENVIRONMENTS = ("dev", "staging", "production")
+DEPLOY_ENVIRONMENT = env_choice("DEPLOY_ENVIRONMENT", "dev", DEPLOY_ENVIRONMENTS)
+DEBUG = env_bool("DEBUG", default=DEPLOY_ENVIRONMENT == "dev")
+
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY: required when DEBUG is off.")
+    SECRET_KEY = _DEV_SECRET_KEY
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "cognition",
+    "planners",
+    "opsalerts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "cognition.urls"
+WSGI_APPLICATION = "cognition.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "cognition.context_processors.console",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server and the worker read while the other writes.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    )
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = VAR_DIR / "media"
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "cognition": {"level": LOG_LEVEL},
+        "planners": {"level": LOG_LEVEL},
+        "opsalerts": {"level": LOG_LEVEL},
+    },
+}
+
+# --- Celery -----------------------------------------------------------------------------------
+# Default: kombu's filesystem transport under var/, so a laptop needs no broker server.
+# Redis (redis://...) or RabbitMQ (amqp://...) URLs work unchanged.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if not CELERY_BROKER_URL.split("://", 1)[0] in {"filesystem", "redis", "rediss", "amqp", "pyamqp"}:
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL: expected filesystem://, redis://, rediss:// or amqp://, "
+        f"got {CELERY_BROKER_URL!r}."
+    )
+CELERY_FILESYSTEM_BROKER_DIR = Path(
+    env_str("CELERY_FILESYSTEM_BROKER_DIR", str(VAR_DIR / "broker"))
+)
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _folder in ("queue", "processed"):
+        (CELERY_FILESYSTEM_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_FILESYSTEM_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_FILESYSTEM_BROKER_DIR / "queue"),
+        "processed_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Agent (LLM) service ----------------------------------------------------------------------
+AGENT_BACKEND = env_choice("AGENT_BACKEND", "scripted", ("scripted", "openai"))
+OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", "https://api.openai.com/v1")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+AGENT_MODEL = env_str("AGENT_MODEL", "gpt-4o-mini")
+AGENT_TIMEOUT_SECONDS = env_float("AGENT_TIMEOUT_SECONDS", 60.0, minimum=0.1)
+AGENT_MAX_RETRIES = env_int("AGENT_MAX_RETRIES", 3, minimum=0)
+AGENT_RETRY_BACKOFF_SECONDS = env_float("AGENT_RETRY_BACKOFF_SECONDS", 1.0, minimum=0)
+if AGENT_BACKEND == "openai" and not OPENAI_BASE_URL:
+    raise ImproperlyConfigured("OPENAI_BASE_URL: required when AGENT_BACKEND=openai.")
+
+# --- Planner framework ------------------------------------------------------------------------
+# JSON objects: {"default": {...}, "<planner slug>": {...}}; unset keys mean unlimited.
+# Critique: {"enabled": bool, "max_total": int, "max_per_step": int, "max_tokens": int}
+# Quotas:   {"max_iterations": int, "max_queued_jobs": int, "max_tokens": int}
+PLANNER_CRITIQUE = env_json("PLANNER_CRITIQUE", {"default": {"enabled": False}})
+PLANNER_QUOTAS = env_json("PLANNER_QUOTAS", {"default": {}})
+
+# --- Pipeline ---------------------------------------------------------------------------------
+BACKLOG_STALE_AFTER_SECONDS = env_int("BACKLOG_STALE_AFTER_SECONDS", 3600, minimum=1)
+BACKLOG_SWEEP_INTERVAL_SECONDS = env_int("BACKLOG_SWEEP_INTERVAL_SECONDS", 300, minimum=1)
+PIPELINE_PHASE_TIME_LIMIT_SECONDS = env_int("PIPELINE_PHASE_TIME_LIMIT_SECONDS", 600, minimum=1)
+PIPELINE_HEARTBEAT_SECONDS = env_int("PIPELINE_HEARTBEAT_SECONDS", 15, minimum=1)
+PIPELINE_MAX_RETRIES = env_int("PIPELINE_MAX_RETRIES", 5, minimum=0)
+SCENE_COVERAGE_RATIO = env_float("SCENE_COVERAGE_RATIO", 0.6, minimum=0.0)
+
+# --- Health report ----------------------------------------------------------------------------
+HEALTH_STALE_BACKLOG_SECONDS = env_int("HEALTH_STALE_BACKLOG_SECONDS", 7200, minimum=1)
+HEALTH_FAILURE_WINDOW_SECONDS = env_int("HEALTH_FAILURE_WINDOW_SECONDS", 86400, minimum=1)
+HEALTH_FLAPPING_TRANSITIONS = env_int("HEALTH_FLAPPING_TRANSITIONS", 3, minimum=1)
+HEALTH_FLAPPING_WINDOW_SECONDS = env_int("HEALTH_FLAPPING_WINDOW_SECONDS", 86400, minimum=1)
+HEALTH_CONTRACT_DRIFT_WINDOW_SECONDS = env_int(
+    "HEALTH_CONTRACT_DRIFT_WINDOW_SECONDS", 86400, minimum=1
+)
+HEALTH_EVALUATION_INTERVAL_SECONDS = env_int("HEALTH_EVALUATION_INTERVAL_SECONDS", 60, minimum=1)
+
+# --- Ops alerting (validated by the opsalerts system checks) ----------------------------------
+# Read leniently here so that `manage.py check_ops_alerting` can report every problem at once.
+OPS_ALERTING_ENABLED = env_bool("OPS_ALERTING_ENABLED", False)
+OPS_ALERTING_WEBHOOK_URL = env_str("OPS_ALERTING_WEBHOOK_URL")
+OPS_ALERTING_ROUTING_KEY = env_str("OPS_ALERTING_ROUTING_KEY")
+OPS_ALERTING_SOURCE = env_str("OPS_ALERTING_SOURCE", "planner-ops")
+OPS_ALERTING_DEBOUNCE_SECONDS = env_str("OPS_ALERTING_DEBOUNCE_SECONDS", "300")
+OPS_ALERTING_REPEAT_SECONDS = env_str("OPS_ALERTING_REPEAT_SECONDS", "14400")
+OPS_ALERTING_SEVERITY_FILTER = env_str("OPS_ALERTING_SEVERITY_FILTER")
+OPS_ALERTING_ROUTES = env_str("OPS_ALERTING_ROUTES")
+OPS_ALERTING_SLO_THRESHOLDS = env_str("OPS_ALERTING_SLO_THRESHOLDS")
+OPS_ALERTING_SIGNING_SECRET = env_str("OPS_ALERTING_SIGNING_SECRET")
+OPS_ALERTING_TIMEOUT_SECONDS = env_str("OPS_ALERTING_TIMEOUT_SECONDS", "10")
+OPS_ALERTING_MAX_ATTEMPTS = env_str("OPS_ALERTING_MAX_ATTEMPTS", "5")
+OPS_ALERTING_ACK_TTL_SECONDS = env_int("OPS_ALERTING_ACK_TTL_SECONDS", 7 * 86400, minimum=60)
+
+# --- Console and rollouts ---------------------------------------------------------------------
+CONSOLE_REFRESH_SECONDS = env_int("CONSOLE_REFRESH_SECONDS", 15, minimum=1)
+CONSOLE_PAGE_SIZE = env_int("CONSOLE_PAGE_SIZE", 25, minimum=1)
+ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS = env_int(
+    "ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS", 86400, minimum=1
+)
+
+CELERY_BEAT_SCHEDULE = {
+    "evaluate-planner-health": {
+        "task": "opsalerts.tasks.evaluate_alerts",
+        "schedule": float(HEALTH_EVALUATION_INTERVAL_SECONDS),
+    },
+    "sweep-stale-backlog": {
+        "task": "planners.tasks.sweep_stale_backlog",
+        "schedule": float(BACKLOG_SWEEP_INTERVAL_SECONDS),
+    },
+    "deliver-pending-alerts": {
+        "task": "opsalerts.tasks.deliver_due_deliveries",
+        "schedule": 30.0,
+    },
+}

@@ -1,0 +1,47 @@
+from planners.models.audit import ActionLogEntry
+from planners.models.backlog import (
+    Phase,
+    BacklogItem,
+    BacklogStatus,
+    BacklogTransition,
+    ContractDriftEvent,
+    PhaseCheckpoint,
+    PhaseTranscript,
+)
+from planners.models.execution import PlannerExecution, PlannerOutcome, TelemetryEvent
+from planners.models.fiction import (
+    CastMember,
+    ChapterBeat,
+    ChapterBlueprint,
+    ChapterScene,
+    ChapterScroll,
+    ChapterSection,
+    FictionPlan,
+    FictionProject,
+    LoreRequirement,
+    PlanPass,
+)
+
+__all__ = [
+    "ActionLogEntry",
+    "BacklogItem",
+    "BacklogStatus",
+    "BacklogTransition",
+    "CastMember",
+    "ChapterBeat",
+    "ChapterBlueprint",
+    "ChapterScene",
+    "ChapterScroll",
+    "ChapterSection",
+    "ContractDriftEvent",
+    "FictionPlan",
+    "FictionProject",
+    "LoreRequirement",
+    "Phase",
+    "PhaseCheckpoint",
+    "PhaseTranscript",
+    "PlanPass",
+    "PlannerExecution",
+    "PlannerOutcome",
+    "TelemetryEvent",
+]

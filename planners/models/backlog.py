@@ -1,0 +1,252 @@
+"""The backlog, its transition history, phase checkpoints and transcripts."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class BacklogStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETE = "complete", "Complete"
+    BLOCKED = "blocked", "Blocked"
+    FAILED = "failed", "Failed"
+
+
+class Phase(models.TextChoices):
+    VISION = "vision", "Vision"
+    ITERATIVE = "iterative", "Iterative"
+    CHAPTER_ARCHITECT = "chapterArchitect", "Chapter architect"
+    SCROLL_REFINER = "scrollRefiner", "Scroll refiner"
+    SCENE_WEAVER = "sceneWeaver", "Scene weaver"
+
+
+class BacklogItem(models.Model):
+    plan = models.ForeignKey(
+        "planners.FictionPlan", on_delete=models.CASCADE, related_name="backlog_items"
+    )
+    backlog_id = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=BacklogStatus.choices, default=BacklogStatus.PENDING
+    )
+    phase = models.CharField(max_length=32, choices=Phase.choices)
+    position = models.PositiveIntegerField(default=0)
+    inputs = models.JSONField(default=list, blank=True)
+    outputs = models.JSONField(default=list, blank=True)
+    blueprint = models.ForeignKey(
+        "planners.ChapterBlueprint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backlog_items",
+    )
+    scroll = models.ForeignKey(
+        "planners.ChapterScroll",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backlog_items",
+    )
+    section = models.ForeignKey(
+        "planners.ChapterSection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backlog_items",
+    )
+    scene = models.ForeignKey(
+        "planners.ChapterScene",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backlog_items",
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    # The contract the item's task runs under; a resume that contradicts it is drift.
+    agent_backend = models.CharField(max_length=32, blank=True)
+    agent_provider = models.CharField(max_length=32, blank=True)
+    agent_model = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    synthetic = models.BooleanField(
+        default=False, help_text="Created by a synthetic alert; kept out of real counts."
+    )
+    in_progress_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["plan", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "backlog_id"], name="unique_backlog_id"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "in_progress_at"], name="backlog_status_started"),
+            models.Index(fields=["status", "heartbeat_at"], name="backlog_status_heartbeat"),
+            models.Index(fields=["plan", "status"], name="backlog_plan_status"),
+            models.Index(fields=["updated_at"], name="backlog_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.backlog_id
+
+
+class BacklogTransition(models.Model):
+    """Every status change of a backlog item: the history behind flapping and the action log."""
+
+    item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="transitions")
+    plan = models.ForeignKey(
+        "planners.FictionPlan", on_delete=models.CASCADE, related_name="transitions"
+    )
+    from_status = models.CharField(max_length=16, choices=BacklogStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=BacklogStatus.choices)
+    reason = models.CharField(max_length=32)
+    actor = models.CharField(max_length=150, blank=True)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_at"], name="transition_created"),
+            models.Index(fields=["to_status", "created_at"], name="transition_to_created"),
+            models.Index(fields=["item", "created_at"], name="transition_item_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.from_status or '∅'} → {self.to_status} ({self.reason})"
+
+
+class ContractDriftEvent(models.Model):
+    """A resume request that contradicted the provider, model or agent recorded on the item."""
+
+    item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="drift_events")
+    plan = models.ForeignKey(
+        "planners.FictionPlan", on_delete=models.CASCADE, related_name="drift_events"
+    )
+    requested = models.JSONField(default=dict)
+    recorded = models.JSONField(default=dict)
+    actor = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], name="drift_created")]
+
+    def __str__(self) -> str:
+        return f"drift on {self.item_id}"
+
+
+class PhaseCheckpoint(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETE = "complete", "Complete"
+        BLOCKED = "blocked", "Blocked"
+        FAILED = "failed", "Failed"
+
+    plan = models.ForeignKey(
+        "planners.FictionPlan", on_delete=models.CASCADE, related_name="checkpoints"
+    )
+    phase_key = models.CharField(max_length=300)  # chapterArchitect|main|blueprint:<id>
+    phase = models.CharField(max_length=32, choices=Phase.choices)
+    backlog_item = models.ForeignKey(
+        BacklogItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="checkpoints"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    lock_owner = models.CharField(max_length=200, blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["plan", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "phase_key"], name="unique_phase_checkpoint"),
+        ]
+
+    def __str__(self) -> str:
+        return self.phase_key
+
+
+class PhaseTranscript(models.Model):
+    """One per attempt of a phase, whatever became of it."""
+
+    class Validation(models.TextChoices):
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        UNKNOWN = "unknown", "Unknown"
+
+    plan = models.ForeignKey(
+        "planners.FictionPlan", on_delete=models.CASCADE, related_name="transcripts"
+    )
+    phase = models.CharField(max_length=32, choices=Phase.choices)
+    backlog_item = models.ForeignKey(
+        BacklogItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="transcripts"
+    )
+    blueprint = models.ForeignKey(
+        "planners.ChapterBlueprint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    scroll = models.ForeignKey(
+        "planners.ChapterScroll",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    section = models.ForeignKey(
+        "planners.ChapterSection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    scene = models.ForeignKey(
+        "planners.ChapterScene",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    execution = models.ForeignKey(
+        "planners.PlannerExecution",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="transcripts",
+    )
+    attempt = models.PositiveIntegerField(default=1)
+    is_retry = models.BooleanField(default=False)
+    request = models.JSONField(default=list, blank=True, help_text="The chat messages sent.")
+    response = models.TextField(blank=True, help_text="The raw reply.")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    validation_status = models.CharField(
+        max_length=16, choices=Validation.choices, default=Validation.UNKNOWN
+    )
+    validation_details = models.JSONField(default=list, blank=True)
+    template_id = models.CharField(max_length=200, blank=True)
+    template_version = models.PositiveIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_at"], name="transcript_created"),
+            models.Index(fields=["plan", "phase"], name="transcript_plan_phase"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phase} attempt {self.attempt} ({self.validation_status})"
