@@ -140,7 +140,7 @@ LOGGING = {
 # Default: kombu's filesystem transport under var/, so a laptop needs no broker server.
 # Redis (redis://...) or RabbitMQ (amqp://...) URLs work unchanged.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if not CELERY_BROKER_URL.split("://", 1)[0] in {"filesystem", "redis", "rediss", "amqp", "pyamqp"}:
+if CELERY_BROKER_URL.split("://", 1)[0] not in {"filesystem", "redis", "rediss", "amqp", "pyamqp"}:
     raise ImproperlyConfigured(
         "CELERY_BROKER_URL: expected filesystem://, redis://, rediss:// or amqp://, "
         f"got {CELERY_BROKER_URL!r}."

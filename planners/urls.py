@@ -1,5 +1,9 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import include, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", include("planners.api_urls")),
+    path("", include("planners.console.urls")),
+    path("", include("planners.rollouts.urls")),
+]

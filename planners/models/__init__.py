@@ -1,10 +1,10 @@
 from planners.models.audit import ActionLogEntry
 from planners.models.backlog import (
-    Phase,
     BacklogItem,
     BacklogStatus,
     BacklogTransition,
     ContractDriftEvent,
+    Phase,
     PhaseCheckpoint,
     PhaseTranscript,
 )

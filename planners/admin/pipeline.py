@@ -1,0 +1,1 @@
+"""Admin for the pipeline, backlog, transcripts and executions."""

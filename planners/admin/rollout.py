@@ -1,0 +1,1 @@
+"""Admin for rollout checklists and sign-offs."""

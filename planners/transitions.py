@@ -1,0 +1,72 @@
+"""Changing a backlog item's status: one conditional update plus its transition row.
+
+Every status change in the product goes through ``transition_backlog_item`` so that the
+history behind flapping detection, recent transitions and the action log is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from planners.models import BacklogItem, BacklogStatus, BacklogTransition
+
+logger = logging.getLogger(__name__)
+
+
+def transition_backlog_item(
+    item: BacklogItem,
+    to_status: str,
+    *,
+    reason: str,
+    actor: str = "",
+    detail: str = "",
+    only_from: Iterable[str] | None = None,
+    extra_fields: dict[str, Any] | None = None,
+) -> bool:
+    """Move ``item`` to ``to_status`` if its current status is in ``only_from`` (any status when
+    None). Returns whether this call changed the row; a lost race changes nothing and writes no
+    transition. ``item`` is refreshed with the new values when the change happens."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": to_status, "updated_at": now}
+    if to_status == BacklogStatus.IN_PROGRESS:
+        fields.update(in_progress_at=now, heartbeat_at=now)
+    elif to_status == BacklogStatus.COMPLETE:
+        fields["completed_at"] = now
+    if extra_fields:
+        fields.update(extra_fields)
+
+    with transaction.atomic():
+        current = (
+            BacklogItem.objects.select_for_update()
+            .filter(pk=item.pk)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if current is None:
+            return False
+        allowed = set(only_from) if only_from is not None else None
+        if (allowed is not None and current not in allowed) or current == to_status:
+            return False
+        changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
+        if not changed:
+            return False
+        BacklogTransition.objects.create(
+            item_id=item.pk,
+            plan_id=item.plan_id,
+            from_status=current,
+            to_status=to_status,
+            reason=reason,
+            actor=actor,
+            detail=detail,
+        )
+    for name, value in fields.items():
+        setattr(item, name, value)
+    logger.info(
+        "backlog %s: %s -> %s (%s) by %s", item.backlog_id, current, to_status, reason, actor or "-"
+    )
+    return True
