@@ -1,0 +1,84 @@
+"""Resolving a template's active text and reporting its state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cognition.models import PromptTemplate, PromptTemplateVersion
+from cognition.prompts import (
+    ResolvedTemplate,
+    TemplateState,
+    resolve_prompt,
+    template_state,
+    template_states,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _template(name: str, text: str, *, is_active: bool = True) -> PromptTemplate:
+    template = PromptTemplate.objects.create(name=name, is_active=is_active)
+    version = PromptTemplateVersion.objects.create(
+        template=template, number=1, text=text, source="seeded"
+    )
+    template.active_version = version
+    template.save(update_fields=["active_version"])
+    return template
+
+
+def test_active_template_resolves_to_its_active_version() -> None:
+    template = _template("planner.fiction.vision", "Plan {{projectTitle}}")
+    v2 = PromptTemplateVersion.objects.create(
+        template=template, number=2, text="Plan better {{projectTitle}}", source="admin"
+    )
+    template.active_version = v2
+    template.save()
+
+    assert resolve_prompt("planner.fiction.vision") == ResolvedTemplate(
+        template_id="planner.fiction.vision", version=2, text="Plan better {{projectTitle}}"
+    )
+    assert template_state("planner.fiction.vision") == TemplateState(
+        found=True, active=True, version=2, empty=False
+    )
+
+
+def test_missing_template_resolves_to_none() -> None:
+    assert resolve_prompt("planner.fiction.nope") is None
+    state = template_state("planner.fiction.nope")
+    assert (state.found, state.active, state.usable) == (False, False, False)
+
+
+def test_inactive_template_resolves_to_none() -> None:
+    _template("planner.fiction.vision", "Plan {{projectTitle}}", is_active=False)
+    assert resolve_prompt("planner.fiction.vision") is None
+    assert template_state("planner.fiction.vision") == TemplateState(
+        found=True, active=False, version=1, empty=False
+    )
+
+
+def test_blank_template_text_resolves_to_none() -> None:
+    _template("planner.fiction.vision", "   \n ")
+    assert resolve_prompt("planner.fiction.vision") is None
+    assert template_state("planner.fiction.vision").empty is True
+
+
+def test_template_without_active_version_is_not_usable() -> None:
+    PromptTemplate.objects.create(name="planner.fiction.vision")
+    assert resolve_prompt("planner.fiction.vision") is None
+    assert template_state("planner.fiction.vision") == TemplateState(
+        found=True, active=False, version=None, empty=True
+    )
+
+
+def test_bulk_template_states_take_one_query(django_assert_num_queries: Any) -> None:
+    _template("planner.fiction.vision", "Plan {{projectTitle}}")
+    _template("planner.fiction.iterative", "Pass {{iterationIndex}}", is_active=False)
+    ids = ["planner.fiction.vision", "planner.fiction.iterative", "planner.fiction.missing"]
+    with django_assert_num_queries(1):
+        states = template_states(ids)
+    assert list(states) == ids
+    assert states["planner.fiction.vision"].usable
+    assert not states["planner.fiction.iterative"].usable
+    assert not states["planner.fiction.missing"].found
