@@ -19,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
 
 
 def _raw(name: str) -> str | None:
@@ -107,6 +108,11 @@ def env_json(name: str, default: Any) -> Any:
 
 def env_database(name: str, default: str) -> dict[str, Any]:
     value = env_str(name, default)
+    scheme = urlsplit(value).scheme
+    if scheme not in _DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name}: expected a sqlite:// or postgres:// URL, got scheme {scheme!r}."
+        )
     try:
         config = environ.Env.db_url_config(value)
     except Exception as exc:  # django-environ raises several types for bad URLs

@@ -1,0 +1,99 @@
+"""Run the whole console on one machine: web server, Celery worker and beat.
+
+Migrates, seeds the prompt templates, makes sure a staff login exists and prints it, queues the
+demo pipeline on first start (unless DEMO=0), then supervises the processes: one Ctrl-C stops
+them all, and if one of them dies the others are stopped too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from cognition.console_login import ensure_console_login
+
+
+class Command(BaseCommand):
+    help = "Serve the console with a Celery worker and beat (what `make run` does)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port to serve on")
+        parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+        parser.add_argument("--no-worker", action="store_true", help="serve the web app only")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database migrated.")
+        call_command("seed_planner_templates", stdout=self.stdout)
+        login = ensure_console_login()
+        self._print_login(login.username, login.password, options["addr"])
+
+        processes: dict[str, subprocess.Popen[bytes]] = {}
+        if not options["no_worker"]:
+            processes["worker"] = self._start_worker(options["concurrency"])
+        processes["web server"] = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", options["addr"], "--noreload"],
+            cwd=settings.BASE_DIR,
+        )
+        if not options["no_worker"] and os.environ.get("DEMO", "1") != "0":
+            self._queue_demo()
+        self._supervise(processes)
+
+    def _print_login(self, username: str, password: str | None, addr: str) -> None:
+        shown = password if password else "(unchanged; reset with `manage.py changepassword`)"
+        self.stdout.write(
+            self.style.SUCCESS(f"Console: http://{addr}/  login: {username}  password: {shown}")
+        )
+
+    def _start_worker(self, concurrency: int) -> subprocess.Popen[bytes]:
+        command = [
+            sys.executable, "-m", "celery", "-A", "cognition", "worker", "--beat",
+            "--loglevel", "info", "--concurrency", str(concurrency),
+            "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
+        ]  # fmt: skip
+        return subprocess.Popen(command, cwd=settings.BASE_DIR)
+
+    def _queue_demo(self) -> None:
+        from planners.demo import ensure_demo_pipeline
+
+        plan = ensure_demo_pipeline()
+        if plan is not None:
+            self.stdout.write(f"Demo pipeline queued for plan {plan.pk} ({plan}).")
+
+    def _supervise(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        exit_code = 0
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    self.stderr.write(f"The {name} exited with code {process.returncode}.")
+                    exit_code = process.returncode or 1
+                    stopping = True
+            time.sleep(0.5)
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.stdout.write("Stopped.")
+        if exit_code:
+            sys.exit(exit_code)

@@ -1,0 +1,72 @@
+"""Bad configuration stops start-up with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+CHECK = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+
+
+def start_with(**env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OPS_"))}
+    environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", **env)
+    return subprocess.run(
+        [sys.executable, "-c", CHECK],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG: expected true or false, got 'maybe'"),
+        (
+            {"DEPLOY_ENVIRONMENT": "qa"},
+            "DEPLOY_ENVIRONMENT: expected one of dev, staging, production",
+        ),
+        (
+            {"DEPLOY_ENVIRONMENT": "production", "SECRET_KEY": ""},
+            "SECRET_KEY: required when DEBUG is off",
+        ),
+        (
+            {"DATABASE_URL": "nosuchdb://x/y"},
+            "DATABASE_URL: expected a sqlite:// or postgres:// URL",
+        ),
+        ({"AGENT_BACKEND": "claude"}, "AGENT_BACKEND: expected one of scripted, openai"),
+        ({"AGENT_TIMEOUT_SECONDS": "soon"}, "AGENT_TIMEOUT_SECONDS: expected a number"),
+        (
+            {"OPENAI_BASE_URL": "ftp://models.local"},
+            "OPENAI_BASE_URL: expected an http:// or https:// URL",
+        ),
+        ({"CELERY_BROKER_URL": "kafka://127.0.0.1"}, "CELERY_BROKER_URL: expected filesystem://"),
+        ({"BACKLOG_STALE_AFTER_SECONDS": "0"}, "BACKLOG_STALE_AFTER_SECONDS: must be at least 1"),
+        ({"PLANNER_QUOTAS": "{not json"}, "PLANNER_QUOTAS: not valid JSON"),
+    ],
+)
+def test_bad_environment_value_stops_start_up_naming_the_variable(
+    env: dict[str, str], message: str
+) -> None:
+    result = start_with(**env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_defaults_start_in_dev_with_debug_on() -> None:
+    result = start_with()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_production_starts_with_a_secret_key_and_debug_off() -> None:
+    result = start_with(DEPLOY_ENVIRONMENT="production", SECRET_KEY="s3cret-for-test")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
