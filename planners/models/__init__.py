@@ -21,6 +21,12 @@ from planners.models.fiction import (
     LoreRequirement,
     PlanPass,
 )
+from planners.models.rollout import (
+    ChecklistItem,
+    Environment,
+    RolloutChecklist,
+    SignOff,
+)
 
 __all__ = [
     "ActionLogEntry",
@@ -33,7 +39,9 @@ __all__ = [
     "ChapterScene",
     "ChapterScroll",
     "ChapterSection",
+    "ChecklistItem",
     "ContractDriftEvent",
+    "Environment",
     "FictionPlan",
     "FictionProject",
     "LoreRequirement",
@@ -43,5 +51,7 @@ __all__ = [
     "PlanPass",
     "PlannerExecution",
     "PlannerOutcome",
+    "RolloutChecklist",
+    "SignOff",
     "TelemetryEvent",
 ]
