@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognition.settings")
 
 app = Celery("cognition")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def refuse_invalid_ops_alerting(**kwargs: Any) -> None:
+    """The worker and beat refuse to start on a bad Ops alerting configuration."""
+    from opsalerts.signals import refuse_invalid_ops_alerting as guard
+
+    guard(**kwargs)

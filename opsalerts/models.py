@@ -47,6 +47,10 @@ class Alert(models.Model):
     last_delivered_at = models.DateTimeField(
         null=True, blank=True, help_text="Last successful delivery (debounce and repeat)."
     )
+    # What the receiver was last told (from the last successful delivery): a notification is
+    # due when the alert's state differs from it, so a failed delivery is simply tried again.
+    delivered_status = models.CharField(max_length=16, blank=True)
+    delivered_severity = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-last_seen"]
