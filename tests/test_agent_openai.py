@@ -1,0 +1,345 @@
+"""The ``openai`` backend against a real HTTP server on 127.0.0.1 speaking the chat protocol."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from cognition.agents.base import AgentError, ChatMessage
+from cognition.agents.openai import OpenAIChatAgent
+
+API_KEY = "sk-test-9f8e7d6c5b4a"
+MESSAGES = [ChatMessage("system", "You plan fiction."), ChatMessage("user", "Plan 'Tidewater'")]
+
+
+@dataclass
+class Canned:
+    status: int = 200
+    body: str | dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+def completion(text: str, *, prompt_tokens: int = 42, completion_tokens: int = 7) -> Canned:
+    return Canned(
+        body={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": "gpt-4o-mini-2024",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+    )
+
+
+class ChatServer:
+    """Answers each POST with the next canned response (the last one repeats)."""
+
+    def __init__(self) -> None:
+        self.script: list[Canned] = []
+        self.requests: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                server.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "json": json.loads(raw)}
+                )
+                index = min(len(server.requests) - 1, len(server.script) - 1)
+                canned = server.script[index]
+                if canned.delay:
+                    time.sleep(canned.delay)
+                body = canned.body if isinstance(canned.body, str) else json.dumps(canned.body)
+                data = body.encode()
+                try:
+                    self.send_response(canned.status)
+                    for name, value in canned.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def respond(self, *canned: Canned) -> None:
+        self.script = list(canned)
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    server = ChatServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+    thread.join(timeout=5)
+
+
+class SleepRecorder:
+    """Stands in for time.sleep so backoff is asserted exactly without slowing the suite."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def make_agent(
+    server: ChatServer, *, max_retries: int = 3, timeout: float = 5.0
+) -> tuple[OpenAIChatAgent, SleepRecorder]:
+    sleeper = SleepRecorder()
+    agent = OpenAIChatAgent(
+        base_url=server.base_url,
+        api_key=API_KEY,
+        model="gpt-4o-mini",
+        timeout=timeout,
+        max_retries=max_retries,
+        backoff_seconds=0.5,
+        sleep=sleeper,
+    )
+    return agent, sleeper
+
+
+def test_successful_completion_returns_text_usage_and_latency(chat_server: ChatServer) -> None:
+    chat_server.respond(completion('{"authorSummary": "A tide story"}'))
+    agent, _ = make_agent(chat_server)
+
+    reply = agent.chat(MESSAGES, phase="vision")
+
+    assert reply.text == '{"authorSummary": "A tide story"}'
+    assert (reply.prompt_tokens, reply.completion_tokens) == (42, 7)
+    assert reply.latency_ms >= 0
+    assert (reply.provider, reply.model) == ("openai", "gpt-4o-mini-2024")
+    [request] = chat_server.requests
+    assert request["path"] == "/v1/chat/completions"
+    assert request["headers"]["Authorization"] == f"Bearer {API_KEY}"
+    assert request["json"] == {
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "You plan fiction."},
+            {"role": "user", "content": "Plan 'Tidewater'"},
+        ],
+    }
+
+
+def test_latency_measures_the_round_trip(chat_server: ChatServer) -> None:
+    slow = completion("ok")
+    slow.delay = 0.15
+    chat_server.respond(slow)
+    agent, _ = make_agent(chat_server)
+
+    assert agent.chat(MESSAGES).latency_ms >= 150
+
+
+def test_rate_limit_then_success_honours_retry_after(chat_server: ChatServer) -> None:
+    chat_server.respond(
+        Canned(429, {"error": {"message": "Rate limit reached"}}, headers={"Retry-After": "2"}),
+        completion("after the wait"),
+    )
+    agent, sleeper = make_agent(chat_server)
+
+    reply = agent.chat(MESSAGES, phase="vision")
+
+    assert reply.text == "after the wait"
+    assert len(chat_server.requests) == 2
+    assert sleeper.delays == [2.0]
+
+
+def test_long_retry_after_fails_as_transient_instead_of_blocking_the_worker(
+    chat_server: ChatServer,
+) -> None:
+    chat_server.respond(Canned(429, {"error": {"message": "slow down"}}, {"Retry-After": "3600"}))
+    agent, sleeper = make_agent(chat_server)
+
+    with pytest.raises(AgentError, match="retry after 3600s") as excinfo:
+        agent.chat(MESSAGES)
+
+    assert (excinfo.value.permanent, excinfo.value.status_code) == (False, 429)
+    assert len(chat_server.requests) == 1
+    assert sleeper.delays == []
+
+
+def test_server_errors_are_retried_with_exponential_backoff_until_give_up(
+    chat_server: ChatServer,
+) -> None:
+    chat_server.respond(Canned(500, {"error": {"message": "upstream overloaded"}}))
+    agent, sleeper = make_agent(chat_server, max_retries=3)
+
+    with pytest.raises(AgentError) as excinfo:
+        agent.chat(MESSAGES)
+
+    error = excinfo.value
+    assert error.permanent is False
+    assert error.status_code == 500
+    assert "HTTP 500" in str(error)
+    assert "upstream overloaded" in str(error)
+    assert "gave up after 4 attempt(s)" in str(error)
+    assert len(chat_server.requests) == 4
+    assert sleeper.delays == [0.5, 1.0, 2.0]
+
+
+def test_server_error_then_success_recovers(chat_server: ChatServer) -> None:
+    chat_server.respond(Canned(503, "Service Unavailable"), completion("recovered"))
+    agent, _ = make_agent(chat_server)
+
+    assert agent.chat(MESSAGES).text == "recovered"
+
+
+def test_bad_request_is_permanent_and_not_retried(chat_server: ChatServer) -> None:
+    chat_server.respond(Canned(400, {"error": {"message": "model 'gpt-9' does not exist"}}))
+    agent, sleeper = make_agent(chat_server)
+
+    with pytest.raises(AgentError, match=r"HTTP 400.*model 'gpt-9' does not exist") as excinfo:
+        agent.chat(MESSAGES)
+
+    assert (excinfo.value.permanent, excinfo.value.status_code) == (True, 400)
+    assert len(chat_server.requests) == 1
+    assert sleeper.delays == []
+
+
+def test_timeout_is_retried_then_reported_as_transient(chat_server: ChatServer) -> None:
+    chat_server.respond(Canned(200, completion("too late").body, delay=1.0))
+    agent, _ = make_agent(chat_server, max_retries=1, timeout=0.2)
+
+    started = time.monotonic()
+    with pytest.raises(AgentError, match=r"no response within 0.2s") as excinfo:
+        agent.chat(MESSAGES)
+
+    assert excinfo.value.permanent is False
+    assert len(chat_server.requests) == 2
+    assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("<html>Bad Gateway page</html>", "body is not JSON"),
+        ({"choices": []}, "choices[0].message.content"),
+        ({"choices": [{"message": {"role": "assistant", "content": None}}]}, "content"),
+    ],
+)
+def test_malformed_body_is_a_permanent_error_saying_what_is_wrong(
+    chat_server: ChatServer, body: str | dict[str, Any], problem: str
+) -> None:
+    chat_server.respond(Canned(200, body))
+    agent, _ = make_agent(chat_server)
+
+    with pytest.raises(AgentError, match="malformed response") as excinfo:
+        agent.chat(MESSAGES)
+
+    assert problem in str(excinfo.value)
+    assert excinfo.value.permanent is True
+    assert len(chat_server.requests) == 1
+
+
+def test_missing_usage_counts_as_zero_tokens(chat_server: ChatServer) -> None:
+    canned = completion("fine")
+    assert isinstance(canned.body, dict)
+    del canned.body["usage"]
+    chat_server.respond(canned)
+    agent, _ = make_agent(chat_server)
+
+    reply = agent.chat(MESSAGES)
+
+    assert (reply.prompt_tokens, reply.completion_tokens) == (0, 0)
+
+
+def test_redirect_is_not_followed(chat_server: ChatServer) -> None:
+    chat_server.respond(Canned(302, "", headers={"Location": "http://127.0.0.1:9/elsewhere"}))
+    agent, _ = make_agent(chat_server)
+
+    with pytest.raises(AgentError, match=r"redirect.*not followed") as excinfo:
+        agent.chat(MESSAGES)
+
+    assert excinfo.value.permanent is True
+    assert len(chat_server.requests) == 1
+
+
+def test_unreachable_server_is_a_transient_network_error() -> None:
+    agent = OpenAIChatAgent(
+        base_url="http://127.0.0.1:9/v1",  # discard port: connection refused
+        api_key=API_KEY,
+        model="gpt-4o-mini",
+        timeout=1.0,
+        max_retries=1,
+        backoff_seconds=0.0,
+        sleep=SleepRecorder(),
+    )
+
+    with pytest.raises(AgentError, match=r"network error talking to 127.0.0.1:9") as excinfo:
+        agent.chat(MESSAGES)
+
+    assert excinfo.value.permanent is False
+
+
+def test_api_key_never_appears_in_errors_or_logs(
+    chat_server: ChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    echo = {"error": {"message": f"invalid header Authorization: Bearer {API_KEY}"}}
+    chat_server.respond(Canned(500, echo), Canned(401, echo))
+    agent, _ = make_agent(chat_server)
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(AgentError) as excinfo:
+        agent.chat(MESSAGES)
+
+    assert excinfo.value.status_code == 401
+    assert "[redacted]" in str(excinfo.value)
+    assert API_KEY not in str(excinfo.value)
+    assert API_KEY not in repr(excinfo.value)
+    assert API_KEY not in repr(agent)
+    assert "retrying" in caplog.text
+    assert API_KEY not in caplog.text
+
+
+def test_non_http_base_url_is_refused() -> None:
+    with pytest.raises(AgentError, match=r"http\(s\) URL"):
+        OpenAIChatAgent(base_url="file:///etc", api_key="", model="m", timeout=1.0)
+
+
+def test_agent_from_settings_uses_configured_endpoint_and_timeouts(
+    chat_server: ChatServer, settings: Any
+) -> None:
+    settings.OPENAI_BASE_URL = chat_server.base_url
+    settings.OPENAI_API_KEY = ""
+    settings.AGENT_MODEL = "llama3"
+    settings.AGENT_TIMEOUT_SECONDS = 2.5
+    settings.AGENT_MAX_RETRIES = 0
+    chat_server.respond(completion("local model"))
+
+    agent = OpenAIChatAgent.from_settings()
+    reply = agent.chat(MESSAGES)
+
+    assert (agent.timeout, agent.max_retries) == (2.5, 0)
+    assert reply.text == "local model"
+    assert "Authorization" not in chat_server.requests[0]["headers"]
+    assert chat_server.requests[0]["json"]["model"] == "llama3"
