@@ -1,0 +1,124 @@
+"""Read-only views of rollout records: the planners-by-environments matrix and checklist status.
+
+The console page, ``rollout_status`` and the step note read through here so the four states
+(not started, in progress, ready to sign, signed off) are decided in one place, with a fixed
+number of queries whatever the number of planners, checklists or items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from planners.framework.catalog import catalog
+from planners.framework.metadata import PlannerMetadata
+from planners.models.rollout import (
+    ChecklistItem,
+    ChecklistStatus,
+    Environment,
+    ItemStatus,
+    RolloutChecklist,
+    SignOff,
+)
+from planners.rollouts.actions import ensure_environments
+
+DONE_STATUSES = [ItemStatus.PASSED, ItemStatus.WAIVED]
+
+
+def status_from_counts(
+    *, signed: bool, required_total: int, required_done: int, checked: int
+) -> ChecklistStatus:
+    if signed:
+        return ChecklistStatus.SIGNED_OFF
+    if required_done >= required_total and checked:
+        return ChecklistStatus.READY
+    if checked:
+        return ChecklistStatus.IN_PROGRESS
+    return ChecklistStatus.NOT_STARTED
+
+
+def checklist_status(
+    checklist: RolloutChecklist, items: Iterable[ChecklistItem]
+) -> ChecklistStatus:
+    items = list(items)
+    required = [i for i in items if i.required]
+    return status_from_counts(
+        signed=checklist.is_signed_off,
+        required_total=len(required),
+        required_done=sum(1 for i in required if i.is_done),
+        checked=sum(1 for i in items if i.checked_at is not None),
+    )
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    planner_slug: str
+    environment: Environment
+    status: ChecklistStatus
+    checklist: RolloutChecklist | None = None
+    required_total: int = 0
+    required_done: int = 0
+    sign_off: SignOff | None = None
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    planner: PlannerMetadata
+    cells: tuple[MatrixCell, ...]
+
+
+@dataclass(frozen=True)
+class RolloutMatrix:
+    environments: tuple[Environment, ...]
+    rows: tuple[MatrixRow, ...]
+
+
+def rollout_matrix() -> RolloutMatrix:
+    """Every registered planner in every environment.
+
+    Two queries: the environments, and the checklists with their item counts and sign-off.
+    """
+    environments = tuple(ensure_environments())
+    checklists = (
+        RolloutChecklist.objects.select_related("environment", "sign_off")
+        .annotate(
+            required_total=Count("items", filter=Q(items__required=True)),
+            required_done=Count(
+                "items",
+                filter=Q(items__required=True, items__status__in=DONE_STATUSES),
+            ),
+            checked=Count("items", filter=Q(items__checked_at__isnull=False)),
+        )
+        .order_by()
+    )
+    by_key = {(c.planner_slug, c.environment_id): c for c in checklists}
+    rows: list[MatrixRow] = []
+    for meta in (p.metadata for p in catalog.all()):
+        slug = meta.slug
+        cells = []
+        for env in environments:
+            checklist = by_key.get((slug, env.pk))
+            if checklist is None:
+                cells.append(MatrixCell(slug, env, ChecklistStatus.NOT_STARTED))
+                continue
+            sign_off = getattr(checklist, "sign_off", None)
+            cells.append(
+                MatrixCell(
+                    slug,
+                    env,
+                    status_from_counts(
+                        signed=sign_off is not None,
+                        required_total=checklist.required_total,  # type: ignore[attr-defined]
+                        required_done=checklist.required_done,  # type: ignore[attr-defined]
+                        checked=checklist.checked,  # type: ignore[attr-defined]
+                    ),
+                    checklist,
+                    checklist.required_total,  # type: ignore[attr-defined]
+                    checklist.required_done,  # type: ignore[attr-defined]
+                    sign_off,
+                )
+            )
+        rows.append(MatrixRow(meta, tuple(cells)))
+    return RolloutMatrix(environments, tuple(rows))

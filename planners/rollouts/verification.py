@@ -1,0 +1,280 @@
+"""System checks: runbook items the product verifies itself, from live data in this deployment.
+
+Each check looks at the current environment only (``settings.DEPLOY_ENVIRONMENT``): evidence for
+another environment is gathered on that deployment and carried over with
+``export_rollout_evidence`` / ``import_rollout_evidence``. A check returns whether it passed, a
+one-line summary for people, and the snapshot of what it saw, stored as the item's evidence so
+the sign-off can be audited later even after the live data has changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils import timezone
+
+from cognition.prompts import template_states
+from opsalerts.config import load_ops_alerting_config, validate_ops_alerting
+from opsalerts.models import Alert, Severity
+from planners.framework.metadata import PlannerMetadata
+from planners.health import PlannerHealthReport, build_health_report
+from planners.models import PlannerExecution, PlannerOutcome
+from planners.rollouts import runbook
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    passed: bool
+    summary: str
+    snapshot: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckContext:
+    """What every check needs; the health report is built at most once per verification."""
+
+    planner: PlannerMetadata
+    environment: str
+    now: datetime
+
+    @cached_property
+    def health_report(self) -> PlannerHealthReport:
+        return build_health_report(now=self.now)
+
+
+Check = Callable[[CheckContext], CheckResult]
+
+
+def check_template_seeded(ctx: CheckContext) -> CheckResult:
+    """Every step's prompt template exists, is active and has text (no fallback needed)."""
+    states = template_states(ctx.planner.template_ids)
+    steps = []
+    for step in ctx.planner.steps:
+        state = states[step.template_id]
+        steps.append(
+            {
+                "step": step.id,
+                "template_id": step.template_id,
+                "found": state.found,
+                "active": state.active,
+                "version": state.version,
+                "empty": state.empty,
+            }
+        )
+    unusable = [s["template_id"] for s in steps if not (s["found"] and s["active"]) or s["empty"]]
+    if unusable:
+        summary = "Not seeded or not usable: " + ", ".join(unusable)
+    else:
+        summary = "Seeded and active: " + ", ".join(
+            f"{s['template_id']} v{s['version']}" for s in steps
+        )
+    return CheckResult(not unusable, summary, {"steps": steps})
+
+
+def check_diagnostics_healthy(ctx: CheckContext) -> CheckResult:
+    """The health report finds every step's template and no error alert fires for the planner."""
+    report = ctx.health_report
+    slug = ctx.planner.slug
+    state = next((p for p in report.planners if p.slug == slug), None)
+    template_ids = set(ctx.planner.template_ids)
+    live_errors = [
+        alert.id
+        for alert in report.alerts
+        if alert.severity == Severity.ERROR
+        and (alert.planner == slug or alert.template_id in template_ids)
+    ]
+    firing = list(
+        Alert.objects.filter(
+            status=Alert.Status.FIRING,
+            severity=Severity.ERROR,
+            planner_slug=slug,
+            environment=ctx.environment,
+            synthetic=False,
+        ).values_list("alert_id", flat=True)
+    )
+    steps = (
+        [
+            {"step": s.id, "template_id": s.template_id, "found": s.found, "active": s.active}
+            for s in state.steps
+        ]
+        if state is not None
+        else []
+    )
+    missing = [s["template_id"] for s in steps if not s["found"]]
+    problems: list[str] = []
+    if state is None:
+        problems.append(f"the health report does not list planner {slug!r}")
+    if missing:
+        problems.append("templates not found: " + ", ".join(missing))
+    errors = sorted(set(live_errors) | set(firing))
+    if errors:
+        problems.append("error alerts firing: " + ", ".join(errors))
+    summary = "; ".join(problems) if problems else f"Report {report.status}; no error alerts."
+    snapshot = {
+        "report_generated_at": report.generated_at.isoformat(),
+        "report_status": str(report.status),
+        "steps": steps,
+        "error_alerts": errors,
+    }
+    return CheckResult(not problems, summary[:1].upper() + summary[1:], snapshot)
+
+
+def _redact_url(url: str) -> str:
+    """Webhook URLs often carry a token in their path (Slack): keep scheme and host only."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…" if parts.netloc else "(invalid URL)"
+
+
+def check_ops_config_valid(ctx: CheckContext) -> CheckResult:
+    """Ops alerting is enabled and its configuration validates, as at start-up."""
+    problems = validate_ops_alerting()
+    config = load_ops_alerting_config()
+    if not config.enabled:
+        problems = [
+            "Ops alerting is disabled (OPS_ALERTING_ENABLED=false): no alert reaches the channel.",
+            *problems,
+        ]
+    snapshot = {
+        "enabled": config.enabled,
+        "webhook": _redact_url(config.webhook_url),
+        "routes": [
+            {"match": r.match, "webhook": _redact_url(r.webhook_url), "routing_key": r.routing_key}
+            for r in config.routes
+        ],
+        "slo_thresholds": dict(config.slo_thresholds),
+        "signing_secret_set": bool(config.signing_secret),
+        "problems": problems,
+    }
+    summary = "; ".join(problems) if problems else "Ops alerting enabled; configuration valid."
+    return CheckResult(not problems, summary, snapshot)
+
+
+def check_synthetic_alert_acknowledged(ctx: CheckContext) -> CheckResult:
+    """A synthetic alert for this planner was acknowledged within the evidence window."""
+    max_age = settings.ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS
+    since = ctx.now - timedelta(seconds=max_age)
+    alert = (
+        Alert.objects.filter(
+            synthetic=True,
+            planner_slug=ctx.planner.slug,
+            environment=ctx.environment,
+            acknowledged_at__gte=since,
+            acknowledged_at__lte=ctx.now,
+        )
+        .order_by("-acknowledged_at")
+        .first()
+    )
+    if alert is None or alert.acknowledged_at is None:
+        return CheckResult(
+            False,
+            f"No synthetic alert for {ctx.planner.slug} acknowledged in the last "
+            f"{max_age} seconds: trigger one and acknowledge it from the target channel.",
+            {"max_age_seconds": max_age},
+        )
+    snapshot = {
+        "max_age_seconds": max_age,
+        "alert_id": alert.alert_id,
+        "dedup_key": alert.dedup_key,
+        "first_seen": alert.first_seen.isoformat(),
+        "acknowledged_at": alert.acknowledged_at.isoformat(),
+        "acknowledged_by": alert.acknowledged_by,
+        "acknowledged_via": alert.acknowledged_via,
+        "delivered": alert.last_delivered_at is not None,
+    }
+    via = alert.acknowledged_via or "unknown channel"
+    summary = (
+        f"{alert.alert_id} acknowledged by {alert.acknowledged_by or 'unknown'} via {via} "
+        f"at {alert.acknowledged_at:%Y-%m-%d %H:%M} UTC."
+    )
+    return CheckResult(True, summary, snapshot)
+
+
+def check_pipeline_run_completed(ctx: CheckContext) -> CheckResult:
+    """A real (non-synthetic) run of this planner succeeded in this environment."""
+    execution = (
+        PlannerExecution.objects.filter(
+            planner_slug=ctx.planner.slug,
+            environment=ctx.environment,
+            outcome=PlannerOutcome.SUCCESS,
+            synthetic=False,
+        )
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if execution is None:
+        return CheckResult(
+            False,
+            f"No successful run of {ctx.planner.slug} in {ctx.environment}: run the scripted "
+            "pipeline (AGENT_BACKEND=scripted) for its phase.",
+            {},
+        )
+    snapshot = {
+        "execution_id": execution.pk,
+        "correlation_id": execution.correlation_id,
+        "finished_at": execution.finished_at.isoformat(),
+        "agent_provider": execution.agent_provider,
+        "agent_model": execution.agent_model,
+        "template_id": execution.template_id,
+        "template_version": execution.template_version,
+        "used_fallback": execution.used_fallback,
+        "plan_id": execution.plan_id,
+        "backlog_item_id": execution.backlog_item_id,
+    }
+    summary = (
+        f"Execution #{execution.pk} succeeded at {execution.finished_at:%Y-%m-%d %H:%M} UTC "
+        f"({execution.agent_provider or 'unknown'} agent)."
+    )
+    return CheckResult(True, summary, snapshot)
+
+
+CHECKS: dict[str, Check] = {
+    runbook.TEMPLATE_SEEDED: check_template_seeded,
+    runbook.DIAGNOSTICS_HEALTHY: check_diagnostics_healthy,
+    runbook.OPS_CONFIG_VALID: check_ops_config_valid,
+    runbook.SYNTHETIC_ALERT_ACKNOWLEDGED: check_synthetic_alert_acknowledged,
+    runbook.PIPELINE_RUN_COMPLETED: check_pipeline_run_completed,
+}
+
+
+def run_checks(
+    planner: PlannerMetadata, names: Iterable[str], *, now: datetime | None = None
+) -> dict[str, CheckResult]:
+    """Run each named check once (several items may share one) in the current environment."""
+    ctx = CheckContext(
+        planner=planner, environment=settings.DEPLOY_ENVIRONMENT, now=now or timezone.now()
+    )
+    results: dict[str, CheckResult] = {}
+    for name in dict.fromkeys(names):
+        result = CHECKS[name](ctx)
+        results[name] = CheckResult(
+            result.passed,
+            result.summary,
+            {
+                "check": name,
+                "planner": planner.slug,
+                "environment": ctx.environment,
+                "checked_at": ctx.now.isoformat(),
+                "passed": result.passed,
+                "summary": result.summary,
+                **result.snapshot,
+            },
+        )
+        logger.info(
+            "rollout check %s for %s in %s: %s",
+            name,
+            planner.slug,
+            ctx.environment,
+            "passed" if result.passed else "failed",
+        )
+    return results
