@@ -1,0 +1,307 @@
+"""The backlog section: counts, per-plan summary, stale, flapping, lore, drift, history.
+
+Every function runs a fixed number of queries: aggregates and group-bys in the database,
+lists bounded with LIMIT and their full size read with ``COUNT(*) OVER ()`` in the same query.
+Synthetic items (made by a synthetic alert) never count as real work; they only feed their own
+stale list so that their alert can fire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models.functions import Coalesce
+
+from planners.health.report import (
+    ActionLogLine,
+    BacklogItemRef,
+    DriftEvent,
+    FlappingItem,
+    LoreBlockedPlan,
+    PlanSummary,
+    TransitionEntry,
+)
+from planners.models import (
+    ActionLogEntry,
+    BacklogItem,
+    BacklogStatus,
+    BacklogTransition,
+    ContractDriftEvent,
+    FictionPlan,
+    LoreRequirement,
+)
+
+# How many rows each list of the report carries at most; the totals are always exact.
+PLAN_LIMIT = 50
+ITEM_LIMIT = 20
+FLAPPING_LIMIT = 50
+LORE_LIMIT = 200
+DRIFT_LIMIT = 10
+TRANSITION_LIMIT = 20
+ACTION_LOG_LIMIT = 20
+
+PHASE_PLANNER_SLUGS: Mapping[str, str] = {
+    "vision": "vision",
+    "iterative": "iterative",
+    "chapterArchitect": "chapter-architect",
+    "scrollRefiner": "scroll-refiner",
+    "sceneWeaver": "scene-weaver",
+}
+
+
+def planner_slug_for_phase(phase: str) -> str:
+    return PHASE_PLANNER_SLUGS.get(phase, phase)
+
+
+def _items(plan_id: int | None) -> QuerySet[BacklogItem]:
+    items = BacklogItem.objects.all()
+    return items if plan_id is None else items.filter(plan_id=plan_id)
+
+
+def stale_filter(cutoff: datetime) -> Q:
+    """In progress since before ``cutoff`` (items without a start time fall back to their last
+    update, so a row written by hand or by an old version still counts)."""
+    return Q(status=BacklogStatus.IN_PROGRESS) & (
+        Q(in_progress_at__lt=cutoff) | Q(in_progress_at__isnull=True, updated_at__lt=cutoff)
+    )
+
+
+@dataclass(frozen=True)
+class BacklogCounts:
+    counts: dict[str, int]
+    total: int
+    synthetic_total: int
+    stale_total: int
+
+
+def backlog_counts(*, plan_id: int | None, stale_cutoff: datetime) -> BacklogCounts:
+    """One aggregate: real items per status, real stale items and the synthetic total."""
+    real = Q(synthetic=False)
+    aggregates: dict[str, Any] = {
+        f"status_{status}": Count("id", filter=real & Q(status=status))
+        for status in BacklogStatus.values
+    }
+    row = _items(plan_id).aggregate(
+        total=Count("id", filter=real),
+        synthetic_total=Count("id", filter=Q(synthetic=True)),
+        stale_total=Count("id", filter=real & stale_filter(stale_cutoff)),
+        **aggregates,
+    )
+    return BacklogCounts(
+        counts={status: row[f"status_{status}"] for status in BacklogStatus.values},
+        total=row["total"],
+        synthetic_total=row["synthetic_total"],
+        stale_total=row["stale_total"],
+    )
+
+
+def plan_summaries(*, plan_id: int | None) -> tuple[int, tuple[PlanSummary, ...]]:
+    """The most recently active plans with their real item counts (one query)."""
+    real = Q(backlog_items__synthetic=False)
+    blocked_lore = (
+        LoreRequirement.objects.filter(
+            plan_id=OuterRef("pk"), status=LoreRequirement.Status.BLOCKED
+        )
+        .order_by()
+        .values("plan_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    plans = FictionPlan.objects.all() if plan_id is None else FictionPlan.objects.filter(pk=plan_id)
+    rows = (
+        plans.annotate(
+            items_total=Count("backlog_items", filter=real),
+            last_activity_at=Max("backlog_items__updated_at", filter=real),
+            blocked_lore=Coalesce(Subquery(blocked_lore), Value(0)),
+            plans_total=Window(expression=Count("id")),
+            **{
+                f"status_{status}": Count(
+                    "backlog_items", filter=real & Q(backlog_items__status=status)
+                )
+                for status in BacklogStatus.values
+            },
+        )
+        .order_by("-updated_at", "-id")
+        .values(
+            "id",
+            "name",
+            "branch",
+            "status",
+            "items_total",
+            "last_activity_at",
+            "blocked_lore",
+            "plans_total",
+            *(f"status_{status}" for status in BacklogStatus.values),
+        )[:PLAN_LIMIT]
+    )
+    rows = list(rows)
+    summaries = tuple(
+        PlanSummary(
+            id=row["id"],
+            name=row["name"],
+            branch=row["branch"],
+            status=row["status"],
+            items_total=row["items_total"],
+            counts={status: row[f"status_{status}"] for status in BacklogStatus.values},
+            blocked_lore=row["blocked_lore"],
+            last_activity_at=row["last_activity_at"],
+        )
+        for row in rows
+    )
+    return (rows[0]["plans_total"] if rows else 0), summaries
+
+
+_ITEM_FIELDS = ("id", "plan_id", "plan__name", "backlog_id", "phase", "status", "in_progress_at")
+
+
+def _item_ref(row: Mapping[str, Any], now: datetime, *, synthetic: bool) -> BacklogItemRef:
+    started = row["in_progress_at"]
+    return BacklogItemRef(
+        id=row["id"],
+        plan_id=row["plan_id"],
+        plan_name=row["plan__name"] or "",
+        backlog_id=row["backlog_id"],
+        phase=row["phase"],
+        status=row["status"],
+        age_seconds=round((now - started).total_seconds(), 3) if started else None,
+        in_progress_at=started,
+        synthetic=synthetic,
+    )
+
+
+def stale_items(
+    *, plan_id: int | None, cutoff: datetime, now: datetime, synthetic: bool
+) -> tuple[BacklogItemRef, ...]:
+    """The oldest stale items, real or synthetic (one query)."""
+    rows = (
+        _items(plan_id)
+        .filter(stale_filter(cutoff), synthetic=synthetic)
+        .order_by(F("in_progress_at").asc(nulls_first=True), "id")
+        .values(*_ITEM_FIELDS)[:ITEM_LIMIT]
+    )
+    return tuple(_item_ref(row, now, synthetic=synthetic) for row in rows)
+
+
+def flapping_items(
+    *, plan_id: int | None, since: datetime, threshold: int
+) -> tuple[FlappingItem, ...]:
+    """Items sent back to pending at least ``threshold`` times since ``since`` (one query).
+    A transition with an empty ``from_status`` is the item's creation, not a return."""
+    transitions = BacklogTransition.objects.filter(
+        to_status=BacklogStatus.PENDING, created_at__gte=since, item__synthetic=False
+    ).exclude(from_status="")
+    if plan_id is not None:
+        transitions = transitions.filter(plan_id=plan_id)
+    rows = (
+        transitions.values("item_id", "plan_id", "item__backlog_id")
+        .annotate(returns=Count("id"), last_at=Max("created_at"))
+        .filter(returns__gte=threshold)
+        .order_by("-returns", "item_id")[:FLAPPING_LIMIT]
+    )
+    return tuple(
+        FlappingItem(
+            item_id=row["item_id"],
+            plan_id=row["plan_id"],
+            backlog_id=row["item__backlog_id"],
+            returns_to_pending=row["returns"],
+            last_at=row["last_at"],
+        )
+        for row in rows
+    )
+
+
+def lore_blocked_plans(*, plan_id: int | None) -> tuple[int, tuple[LoreBlockedPlan, ...]]:
+    """Blocked lore requirements grouped by plan (one query); returns (total, plans)."""
+    requirements = LoreRequirement.objects.filter(status=LoreRequirement.Status.BLOCKED)
+    if plan_id is not None:
+        requirements = requirements.filter(plan_id=plan_id)
+    rows = list(
+        requirements.annotate(total=Window(expression=Count("id")))
+        .order_by("plan_id", "requirement_slug")
+        .values("plan_id", "plan__name", "requirement_slug", "total")[:LORE_LIMIT]
+    )
+    grouped: dict[int, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["plan_id"], []).append(row)
+    plans = tuple(
+        LoreBlockedPlan(
+            plan_id=pid,
+            plan_name=entries[0]["plan__name"],
+            blocked=len(entries),
+            requirements=tuple(e["requirement_slug"] for e in entries),
+        )
+        for pid, entries in grouped.items()
+    )
+    return (rows[0]["total"] if rows else 0), plans
+
+
+def contract_drift(*, plan_id: int | None, since: datetime) -> tuple[int, tuple[DriftEvent, ...]]:
+    """Contract-drift events within the window: (total, most recent) in one query."""
+    events = ContractDriftEvent.objects.filter(created_at__gte=since)
+    if plan_id is not None:
+        events = events.filter(plan_id=plan_id)
+    rows = list(
+        events.annotate(total=Window(expression=Count("id")))
+        .order_by("-created_at", "-id")
+        .values(
+            "created_at", "plan_id", "item__backlog_id", "actor", "requested", "recorded", "total"
+        )[:DRIFT_LIMIT]
+    )
+    drift = tuple(
+        DriftEvent(
+            at=row["created_at"],
+            plan_id=row["plan_id"],
+            backlog_id=row["item__backlog_id"],
+            actor=row["actor"],
+            requested=row["requested"] or {},
+            recorded=row["recorded"] or {},
+        )
+        for row in rows
+    )
+    return (rows[0]["total"] if rows else 0), drift
+
+
+def recent_transitions(*, plan_id: int | None) -> tuple[TransitionEntry, ...]:
+    transitions = BacklogTransition.objects.filter(item__synthetic=False)
+    if plan_id is not None:
+        transitions = transitions.filter(plan_id=plan_id)
+    rows = transitions.order_by("-created_at", "-id").values(
+        "created_at", "plan_id", "item__backlog_id", "from_status", "to_status", "reason", "actor"
+    )[:TRANSITION_LIMIT]
+    return tuple(
+        TransitionEntry(
+            at=row["created_at"],
+            plan_id=row["plan_id"],
+            backlog_id=row["item__backlog_id"],
+            from_status=row["from_status"],
+            to_status=row["to_status"],
+            reason=row["reason"],
+            actor=row["actor"],
+        )
+        for row in rows
+    )
+
+
+def action_log() -> tuple[ActionLogLine, ...]:
+    rows = ActionLogEntry.objects.order_by("-created_at", "-id").values(
+        "created_at", "action", "actor", "target", "target_url", "environment"
+    )[:ACTION_LOG_LIMIT]
+    return tuple(
+        ActionLogLine(
+            at=row["created_at"],
+            action=row["action"],
+            actor=row["actor"],
+            target=row["target"],
+            target_url=row["target_url"],
+            environment=row["environment"],
+        )
+        for row in rows
+    )
+
+
+def window_start(now: datetime, seconds: int) -> datetime:
+    return now - timedelta(seconds=seconds)

@@ -1,0 +1,112 @@
+"""Orphaned backlog items: their plan is gone, or an input token is produced by no item.
+
+Item A depends on item B when an input token of A is an output token of B (design.md §3), and
+the tokens live in JSON arrays. Finding inputs nobody outputs needs the arrays unnested, which
+the ORM cannot express portably, so this is one raw query per database vendor: it unnests every
+output once, anti-joins the inputs against them, and returns a bounded list plus the exact total
+(``COUNT(*) OVER ()``) without loading the backlog into Python.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import connection
+
+from planners.health.report import BacklogItemRef
+from planners.models import BacklogItem, BacklogStatus, FictionPlan
+
+_UNNEST = {
+    "sqlite": (
+        "json_each(CASE WHEN json_type({col}) = 'array' THEN {col} ELSE '[]' END) AS {alias}"
+    ),
+    "postgresql": (
+        "jsonb_array_elements_text(CASE WHEN jsonb_typeof({col}) = 'array' THEN {col} "
+        "ELSE '[]'::jsonb END) AS {alias}(value)"
+    ),
+}
+_ARRAY_AGG = {"sqlite": "json_group_array({expr})", "postgresql": "json_agg({expr})"}
+
+_SQL = """
+WITH outs AS (
+    SELECT DISTINCT o.plan_id AS plan_id, oj.value AS token
+    FROM {items} o, {unnest_outputs}
+    WHERE o.synthetic = %s
+),
+missing AS (
+    SELECT bi.id AS item_id, ij.value AS token
+    FROM {items} bi, {unnest_inputs}
+    WHERE bi.synthetic = %s AND bi.status <> %s {plan_filter}
+      AND NOT EXISTS (
+          SELECT 1 FROM outs WHERE outs.plan_id = bi.plan_id AND outs.token = ij.value
+      )
+),
+orphans AS (
+    SELECT bi.id AS id, bi.plan_id AS plan_id, p.name AS plan_name, bi.backlog_id AS backlog_id,
+           bi.phase AS phase, bi.status AS status,
+           (SELECT {array_agg} FROM missing m WHERE m.item_id = bi.id) AS missing_tokens,
+           CASE WHEN p.id IS NULL THEN 1 ELSE 0 END AS plan_missing
+    FROM {items} bi LEFT JOIN {plans} p ON p.id = bi.plan_id
+    WHERE bi.synthetic = %s AND bi.status <> %s {plan_filter}
+      AND (p.id IS NULL OR EXISTS (SELECT 1 FROM missing m WHERE m.item_id = bi.id))
+)
+SELECT id, plan_id, plan_name, backlog_id, phase, status, missing_tokens, plan_missing,
+       COUNT(*) OVER () AS total
+FROM orphans
+ORDER BY plan_id, id
+LIMIT %s
+"""
+
+
+def _tokens(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = json.loads(value)
+    return tuple(sorted(str(token) for token in value if token is not None))
+
+
+def orphaned_items(*, plan_id: int | None, limit: int) -> tuple[int, tuple[BacklogItemRef, ...]]:
+    """Unfinished real items that cannot be resolved: (total, first ``limit`` of them)."""
+    vendor = connection.vendor
+    if vendor not in _UNNEST:
+        raise NotImplementedError(f"orphan detection has no query for {vendor}")
+    qn = connection.ops.quote_name
+    plan_filter = "AND bi.plan_id = %s" if plan_id is not None else ""
+    sql = _SQL.format(
+        items=qn(BacklogItem._meta.db_table),
+        plans=qn(FictionPlan._meta.db_table),
+        unnest_outputs=_UNNEST[vendor].format(col="o.outputs", alias="oj"),
+        unnest_inputs=_UNNEST[vendor].format(col="bi.inputs", alias="ij"),
+        array_agg=_ARRAY_AGG[vendor].format(expr="m.token"),
+        plan_filter=plan_filter,
+    )
+    scoped: list[Any] = [plan_id] if plan_id is not None else []
+    params: list[Any] = [
+        False,
+        False,
+        BacklogStatus.COMPLETE.value,
+        *scoped,
+        False,
+        BacklogStatus.COMPLETE.value,
+        *scoped,
+        limit,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    items = tuple(
+        BacklogItemRef(
+            id=row[0],
+            plan_id=row[1],
+            plan_name=row[2] or "",
+            backlog_id=row[3],
+            phase=row[4],
+            status=row[5],
+            missing_inputs=_tokens(row[6]),
+            plan_missing=bool(row[7]),
+        )
+        for row in rows
+    )
+    return (rows[0][8] if rows else 0), items
