@@ -7,3 +7,14 @@ class PlannersConfig(AppConfig):
     name = "planners"
     verbose_name = "Planners: pipeline, backlog, health and rollouts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Importing the fiction package registers its planners in the catalog, so every view,
+        # command and task sees the complete catalog; the checks module registers the system
+        # checks for the planner settings.
+        from celery.signals import worker_init
+
+        import planners.checks
+        import planners.fiction
+
+        worker_init.connect(planners.checks.refuse_bad_configuration, weak=False)
