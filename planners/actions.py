@@ -1,0 +1,314 @@
+"""Operator actions on the pipeline: create a plan, start it, resume a backlog item, sweep.
+
+One function per action, used alike by the admin, the console, the management commands and the
+beat task; each is atomic, writes an ``ActionLogEntry``, and queues its Celery tasks only after
+the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from planners.models import (
+    ActionLogEntry,
+    BacklogItem,
+    BacklogStatus,
+    ContractDriftEvent,
+    FictionPlan,
+    FictionProject,
+    PhaseCheckpoint,
+)
+from planners.scheduling import ready_items, schedule_ready_items
+from planners.transitions import transition_backlog_item
+
+logger = logging.getLogger(__name__)
+
+RESUMABLE_STATUSES = (BacklogStatus.IN_PROGRESS, BacklogStatus.BLOCKED, BacklogStatus.FAILED)
+
+
+class ResumeRefused(Exception):
+    """A resume that must not happen; the message says why, for the operator."""
+
+    def __init__(self, message: str, *, drift: ContractDriftEvent | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.drift = drift
+
+
+@dataclass(frozen=True)
+class ResumeResult:
+    item: BacklogItem
+    previous_status: str
+    #: True when the item was queued on a worker right away; False when it waits (pending) for
+    #: an item it depends on.
+    queued: bool
+
+
+def _admin_url(obj: Any) -> str:
+    try:
+        return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    except NoReverseMatch:
+        return ""
+
+
+def log_action(action: str, *, actor: str, target: Any, detail: dict[str, Any]) -> ActionLogEntry:
+    return ActionLogEntry.objects.create(
+        action=action,
+        actor=actor,
+        target=str(target)[:300],
+        target_url=_admin_url(target),
+        detail=detail,
+        environment=settings.DEPLOY_ENVIRONMENT,
+    )
+
+
+def _item_label(item: BacklogItem) -> str:
+    return f"plan {item.plan_id} / {item.backlog_id}"
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+def create_plan(
+    project: FictionProject,
+    *,
+    branch: str = "main",
+    name: str | None = None,
+    agent_backend: str | None = None,
+    actor: str = "",
+) -> FictionPlan:
+    """A new plan for ``project`` on ``branch`` with its first backlog item (``vision-plan``).
+
+    The fiction package owns what a fresh plan holds; this action adds the audit trail.
+    """
+    from planners.fiction.plans import create_plan as create_fiction_plan
+
+    with transaction.atomic():
+        plan = create_fiction_plan(project, branch=branch, name=name)
+        if agent_backend and plan.agent_backend != agent_backend:
+            plan.agent_backend = agent_backend
+            plan.save(update_fields=["agent_backend", "updated_at"])
+        log_action(
+            "create-plan",
+            actor=actor,
+            target=plan,
+            detail={"plan_id": plan.pk, "project": project.title, "branch": branch},
+        )
+    return plan
+
+
+def start_pipeline(
+    plan: FictionPlan, *, actor: str, agent_backend: str | None = None
+) -> list[BacklogItem]:
+    """Queue every ready item of ``plan`` on the workers (after commit); returns them.
+
+    ``agent_backend`` picks the agent for items that have not run yet; items that already ran
+    keep the agent recorded on them. Nothing ready (a complete plan, or everything waiting on a
+    blocked item) queues nothing and says so in the log entry.
+    """
+    with transaction.atomic():
+        if agent_backend and plan.agent_backend != agent_backend:
+            plan.agent_backend = agent_backend
+            plan.save(update_fields=["agent_backend", "updated_at"])
+        queued = schedule_ready_items(plan, actor=actor)
+        log_action(
+            "run-pipeline",
+            actor=actor,
+            target=plan,
+            detail={
+                "plan_id": plan.pk,
+                "agent_backend": plan.agent_backend or settings.AGENT_BACKEND,
+                "queued": [item.backlog_id for item in queued],
+                "plan_status": plan.status,
+            },
+        )
+    return queued
+
+
+# --- resume ------------------------------------------------------------------------------------
+
+
+def stale_cutoff(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(seconds=settings.BACKLOG_STALE_AFTER_SECONDS)
+
+
+def is_stale(item: BacklogItem, now: datetime | None = None) -> bool:
+    """An in-progress item whose worker has not been heard from for the stale threshold."""
+    if item.status != BacklogStatus.IN_PROGRESS:
+        return False
+    last_sign_of_life = item.heartbeat_at or item.in_progress_at or item.updated_at
+    return last_sign_of_life is None or last_sign_of_life < stale_cutoff(now)
+
+
+def can_resume(item: BacklogItem, now: datetime | None = None) -> tuple[bool, str]:
+    """Whether ``item`` may be resumed; when not, a sentence the operator can act on."""
+    label = f"Backlog item {item.backlog_id!r} of plan {item.plan_id}"
+    if item.synthetic:
+        return False, f"{label} is synthetic (made by a synthetic alert); it never runs."
+    if item.status == BacklogStatus.COMPLETE:
+        return False, f"{label} is already complete; there is nothing to resume."
+    if item.status == BacklogStatus.PENDING:
+        return False, (
+            f"{label} is already pending; it runs as soon as the items it depends on complete."
+        )
+    if item.status == BacklogStatus.IN_PROGRESS and not is_stale(item, now):
+        beat = item.heartbeat_at or item.in_progress_at
+        ago = f"{int(((now or timezone.now()) - beat).total_seconds())}s ago" if beat else "now"
+        return False, (
+            f"{label} is running on a worker (last heartbeat {ago}); it can be resumed once its "
+            f"heartbeat is older than {settings.BACKLOG_STALE_AFTER_SECONDS}s."
+        )
+    return True, ""
+
+
+def _drift(
+    item: BacklogItem, agent_backend: str | None, provider: str | None, model: str | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The requested and recorded values that contradict each other (empty when none do)."""
+    requested: dict[str, str] = {}
+    recorded: dict[str, str] = {}
+    for key, wanted, held in (
+        ("agent_backend", agent_backend, item.agent_backend),
+        ("agent_provider", provider, item.agent_provider),
+        ("agent_model", model, item.agent_model),
+    ):
+        if wanted and held and wanted != held:
+            requested[key] = wanted
+            recorded[key] = held
+    return requested, recorded
+
+
+def _record_drift(
+    item: BacklogItem, requested: dict[str, str], recorded: dict[str, str], *, actor: str
+) -> ResumeRefused:
+    with transaction.atomic():
+        event = ContractDriftEvent.objects.create(
+            item=item, plan_id=item.plan_id, requested=requested, recorded=recorded, actor=actor
+        )
+        log_action(
+            "resume-refused",
+            actor=actor,
+            target=_item_label(item),
+            detail={
+                "plan_id": item.plan_id,
+                "backlog_id": item.backlog_id,
+                "contract_drift": event.pk,
+                "requested": requested,
+                "recorded": recorded,
+            },
+        )
+    contradictions = ", ".join(
+        f"{key.removeprefix('agent_')} {requested[key]!r} (recorded {recorded[key]!r})"
+        for key in requested
+    )
+    logger.warning("contract drift on %s: %s", _item_label(item), contradictions)
+    return ResumeRefused(
+        f"Refused: backlog item {item.backlog_id!r} already ran under a different agent "
+        f"contract: requested {contradictions}. Recorded as contract drift #{event.pk}. "
+        "Resume without overriding the agent, or start a new plan for the new agent.",
+        drift=event,
+    )
+
+
+def resume_backlog_item(
+    item: BacklogItem,
+    *,
+    actor: str,
+    reason: str = "resume",
+    agent_backend: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> ResumeResult:
+    """Put a stale, blocked or failed item back to ``pending`` and schedule it.
+
+    Raises ``ResumeRefused`` for an item that cannot be resumed (``can_resume``) and for a
+    request whose agent backend, provider or model contradicts what the item already ran with;
+    the latter is recorded as a ``ContractDriftEvent`` first. ``reason`` is ``resume`` for people
+    and ``auto-resume`` for the sweep; it names the transition and the action log entry.
+    """
+    item.refresh_from_db()
+    allowed, why = can_resume(item)
+    if not allowed:
+        raise ResumeRefused(why)
+    requested, recorded = _drift(item, agent_backend, provider, model)
+    if requested:
+        raise _record_drift(item, requested, recorded, actor=actor)
+
+    previous = item.status
+    with transaction.atomic():
+        contract = {
+            name: value
+            for name, value in (
+                ("agent_backend", agent_backend),
+                ("agent_provider", provider),
+                ("agent_model", model),
+            )
+            if value and not getattr(item, name)
+        }
+        if not transition_backlog_item(
+            item,
+            BacklogStatus.PENDING,
+            reason=reason,
+            actor=actor,
+            detail=f"resumed from {previous}",
+            only_from=[previous],
+            extra_fields=contract or None,
+        ):
+            raise ResumeRefused(
+                f"Backlog item {item.backlog_id!r} changed while resuming it; look again."
+            )
+        # Free the checkpoint so the next task can claim it (a complete one stays complete).
+        PhaseCheckpoint.objects.filter(backlog_item=item).exclude(
+            status=PhaseCheckpoint.Status.COMPLETE
+        ).update(status=PhaseCheckpoint.Status.PENDING, lock_owner="", updated_at=timezone.now())
+        queued = schedule_ready_items(item.plan, actor=actor)
+        log_action(
+            reason,
+            actor=actor,
+            target=_item_label(item),
+            detail={
+                "plan_id": item.plan_id,
+                "backlog_id": item.backlog_id,
+                "from": previous,
+                "queued": any(q.pk == item.pk for q in queued),
+            },
+        )
+    item.refresh_from_db()
+    return ResumeResult(
+        item=item, previous_status=previous, queued=any(q.pk == item.pk for q in queued)
+    )
+
+
+def sweep_stale_items(*, actor: str, now: datetime | None = None) -> int:
+    """Auto-resume every stale in-progress item; queue ready items of in-progress plans that
+    nothing drives any more (a worker died between a commit and its enqueue). Returns the
+    number of items resumed."""
+    cutoff = stale_cutoff(now)
+    stale = BacklogItem.objects.filter(
+        status=BacklogStatus.IN_PROGRESS, synthetic=False, heartbeat_at__lt=cutoff
+    ).select_related("plan")
+    resumed = 0
+    for item in stale:
+        try:
+            resume_backlog_item(item, actor=actor, reason="auto-resume")
+        except ResumeRefused as refusal:  # raced with a worker or an operator: fine
+            logger.info("sweep skipped %s: %s", _item_label(item), refusal)
+            continue
+        resumed += 1
+    for plan in FictionPlan.objects.filter(status=FictionPlan.Status.IN_PROGRESS):
+        running = plan.backlog_items.filter(
+            status=BacklogStatus.IN_PROGRESS, synthetic=False
+        ).exists()
+        if not running and ready_items(plan):
+            schedule_ready_items(plan, actor=actor)
+    if resumed:
+        logger.info("sweep resumed %s stale backlog item(s)", resumed)
+    return resumed

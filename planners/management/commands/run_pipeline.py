@@ -1,0 +1,176 @@
+"""``manage.py run_pipeline``: queue a plan's phases on the worker and optionally watch them."""
+
+from __future__ import annotations
+
+import getpass
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Max
+
+from cognition.agents import BACKENDS
+from planners.actions import create_plan, start_pipeline
+from planners.demo import DEMO_PROJECT_TITLE, project_defaults
+from planners.models import (
+    BacklogItem,
+    BacklogStatus,
+    BacklogTransition,
+    FictionPlan,
+    FictionProject,
+)
+
+#: Seconds without any transition after which --wait suggests that no worker is running.
+NO_WORKER_HINT_AFTER = 10.0
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or reuse a fiction plan and queue its phases on the Celery worker. With --wait, "
+        "print every backlog transition as it happens and exit 0 when the plan completes, 1 when "
+        "it ends blocked or failed, 2 on timeout."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        target = parser.add_mutually_exclusive_group()
+        target.add_argument("--plan", type=int, help="Run this existing plan (by id).")
+        target.add_argument(
+            "--project",
+            default=DEMO_PROJECT_TITLE,
+            help=f"Run the plan of this project, creating both if needed "
+            f"(default {DEMO_PROJECT_TITLE!r}).",
+        )
+        parser.add_argument(
+            "--branch",
+            help="The plan's branch (default main; when main is already complete a fresh "
+            "run-N branch is created so the phases run again).",
+        )
+        parser.add_argument(
+            "--agent", choices=BACKENDS, help="Agent backend (default: AGENT_BACKEND)."
+        )
+        parser.add_argument("--wait", action="store_true", help="Watch until the plan ends.")
+        parser.add_argument(
+            "--timeout", type=float, default=600.0, help="Seconds --wait waits (default 600)."
+        )
+        parser.add_argument(
+            "--poll", type=float, default=0.5, help="Seconds between progress checks."
+        )
+        parser.add_argument("--actor", default="", help="Who runs it (default: your login).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        actor = options["actor"] or f"cli:{getpass.getuser()}"
+        plan = self._plan(options, actor)
+        seen = BacklogTransition.objects.filter(plan=plan).aggregate(last=Max("id"))["last"] or 0
+        started = time.monotonic()
+        queued = start_pipeline(plan, actor=actor, agent_backend=options["agent"])
+        plan.refresh_from_db()
+        agent = plan.agent_backend or "default"
+        where = f"plan {plan.pk} {plan.name!r} ({plan.project.title}, branch {plan.branch})"
+        if queued:
+            names = ", ".join(f"{item.backlog_id} ({item.phase})" for item in queued)
+            self.stdout.write(f"Queued {names} of {where} on the worker (agent {agent}).")
+        elif plan.status == FictionPlan.Status.COMPLETE:
+            self.stdout.write(self.style.SUCCESS(f"{where.capitalize()} is already complete."))
+            return
+        elif plan.status == FictionPlan.Status.BLOCKED:
+            self._report_blocked(plan)
+        else:
+            self.stdout.write(f"{where.capitalize()} is {plan.status}; nothing new to queue.")
+        if options["wait"]:
+            self._watch(plan, seen, started, timeout=options["timeout"], poll=options["poll"])
+
+    def _plan(self, options: dict[str, Any], actor: str) -> FictionPlan:
+        if options["plan"] is not None:
+            plan = FictionPlan.objects.select_related("project").filter(pk=options["plan"]).first()
+            if plan is None:
+                raise CommandError(f"No plan with id {options['plan']}.")
+            return plan
+        title = options["project"]
+        project, created = FictionProject.objects.get_or_create(
+            title=title, defaults=project_defaults(title)
+        )
+        if created:
+            self.stdout.write(f"Created project {title!r}.")
+        branch = options["branch"] or "main"
+        plan = project.plans.filter(branch=branch).first()
+        if (
+            plan is not None
+            and plan.status == FictionPlan.Status.COMPLETE
+            and not options["branch"]
+        ):
+            taken = set(project.plans.values_list("branch", flat=True))
+            number = 2
+            while f"run-{number}" in taken:
+                number += 1
+            branch, plan = f"run-{number}", None
+            self.stdout.write(f"The main plan is complete; starting a fresh plan on {branch}.")
+        if plan is None:
+            plan = create_plan(project, branch=branch, agent_backend=options["agent"], actor=actor)
+            self.stdout.write(f"Created plan {plan.pk} on branch {branch}.")
+        return plan
+
+    def _watch(
+        self, plan: FictionPlan, seen: int, started: float, *, timeout: float, poll: float
+    ) -> None:
+        hinted = False
+        last_progress = started
+        while True:
+            new = list(
+                BacklogTransition.objects.filter(plan=plan, pk__gt=seen)
+                .select_related("item")
+                .order_by("pk")
+            )
+            for transition in new:
+                self._print_transition(transition, time.monotonic() - started)
+                seen = transition.pk
+                last_progress = time.monotonic()
+            plan.refresh_from_db(fields=["status"])
+            elapsed = time.monotonic() - started
+            if plan.status == FictionPlan.Status.COMPLETE:
+                done = plan.backlog_items.filter(synthetic=False).count()
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"[{elapsed:6.1f}s] plan {plan.pk} complete: {done} backlog items done."
+                    )
+                )
+                return
+            if plan.status == FictionPlan.Status.BLOCKED:
+                self._report_blocked(plan)
+            if elapsed > timeout:
+                raise CommandError(
+                    f"Timed out after {timeout:.0f}s with plan {plan.pk} {plan.status}.",
+                    returncode=2,
+                )
+            if not hinted and time.monotonic() - last_progress > NO_WORKER_HINT_AFTER:
+                hinted = True
+                self.stderr.write(
+                    "No progress yet: is a worker running? `make run` starts one, or run "
+                    "`.venv/bin/celery -A cognition worker -l info` in another shell."
+                )
+            time.sleep(poll)
+
+    def _print_transition(self, transition: BacklogTransition, elapsed: float) -> None:
+        item = transition.item
+        line = (
+            f"[{elapsed:6.1f}s] {item.phase:<16} {item.backlog_id}: "
+            f"{transition.from_status or '-'} → {transition.to_status} ({transition.reason})"
+        )
+        if transition.to_status in (BacklogStatus.BLOCKED, BacklogStatus.FAILED):
+            self.stdout.write(self.style.ERROR(f"{line}: {transition.detail}"))
+        elif transition.to_status == BacklogStatus.COMPLETE:
+            self.stdout.write(self.style.SUCCESS(line))
+        else:
+            self.stdout.write(line)
+
+    def _report_blocked(self, plan: FictionPlan) -> None:
+        stuck = BacklogItem.objects.filter(
+            plan=plan,
+            synthetic=False,
+            status__in=[BacklogStatus.BLOCKED, BacklogStatus.FAILED],
+        )
+        lines = [
+            f"  {item.backlog_id} ({item.phase}) {item.status}: {item.last_error or 'no reason'}"
+            for item in stuck
+        ]
+        hint = f"Fix the cause, then: python manage.py resume_backlog {plan.pk} <BACKLOG_ID>"
+        raise CommandError("\n".join([f"Plan {plan.pk} is blocked:", *lines, hint]), returncode=1)

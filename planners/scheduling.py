@@ -1,0 +1,146 @@
+"""Which backlog items can run now, and handing them to the workers.
+
+Item A depends on item B when one of A's input tokens is one of B's output tokens. An item is
+*ready* when it is pending and every item it depends on is complete. ``schedule_ready_items``
+claims **every** ready item with a conditional update (two workers finishing at the same moment
+never queue the same item twice) and enqueues one task per claimed item after the transaction
+commits, so independent items run in parallel on several workers.
+
+Synthetic items (created by synthetic alerts) never run and never count towards a plan's state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from planners.models import BacklogItem, BacklogStatus, FictionPlan
+from planners.transitions import transition_backlog_item
+
+logger = logging.getLogger(__name__)
+
+#: Statuses after which an item will not run again without an operator (or the sweep).
+STOPPED_STATUSES = frozenset({BacklogStatus.BLOCKED, BacklogStatus.FAILED})
+
+
+def _tokens(value: object) -> list[str]:
+    """Input/output tokens as strings; tolerant of a stray scalar where a list was expected."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Iterable):
+        return [str(token) for token in value if token not in (None, "")]
+    return [str(value)]
+
+
+def dependency_map(items: Sequence[BacklogItem]) -> dict[int, set[int]]:
+    """For each item's pk, the pks of the items it depends on (never itself).
+
+    A token nobody produces is an external input and adds no dependency.
+    """
+    producers: dict[str, set[int]] = {}
+    for item in items:
+        for token in _tokens(item.outputs):
+            producers.setdefault(token, set()).add(item.pk)
+    return {
+        item.pk: {
+            producer
+            for token in _tokens(item.inputs)
+            for producer in producers.get(token, ())
+            if producer != item.pk
+        }
+        for item in items
+    }
+
+
+def _real_items(plan: FictionPlan) -> list[BacklogItem]:
+    return list(BacklogItem.objects.filter(plan=plan, synthetic=False).order_by("position", "id"))
+
+
+def ready_among(items: Sequence[BacklogItem]) -> list[BacklogItem]:
+    """The pending items of ``items`` whose dependencies are all complete."""
+    status_by_pk = {item.pk: item.status for item in items}
+    dependencies = dependency_map(items)
+    return [
+        item
+        for item in items
+        if item.status == BacklogStatus.PENDING
+        and all(status_by_pk[dep] == BacklogStatus.COMPLETE for dep in dependencies[item.pk])
+    ]
+
+
+def ready_items(plan: FictionPlan) -> list[BacklogItem]:
+    """The plan's pending, non-synthetic items whose dependencies are all complete."""
+    return ready_among(_real_items(plan))
+
+
+def plan_status_for(items: Sequence[BacklogItem]) -> str | None:
+    """The plan status the items imply, or None when there is nothing to judge (no items).
+
+    ``complete`` when every item is complete; ``in_progress`` while something runs or can run;
+    ``blocked`` when something is blocked or failed (or waits on such an item) and nothing can
+    make progress on its own.
+    """
+    if not items:
+        return None
+    statuses = [item.status for item in items]
+    if all(status == BacklogStatus.COMPLETE for status in statuses):
+        return FictionPlan.Status.COMPLETE
+    if BacklogStatus.IN_PROGRESS in statuses or ready_among(items):
+        return FictionPlan.Status.IN_PROGRESS
+    return FictionPlan.Status.BLOCKED
+
+
+def refresh_plan_status(plan: FictionPlan) -> str:
+    """Store the status the plan's items imply (a draft with no items stays a draft)."""
+    status = plan_status_for(_real_items(plan))
+    if status is not None and status != plan.status:
+        changed = (
+            FictionPlan.objects.filter(pk=plan.pk)
+            .exclude(status=status)
+            .update(status=status, updated_at=timezone.now())
+        )
+        if changed:
+            logger.info("plan %s: %s -> %s", plan.pk, plan.status, status)
+        plan.status = status
+    return plan.status
+
+
+def _enqueue(item_id: int, correlation_id: str) -> None:
+    # Imported here: the task module imports this one.
+    from planners.tasks import run_backlog_item_task
+
+    run_backlog_item_task.delay(item_id, correlation_id=correlation_id)
+
+
+def schedule_ready_items(
+    plan: FictionPlan, *, actor: str, correlation_id: str = ""
+) -> list[BacklogItem]:
+    """Claim every ready item of ``plan`` (pending → in_progress, reason ``phase-start``) and
+    queue a task for each once the surrounding transaction commits. Returns the claimed items.
+
+    Safe to call from several processes at once: each claim is a conditional update, so an item
+    is queued by exactly one caller. Also brings the plan's status up to date.
+    """
+    claimed: list[BacklogItem] = []
+    with transaction.atomic():
+        for item in ready_items(plan):
+            if transition_backlog_item(
+                item,
+                BacklogStatus.IN_PROGRESS,
+                reason="phase-start",
+                actor=actor,
+                detail="queued on the worker",
+                only_from=[BacklogStatus.PENDING],
+            ):
+                claimed.append(item)
+                transaction.on_commit(partial(_enqueue, item.pk, correlation_id))
+        refresh_plan_status(plan)
+    if claimed:
+        logger.info("plan %s: queued %s", plan.pk, ", ".join(item.backlog_id for item in claimed))
+    return claimed

@@ -1,0 +1,365 @@
+"""Celery tasks of the fiction pipeline: one task runs one backlog item's phase.
+
+The task takes an id, reloads the row, and is safe to run twice: it claims the item's
+``PhaseCheckpoint`` with a conditional update (one worker wins; a redelivered task whose
+checkpoint is complete does nothing), heartbeats while the phase runs so a dead worker is
+noticed, and after the phase ends schedules every item that became ready, after commit.
+``acks_late`` + ``reject_on_worker_lost`` give the phase back to the broker when the worker dies;
+the ``sweep_stale_backlog`` beat task resumes what the broker cannot (a silent heartbeat).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import close_old_connections, connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from cognition.agents import get_agent_service
+from cognition.agents.base import AgentError, AgentService
+from planners.fiction.phases import phase_key
+from planners.models import BacklogItem, BacklogStatus, PhaseCheckpoint
+from planners.scheduling import schedule_ready_items
+from planners.transitions import transition_backlog_item
+
+logger = logging.getLogger(__name__)
+
+WORKER_ACTOR = "worker"
+SWEEP_ACTOR = "sweep"
+#: The longest wait between two retries of a phase, whatever the backoff base.
+MAX_RETRY_COUNTDOWN_SECONDS = 600.0
+
+
+def checkpoint_for(item: BacklogItem) -> PhaseCheckpoint:
+    """The item's checkpoint, created on first use (one per plan + phase key, never two).
+
+    An existing checkpoint of the item wins over the computed key: a runner may attach a target
+    row to the item while it runs, and a redelivered task must find the same checkpoint.
+    """
+    existing = PhaseCheckpoint.objects.filter(plan_id=item.plan_id, backlog_item=item).first()
+    if existing is not None:
+        return existing
+    checkpoint, _ = PhaseCheckpoint.objects.get_or_create(
+        plan_id=item.plan_id,
+        phase_key=phase_key(item, branch=item.plan.branch),
+        defaults={"phase": item.phase, "backlog_item": item},
+    )
+    return checkpoint
+
+
+def claim_checkpoint(checkpoint: PhaseCheckpoint, owner: str) -> bool:
+    """Take the checkpoint for ``owner``; True for exactly one of several racing workers.
+
+    Claimable: not running (pending, blocked, failed); running under the same owner (the broker
+    redelivered this very task after its worker died); or running with a heartbeat older than
+    the stale threshold (its worker is gone).
+    """
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.BACKLOG_STALE_AFTER_SECONDS)
+    claimable = (
+        Q(status__in=[PhaseCheckpoint.Status.PENDING, PhaseCheckpoint.Status.BLOCKED])
+        | Q(status=PhaseCheckpoint.Status.FAILED)
+        | Q(status=PhaseCheckpoint.Status.RUNNING, lock_owner=owner)
+        | Q(status=PhaseCheckpoint.Status.RUNNING, lock_owner="")
+        | Q(status=PhaseCheckpoint.Status.RUNNING, heartbeat_at__lt=stale_before)
+    )
+    claimed = (
+        PhaseCheckpoint.objects.filter(claimable, pk=checkpoint.pk)
+        .exclude(status=PhaseCheckpoint.Status.COMPLETE)
+        .update(
+            status=PhaseCheckpoint.Status.RUNNING,
+            lock_owner=owner,
+            locked_at=now,
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    )
+    return claimed == 1
+
+
+class PhaseHeartbeat:
+    """Touches the item's and the checkpoint's ``heartbeat_at`` every ``interval`` seconds from
+    a daemon thread while the phase runs, so a phase that outlives its worker goes stale."""
+
+    def __init__(self, item_id: int, checkpoint_id: int, owner: str, interval: float) -> None:
+        self.item_id = item_id
+        self.checkpoint_id = checkpoint_id
+        self.owner = owner
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{item_id}", daemon=True)
+
+    def __enter__(self) -> PhaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def beat(self) -> None:
+        now = timezone.now()
+        BacklogItem.objects.filter(pk=self.item_id, status=BacklogStatus.IN_PROGRESS).update(
+            heartbeat_at=now
+        )
+        PhaseCheckpoint.objects.filter(
+            pk=self.checkpoint_id,
+            status=PhaseCheckpoint.Status.RUNNING,
+            lock_owner=self.owner,
+        ).update(heartbeat_at=now)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.beat()
+                except Exception:  # a missed beat must never kill the phase
+                    logger.warning("heartbeat for backlog item %s failed", self.item_id)
+        finally:
+            # The thread's own connection, opened by the first beat.
+            connections.close_all()
+
+
+def _record_agent_contract(item: BacklogItem, backend: str, agent: AgentService) -> None:
+    """Record the agent the item runs under the first time it runs (resume checks it)."""
+    fields = {
+        "agent_backend": item.agent_backend or backend,
+        "agent_provider": item.agent_provider or agent.provider,
+        "agent_model": item.agent_model or agent.model,
+    }
+    changed = {name: value for name, value in fields.items() if getattr(item, name) != value}
+    if changed:
+        BacklogItem.objects.filter(pk=item.pk).update(**changed)
+        for name, value in changed.items():
+            setattr(item, name, value)
+
+
+def _retry_countdown(retries: int) -> float:
+    base = float(settings.AGENT_RETRY_BACKOFF_SECONDS)
+    return min(base * (2**retries), MAX_RETRY_COUNTDOWN_SECONDS)
+
+
+def _schedule_after_commit(item: BacklogItem, correlation_id: str) -> None:
+    plan = item.plan
+    transaction.on_commit(
+        lambda: schedule_ready_items(plan, actor=WORKER_ACTOR, correlation_id=correlation_id)
+    )
+
+
+#: PhaseResult.status → (item status, checkpoint status, transition reason)
+_OUTCOMES: dict[str, tuple[str, str, str]] = {
+    "completed": (BacklogStatus.COMPLETE, PhaseCheckpoint.Status.COMPLETE, "phase-complete"),
+    "skipped": (BacklogStatus.COMPLETE, PhaseCheckpoint.Status.COMPLETE, "phase-complete"),
+    "blocked": (BacklogStatus.BLOCKED, PhaseCheckpoint.Status.BLOCKED, "phase-blocked"),
+    "cancelled": (BacklogStatus.BLOCKED, PhaseCheckpoint.Status.BLOCKED, "cancel"),
+    "failed": (BacklogStatus.FAILED, PhaseCheckpoint.Status.FAILED, "phase-failed"),
+}
+
+
+def finish_phase(
+    item: BacklogItem,
+    checkpoint: PhaseCheckpoint,
+    outcome: str,
+    *,
+    reason: str = "",
+    owner: str,
+    correlation_id: str,
+) -> None:
+    """Close the checkpoint and move the item in one transaction, then (after commit) schedule
+    every item that became ready. Scheduling runs in its own transaction so that of two phases
+    finishing at once, the later commit always sees both and queues their common dependant."""
+    item_status, checkpoint_status, transition_reason = _OUTCOMES.get(outcome, _OUTCOMES["failed"])
+    now = timezone.now()
+    detail = reason if outcome != "skipped" else f"skipped: {reason}"
+    with transaction.atomic():
+        PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
+            status=checkpoint_status,
+            result={"outcome": outcome, "reason": reason},
+            heartbeat_at=now,
+            updated_at=now,
+        )
+        extra: dict[str, Any] = {
+            "last_error": "" if item_status == BacklogStatus.COMPLETE else reason
+        }
+        transition_backlog_item(
+            item,
+            item_status,
+            reason=transition_reason,
+            actor=WORKER_ACTOR,
+            detail=detail,
+            only_from=[BacklogStatus.IN_PROGRESS, BacklogStatus.PENDING],
+            extra_fields=extra,
+        )
+        _schedule_after_commit(item, correlation_id)
+
+
+@shared_task(
+    bind=True,
+    name="planners.tasks.run_backlog_item_task",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS,
+    time_limit=settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS + 30,
+    max_retries=settings.PIPELINE_MAX_RETRIES,
+)
+def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") -> str:
+    """Run the phase of backlog item ``item_id``; returns what happened, for logs and tests."""
+    correlation_id = correlation_id or uuid.uuid4().hex
+    close_old_connections()
+    item = BacklogItem.objects.select_related("plan").filter(pk=item_id).first()
+    if item is None:
+        logger.warning("backlog item %s no longer exists; nothing to run", item_id)
+        return "missing"
+    if item.synthetic:
+        return "synthetic"
+    if item.status == BacklogStatus.COMPLETE:
+        # A redelivery after the phase committed: make sure its dependants were queued.
+        _schedule_after_commit(item, correlation_id)
+        return "already-complete"
+    if item.status in (BacklogStatus.BLOCKED, BacklogStatus.FAILED):
+        logger.info("backlog item %s is %s; waiting for a resume", item.backlog_id, item.status)
+        return "not-runnable"
+    if item.status == BacklogStatus.PENDING and not transition_backlog_item(
+        item,
+        BacklogStatus.IN_PROGRESS,
+        reason="phase-start",
+        actor=WORKER_ACTOR,
+        only_from=[BacklogStatus.PENDING],
+    ):
+        return "claimed-elsewhere"
+
+    checkpoint = checkpoint_for(item)
+    if checkpoint.status == PhaseCheckpoint.Status.COMPLETE:
+        logger.info("checkpoint %s is already complete", checkpoint.phase_key)
+        return "already-complete"
+    owner = self.request.id or f"local-{correlation_id}"
+    if not claim_checkpoint(checkpoint, owner):
+        logger.info("checkpoint %s is held by another worker", checkpoint.phase_key)
+        return "claimed-elsewhere"
+    BacklogItem.objects.filter(pk=item.pk).update(
+        attempts=F("attempts") + 1, heartbeat_at=timezone.now()
+    )
+
+    backend = item.agent_backend or item.plan.agent_backend or settings.AGENT_BACKEND
+    try:
+        agent = get_agent_service(backend)
+    except Exception as exc:  # a misconfigured backend is permanent: say so on the item
+        finish_phase(
+            item,
+            checkpoint,
+            "failed",
+            reason=f"agent backend {backend!r}: {exc}",
+            owner=owner,
+            correlation_id=correlation_id,
+        )
+        return "failed"
+    _record_agent_contract(item, backend, agent)
+
+    from planners.fiction.runners import run_backlog_item
+
+    logger.info(
+        "running %s (%s) of plan %s, attempt %s",
+        item.backlog_id,
+        item.phase,
+        item.plan_id,
+        self.request.retries + 1,
+    )
+    try:
+        if self.request.is_eager:
+            result = run_backlog_item(
+                item, agent, correlation_id=correlation_id, actor=WORKER_ACTOR
+            )
+        else:
+            with PhaseHeartbeat(item.pk, checkpoint.pk, owner, settings.PIPELINE_HEARTBEAT_SECONDS):
+                result = run_backlog_item(
+                    item, agent, correlation_id=correlation_id, actor=WORKER_ACTOR
+                )
+    except AgentError as exc:
+        retries_left = self.request.retries < settings.PIPELINE_MAX_RETRIES
+        if exc.permanent or not retries_left:
+            finish_phase(
+                item,
+                checkpoint,
+                "failed",
+                reason=f"agent error: {exc}",
+                owner=owner,
+                correlation_id=correlation_id,
+            )
+            return "failed"
+        countdown = _retry_countdown(self.request.retries)
+        logger.warning(
+            "transient agent error on %s (%s); retry %s in %.1fs",
+            item.backlog_id,
+            exc,
+            self.request.retries + 1,
+            countdown,
+        )
+        PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
+            status=PhaseCheckpoint.Status.PENDING, result={"retrying": str(exc)}
+        )
+        BacklogItem.objects.filter(pk=item.pk).update(last_error=f"retrying: {exc}")
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except SoftTimeLimitExceeded:
+        finish_phase(
+            item,
+            checkpoint,
+            "failed",
+            reason=f"phase exceeded {settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS}s",
+            owner=owner,
+            correlation_id=correlation_id,
+        )
+        return "failed"
+    except Exception as exc:
+        logger.exception("phase %s of backlog item %s crashed", item.phase, item.backlog_id)
+        finish_phase(
+            item,
+            checkpoint,
+            "failed",
+            reason=f"{type(exc).__name__}: {exc}",
+            owner=owner,
+            correlation_id=correlation_id,
+        )
+        return "failed"
+
+    if (
+        result.status == "failed"
+        and result.retryable
+        and self.request.retries < settings.PIPELINE_MAX_RETRIES
+    ):
+        PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
+            status=PhaseCheckpoint.Status.PENDING, result={"retrying": result.reason}
+        )
+        raise self.retry(countdown=_retry_countdown(self.request.retries))
+    finish_phase(
+        item,
+        checkpoint,
+        result.status,
+        reason=result.reason,
+        owner=owner,
+        correlation_id=correlation_id,
+    )
+    return result.status
+
+
+@shared_task(name="planners.tasks.sweep_stale_backlog", ignore_result=True)
+def sweep_stale_backlog() -> int:
+    """Resume in-progress items whose heartbeat is older than ``BACKLOG_STALE_AFTER_SECONDS``
+    (reason ``auto-resume``), and queue ready items of plans nothing is driving any more."""
+    from planners.actions import sweep_stale_items
+
+    return sweep_stale_items(actor=SWEEP_ACTOR)
