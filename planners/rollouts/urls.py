@@ -1,5 +1,20 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from planners.rollouts import views
+
+app_name = "rollouts"
+
+_checklist = "rollouts/<slug:planner>/<slug:environment>/"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("rollouts/", views.matrix, name="matrix"),
+    path(_checklist, views.checklist, name="checklist"),
+    path(f"{_checklist}start/", views.start, name="start"),
+    path(f"{_checklist}verify/", views.verify, name="verify"),
+    path(f"{_checklist}sign-off/", views.sign_off, name="sign-off"),
+    path(f"{_checklist}items/<slug:key>/mark/", views.mark, name="mark"),
+    path(f"{_checklist}items/<slug:key>/evidence/", views.attach, name="attach"),
+    path(f"{_checklist}items/<slug:key>/file/", views.evidence_file, name="evidence-file"),
+]
