@@ -59,11 +59,14 @@ def _admin_url(obj: Any) -> str:
         return ""
 
 
-def log_action(action: str, *, actor: str, target: Any, detail: dict[str, Any]) -> ActionLogEntry:
+def log_action(
+    action: str, *, actor: str, target: Any, detail: dict[str, Any], label: str = ""
+) -> ActionLogEntry:
+    """One action log entry; ``target`` is the model instance acted on (linked in the admin)."""
     return ActionLogEntry.objects.create(
         action=action,
         actor=actor,
-        target=str(target)[:300],
+        target=(label or str(target))[:300],
         target_url=_admin_url(target),
         detail=detail,
         environment=settings.DEPLOY_ENVIRONMENT,
@@ -196,7 +199,8 @@ def _record_drift(
         log_action(
             "resume-refused",
             actor=actor,
-            target=_item_label(item),
+            target=item,
+            label=_item_label(item),
             detail={
                 "plan_id": item.plan_id,
                 "backlog_id": item.backlog_id,
@@ -273,7 +277,8 @@ def resume_backlog_item(
         log_action(
             reason,
             actor=actor,
-            target=_item_label(item),
+            target=item,
+            label=_item_label(item),
             detail={
                 "plan_id": item.plan_id,
                 "backlog_id": item.backlog_id,

@@ -1,0 +1,219 @@
+"""Resuming backlog items: by an operator, by the command and by the stale sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from planners.actions import ResumeRefused, can_resume, resume_backlog_item
+from planners.models import (
+    ActionLogEntry,
+    BacklogItem,
+    BacklogStatus,
+    ContractDriftEvent,
+    FictionPlan,
+    FictionProject,
+    Phase,
+    PhaseCheckpoint,
+)
+from planners.tasks import sweep_stale_backlog
+
+
+@pytest.fixture
+def plan() -> FictionPlan:
+    project = FictionProject.objects.create(title="The Lantern Archive")
+    return FictionPlan.objects.create(
+        project=project, name="Lantern main", branch="main", status=FictionPlan.Status.BLOCKED
+    )
+
+
+def make_item(
+    plan: FictionPlan,
+    backlog_id: str,
+    status: str,
+    *,
+    heartbeat_age: timedelta | None = None,
+    inputs: list[str] | None = None,
+    outputs: list[str] | None = None,
+) -> BacklogItem:
+    now = timezone.now()
+    beat = now - heartbeat_age if heartbeat_age is not None else None
+    return BacklogItem.objects.create(
+        plan=plan,
+        backlog_id=backlog_id,
+        phase=Phase.ITERATIVE,
+        status=status,
+        inputs=inputs or [],
+        outputs=outputs or [backlog_id],
+        agent_backend="scripted",
+        agent_provider="scripted",
+        agent_model="scripted",
+        heartbeat_at=beat,
+        in_progress_at=beat,
+    )
+
+
+@pytest.mark.django_db
+def test_complete_item_is_refused_with_a_clear_message(plan: FictionPlan) -> None:
+    item = make_item(plan, "outline-core-conflicts", BacklogStatus.COMPLETE)
+
+    with pytest.raises(ResumeRefused, match="already complete; there is nothing to resume"):
+        resume_backlog_item(item, actor="olivia")
+
+    item.refresh_from_db()
+    assert item.status == BacklogStatus.COMPLETE
+    assert not item.transitions.exists()
+
+
+@pytest.mark.django_db
+def test_running_item_with_a_fresh_heartbeat_cannot_be_resumed(plan: FictionPlan) -> None:
+    item = make_item(
+        plan, "outline-core-conflicts", BacklogStatus.IN_PROGRESS, heartbeat_age=timedelta(0)
+    )
+
+    allowed, reason = can_resume(item)
+
+    assert not allowed
+    assert "running on a worker" in reason
+
+
+@pytest.mark.django_db
+def test_blocked_item_goes_back_to_pending_and_is_queued(
+    plan: FictionPlan, django_capture_on_commit_callbacks
+) -> None:
+    item = make_item(plan, "outline-core-conflicts", BacklogStatus.BLOCKED)
+    PhaseCheckpoint.objects.create(
+        plan=plan,
+        phase_key="iterative|main|item:outline-core-conflicts",
+        phase=Phase.ITERATIVE,
+        backlog_item=item,
+        status=PhaseCheckpoint.Status.BLOCKED,
+        lock_owner="task-1",
+    )
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        result = resume_backlog_item(item, actor="olivia")
+
+    assert result.previous_status == BacklogStatus.BLOCKED
+    assert result.queued
+    assert len(queued) == 1
+    reasons = list(item.transitions.order_by("id").values_list("to_status", "reason", "actor"))
+    assert reasons == [
+        (BacklogStatus.PENDING, "resume", "olivia"),
+        (BacklogStatus.IN_PROGRESS, "phase-start", "olivia"),
+    ]
+    checkpoint = item.checkpoints.get()
+    assert (checkpoint.status, checkpoint.lock_owner) == (PhaseCheckpoint.Status.PENDING, "")
+    entry = ActionLogEntry.objects.get(action="resume")
+    assert entry.actor == "olivia"
+    assert entry.detail["backlog_id"] == "outline-core-conflicts"
+    plan.refresh_from_db()
+    assert plan.status == FictionPlan.Status.IN_PROGRESS
+
+
+@pytest.mark.django_db
+def test_resumed_item_waits_for_an_unfinished_dependency(
+    plan: FictionPlan, django_capture_on_commit_callbacks
+) -> None:
+    make_item(plan, "outline-core-conflicts", BacklogStatus.FAILED, outputs=["core-conflicts"])
+    blueprint = make_item(
+        plan, "chapter-one-blueprint", BacklogStatus.FAILED, inputs=["core-conflicts"]
+    )
+
+    with django_capture_on_commit_callbacks(execute=False):
+        result = resume_backlog_item(blueprint, actor="olivia")
+
+    assert not result.queued
+    assert result.item.status == BacklogStatus.PENDING
+
+
+@pytest.mark.django_db
+def test_resume_with_another_agent_records_contract_drift_and_is_refused(
+    plan: FictionPlan,
+) -> None:
+    item = make_item(plan, "chapter-one-scroll", BacklogStatus.FAILED)
+
+    with pytest.raises(ResumeRefused, match="different agent contract") as refused:
+        resume_backlog_item(item, actor="olivia", agent_backend="openai", model="gpt-4o-mini")
+
+    drift = ContractDriftEvent.objects.get()
+    assert refused.value.drift == drift
+    assert drift.item == item
+    assert drift.requested == {"agent_backend": "openai", "agent_model": "gpt-4o-mini"}
+    assert drift.recorded == {"agent_backend": "scripted", "agent_model": "scripted"}
+    assert drift.actor == "olivia"
+    item.refresh_from_db()
+    assert item.status == BacklogStatus.FAILED
+    assert ActionLogEntry.objects.get().action == "resume-refused"
+
+
+@pytest.mark.django_db
+def test_resume_matching_the_recorded_agent_is_not_drift(
+    plan: FictionPlan, django_capture_on_commit_callbacks
+) -> None:
+    item = make_item(plan, "chapter-one-scroll", BacklogStatus.FAILED)
+
+    with django_capture_on_commit_callbacks(execute=False):
+        resume_backlog_item(item, actor="olivia", agent_backend="scripted", provider="scripted")
+
+    assert not ContractDriftEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_sweep_auto_resumes_only_items_with_a_stale_heartbeat(
+    plan: FictionPlan, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.BACKLOG_STALE_AFTER_SECONDS = 3600
+    stale = make_item(
+        plan, "outline-core-conflicts", BacklogStatus.IN_PROGRESS, heartbeat_age=timedelta(hours=2)
+    )
+    alive = make_item(
+        plan, "cast-pass", BacklogStatus.IN_PROGRESS, heartbeat_age=timedelta(minutes=5)
+    )
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        resumed = sweep_stale_backlog()
+
+    assert resumed == 1
+    assert len(queued) == 1
+    assert stale.transitions.order_by("id").first().reason == "auto-resume"
+    stale.refresh_from_db()
+    assert stale.status == BacklogStatus.IN_PROGRESS  # queued again right away
+    assert stale.heartbeat_at > timezone.now() - timedelta(minutes=1)
+    assert not alive.transitions.exists()
+    entry = ActionLogEntry.objects.get()
+    assert (entry.action, entry.actor) == ("auto-resume", "sweep")
+
+
+@pytest.mark.django_db
+def test_resume_command_explains_a_refusal_and_fails(plan: FictionPlan) -> None:
+    make_item(plan, "outline-core-conflicts", BacklogStatus.COMPLETE)
+
+    with pytest.raises(CommandError, match="already complete"):
+        call_command("resume_backlog", str(plan.pk), "outline-core-conflicts")
+
+
+@pytest.mark.django_db
+def test_resume_command_names_the_plans_items_when_the_id_is_unknown(plan: FictionPlan) -> None:
+    make_item(plan, "outline-core-conflicts", BacklogStatus.FAILED)
+
+    with pytest.raises(CommandError, match="Items of plan .*: outline-core-conflicts"):
+        call_command("resume_backlog", str(plan.pk), "no-such-item")
+
+
+@pytest.mark.django_db
+def test_resume_command_requeues_a_failed_item(
+    plan: FictionPlan, django_capture_on_commit_callbacks, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_item(plan, "outline-core-conflicts", BacklogStatus.FAILED)
+
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command(
+            "resume_backlog", str(plan.pk), "outline-core-conflicts", "--actor", "cli:olivia"
+        )
+
+    assert "failed → pending): queued on the worker" in capsys.readouterr().out
+    assert ActionLogEntry.objects.get().actor == "cli:olivia"
