@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
+from django.conf import settings
+
 from cognition.agents.base import AgentError, AgentReply, ChatMessage
 
 
@@ -56,6 +58,9 @@ class ScriptedAgent:
         started = time.monotonic()
         self.calls.append((phase, list(messages)))
         text = self._next_reply(phase)
+        delay = float(getattr(settings, "SCRIPTED_AGENT_DELAY_SECONDS", 0.0))
+        if delay:
+            time.sleep(delay)  # a "slow model", to watch a phase run or kill a worker mid-phase
         prompt_text = "".join(m.content for m in messages)
         return AgentReply(
             text=text,
