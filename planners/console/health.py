@@ -1,0 +1,33 @@
+"""The dashboard's health banner, read from the planner health report."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class HealthSummary:
+    status: str
+    generated_at: datetime
+    warnings: list[str] = field(default_factory=list)
+    alert_count: int = 0
+    alert_titles: list[str] = field(default_factory=list)
+
+
+def health_summary(*, plan_id: int | None = None) -> HealthSummary:
+    """Status, time and warnings of the health report, as the banner shows them."""
+    from planners.health import build_health_report
+
+    report = build_health_report(plan_id=plan_id)
+    alerts = list(report.alerts)
+    return HealthSummary(
+        status=str(report.status),
+        generated_at=report.generated_at,
+        warnings=[str(w) for w in report.warnings],
+        alert_count=len(alerts),
+        alert_titles=[f"{a.severity}: {a.title}" for a in alerts[:5]],
+    )
