@@ -80,6 +80,14 @@ class PlanPass(models.Model):
 
     plan = models.ForeignKey(FictionPlan, on_delete=models.CASCADE, related_name="passes")
     iteration = models.PositiveIntegerField()
+    # The item whose run wrote this pass: a re-run of that item updates its pass, not a new one.
+    backlog_item = models.ForeignKey(
+        "planners.BacklogItem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="plan_passes",
+    )
     story_adjustments = models.JSONField(default=list, blank=True)
     character_priorities = models.JSONField(default=list, blank=True)
     location_notes = models.JSONField(default=list, blank=True)

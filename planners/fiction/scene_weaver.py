@@ -1,0 +1,190 @@
+"""The Scene Weaver: drafts one scene's prose in Markdown, checked by the coverage gate.
+
+The reply is prose, not JSON, so validation is the coverage gate (``planners.fiction.coverage``):
+the draft must mention enough of the scene's named entities and slug words. A draft that misses
+them gets the usual one repair attempt, told exactly which names are missing.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from pydantic import BaseModel, Field
+
+from planners.fiction.coverage import Entity, check_coverage, scene_entities
+from planners.fiction.json_planner import SYSTEM_MESSAGE, FictionParams, step_variables
+from planners.framework.base import PlannerBase
+from planners.framework.catalog import register_planner
+from planners.framework.context import PlannerContext
+from planners.framework.errors import PlannerParamsError, ReplyValidationError
+from planners.framework.metadata import PlannerMetadata, PlannerStep
+from planners.framework.result import PlannerResult
+
+#: A reply shorter than this is not a scene (the prompt asks for 900 to 1300 words).
+MIN_SCENE_WORDS = 100
+
+_OUTER_FENCE_RE = re.compile(r"^```[A-Za-z]*[^\n]*\n(.*?)\n?```\s*$", re.DOTALL)
+_WORDS_RE = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)?")
+
+
+class SceneWeaverParams(FictionParams):
+    planName: str
+    branch: str = "main"
+    sceneTitle: str
+    sceneSlug: str
+    sceneDescription: str
+    sceneMetadata: str = ""
+    sectionSummary: str = ""
+    scrollSynopsis: str = ""
+    blueprintStructure: str = ""
+    authorPersonaName: str = ""
+    authorPersonaSummary: str = ""
+    authorPersonaMemories: str = ""
+    authorWorldNotes: str = ""
+    #: Not a template variable: the plan's cast, so the gate knows which names are people.
+    castNames: list[str] = Field(default_factory=list)
+
+
+class SceneDraft(BaseModel):
+    """The validated reply: the prose and how it fared in the coverage gate."""
+
+    prose: str
+    wordCount: int
+    coverageRatio: float
+    entities: list[str]
+    missing: list[str]
+
+
+def strip_outer_fence(text: str) -> str:
+    """Markdown prose sometimes comes wrapped in a ```markdown fence; unwrap it."""
+    text = text.strip()
+    match = _OUTER_FENCE_RE.match(text)
+    return match.group(1).strip() if match else text
+
+
+def count_words(text: str) -> int:
+    return len(_WORDS_RE.findall(text))
+
+
+@register_planner
+class SceneWeaverPlanner(PlannerBase[SceneWeaverParams]):
+    metadata = PlannerMetadata(
+        name="Scene Weaver",
+        slug="scene-weaver",
+        description="Drafts a scene's prose in Markdown from its outline, checked for coverage.",
+        capabilities=("planning", "fiction", "scene-weaver"),
+        steps=(
+            PlannerStep(
+                id="scene-draft",
+                display_name="Scene draft",
+                purpose="Write the scene as Markdown prose that stages its outline.",
+                template_id="planner.fiction.sceneWeaver",
+                variables=(
+                    "planName",
+                    "branch",
+                    "sceneTitle",
+                    "sceneSlug",
+                    "sceneDescription",
+                    "sceneMetadata",
+                    "sectionSummary",
+                    "scrollSynopsis",
+                    "blueprintStructure",
+                    "authorPersonaName",
+                    "authorPersonaSummary",
+                    "authorPersonaMemories",
+                    "authorWorldNotes",
+                ),
+            ),
+        ),
+        default_settings={"reply": "markdown", "words": "900-1300"},
+        telemetry_tags={"domain": "fiction", "phase": "sceneWeaver"},
+    )
+    params_model = SceneWeaverParams
+    phase = "sceneWeaver"
+    system_message = SYSTEM_MESSAGE
+
+    def __init__(self) -> None:
+        # Set only on the per-run copy made by ``plan()``; the catalog's instance has none.
+        self.entities: list[Entity] = []
+        self.required_ratio: float = float(settings.SCENE_COVERAGE_RATIO)
+
+    def plan(
+        self, context: PlannerContext, params: SceneWeaverParams | Mapping[str, Any]
+    ) -> PlannerResult:
+        """Run on a copy bound to this scene's entities, so concurrent runs never share them."""
+        try:
+            valid = self.validate_params(params)
+        except PlannerParamsError:
+            return super().plan(context, params)  # records the parameter error as usual
+        bound = copy.copy(self)
+        bound.entities = scene_entities(
+            scene_slug=valid.sceneSlug,
+            scene_title=valid.sceneTitle,
+            scene_fields=[valid.sceneDescription],
+            cast_names=valid.castNames,
+        )
+        bound.required_ratio = float(settings.SCENE_COVERAGE_RATIO)
+        return PlannerBase.plan(bound, context, valid)
+
+    def default_prompt(self, step: PlannerStep) -> str:
+        return """\
+You are drafting one scene of the fiction plan "{{planName}}" (branch: {{branch}}).
+
+Scene: {{sceneTitle}} ({{sceneSlug}})
+{{sceneDescription}}
+
+Scene details:
+{{sceneMetadata}}
+
+The section it belongs to:
+{{sectionSummary}}
+
+The chapter scroll:
+{{scrollSynopsis}}
+
+The chapter's beats:
+{{blueprintStructure}}
+
+You write as {{authorPersonaName}}: {{authorPersonaSummary}}
+The author remembers: {{authorPersonaMemories}}
+World notes: {{authorWorldNotes}}
+
+Write the scene as Markdown prose of about 900 to 1300 words, starting with a "# " heading that
+is the scene title. Stage the goal, the conflict, the turn and the fallout on the page, and name
+the characters and places of the outline as you go. Reply with the prose only: no notes, no JSON.
+"""
+
+    def template_variables(
+        self, step: PlannerStep, params: SceneWeaverParams, context: PlannerContext
+    ) -> dict[str, str]:
+        return step_variables(step, params)
+
+    def parse_reply(self, step: PlannerStep, text: str) -> SceneDraft:
+        prose = strip_outer_fence(text)
+        words = count_words(prose)
+        if not prose:
+            raise ReplyValidationError(["the reply is empty: expected the scene's Markdown prose"])
+        if words < MIN_SCENE_WORDS:
+            raise ReplyValidationError(
+                [f"the scene is {words} words long; write about 900 to 1300 words of prose"]
+            )
+        report = check_coverage(prose, self.entities, required_ratio=self.required_ratio)
+        if not report.passed:
+            raise ReplyValidationError(
+                [
+                    report.describe()
+                    + ". Mention these names from the scene outline in the prose: "
+                    + ", ".join(report.missing)
+                ]
+            )
+        return SceneDraft(
+            prose=prose,
+            wordCount=words,
+            coverageRatio=round(report.ratio, 3),
+            entities=list(report.entities),
+            missing=list(report.missing),
+        )
