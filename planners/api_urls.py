@@ -1,5 +1,13 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from planners import api_views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "api/diagnostics/planner",
+        api_views.planner_diagnostics,
+        name="api-diagnostics-planner",
+    ),
+]

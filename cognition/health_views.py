@@ -1,0 +1,75 @@
+"""``GET /healthz``: is this process able to serve? For load balancers and uptime checks.
+
+It checks the two things every request path depends on, the database and the Celery broker,
+with short timeouts, and answers 200 or 503. It says which dependency is down but never why:
+the endpoint needs no login, so error text (hosts, credentials, paths) stays in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+BROKER_TIMEOUT_SECONDS = 2
+
+
+def database_is_up() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        logger.warning("healthz: database check failed", exc_info=True)
+        return False
+    return True
+
+
+def _filesystem_broker_is_up() -> bool:
+    """The filesystem transport is up when its queue folder exists and takes a file."""
+    folder = settings.CELERY_FILESYSTEM_BROKER_DIR / "queue"
+    try:
+        # A real write (then removed): os.access() says yes on read-only mounts as root.
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".healthz-", suffix=".probe"):
+            pass
+    except OSError:
+        logger.warning("healthz: broker folder %s is not writable", folder, exc_info=True)
+        return False
+    return True
+
+
+def broker_is_up() -> bool:
+    url: str = settings.CELERY_BROKER_URL
+    if url.startswith("filesystem://"):
+        return _filesystem_broker_is_up()
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=BROKER_TIMEOUT_SECONDS) as broker:
+            broker.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS
+            )
+    except Exception:
+        # kombu raises transport-specific errors (socket, redis, amqp); any of them means down.
+        logger.warning("healthz: broker check failed", exc_info=True)
+        return False
+    return True
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    checks = {
+        "database": "ok" if database_is_up() else "down",
+        "broker": "ok" if broker_is_up() else "down",
+    }
+    if all(state == "ok" for state in checks.values()):
+        return JsonResponse({"status": "ok", "checks": checks})
+    return JsonResponse({"status": "unavailable", "checks": checks}, status=503)

@@ -1,0 +1,113 @@
+"""``manage.py planner_health [--json] [--plan ID]``: print the planner health report.
+
+Exit status follows the report so scripts and cron jobs can act on it: 0 healthy, 1 degraded,
+2 critical (3 when ``--plan`` names no plan).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from planners.health import (
+    HealthStatus,
+    PlannerHealthReport,
+    Severity,
+    UnknownPlanError,
+    build_health_report,
+)
+
+EXIT_CODES = {HealthStatus.HEALTHY: 0, HealthStatus.DEGRADED: 1, HealthStatus.CRITICAL: 2}
+EXIT_UNKNOWN_PLAN = 3
+
+
+class Command(BaseCommand):
+    help = "Print the planner health report; exit 0 healthy, 1 degraded, 2 critical."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+        parser.add_argument("--plan", type=int, default=None, help="Only this plan's backlog.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            report = build_health_report(plan_id=options["plan"])
+        except UnknownPlanError as exc:
+            self.stderr.write(str(exc))
+            sys.exit(EXIT_UNKNOWN_PLAN)
+        if options["json"]:
+            self.stdout.write(json.dumps(report.to_dict(), indent=2))
+        else:
+            self.stdout.write(self._summary(report))
+        sys.exit(EXIT_CODES[report.status])
+
+    def _summary(self, report: PlannerHealthReport) -> str:
+        style = {
+            HealthStatus.HEALTHY: self.style.SUCCESS,
+            HealthStatus.DEGRADED: self.style.WARNING,
+            HealthStatus.CRITICAL: self.style.ERROR,
+        }[report.status]
+        backlog, telemetry = report.backlog, report.telemetry
+        scope = f" (plan {report.plan_id})" if report.plan_id is not None else ""
+        lines = [
+            f"Planner health{scope} [{report.environment}]: " + style(report.status.value.upper()),
+            f"Generated at {report.to_dict()['generated_at']}",
+            "",
+            "Planners:",
+        ]
+        for planner in report.planners:
+            templates = ", ".join(
+                f"{s.template_id} "
+                + (
+                    "missing"
+                    if not s.found
+                    else f"v{s.version}" + ("" if s.active and not s.empty else " (unusable)")
+                )
+                for s in planner.steps
+            )
+            fallback = (
+                f", fallback in {planner.fallback_runs_in_window} run(s)"
+                if (planner.fallback_in_use)
+                else ""
+            )
+            lines.append(
+                f"  {planner.slug}: {planner.runs_in_window} recent run(s){fallback}; {templates}"
+            )
+        counts = ", ".join(f"{status} {n}" for status, n in backlog.counts.items())
+        lines += [
+            "",
+            f"Backlog: {backlog.total} item(s) in {backlog.plans_total} plan(s): {counts}",
+            f"  stale {backlog.stale_total}, orphaned {backlog.orphaned_total}, "
+            f"flapping {len(backlog.flapping)}, contract drift {backlog.contract_drift_total}, "
+            f"synthetic {backlog.synthetic_total}",
+            f"Telemetry: {telemetry.executions_total} run(s), "
+            f"{telemetry.executions_in_window} in the last {telemetry.window_seconds} s, "
+            f"{telemetry.recent_failures_total} failed recently; latency p50 "
+            f"{_seconds(telemetry.latency.p50_seconds)}, p95 "
+            f"{_seconds(telemetry.latency.p95_seconds)}; tokens {telemetry.tokens.total}",
+            "",
+        ]
+        if report.alerts:
+            lines.append(f"Alerts ({len(report.alerts)}):")
+            for alert in report.alerts:
+                marker: Callable[[str], str] = {
+                    Severity.ERROR: self.style.ERROR,
+                    Severity.WARNING: self.style.WARNING,
+                }.get(alert.severity, str)
+                synthetic = " [synthetic]" if alert.synthetic else ""
+                label = marker(alert.severity.value.upper().ljust(7))
+                lines.append(f"  {label} {alert.id}{synthetic}: {alert.title}")
+                lines.append(f"          {alert.description}")
+        else:
+            lines.append("Alerts: none")
+        if report.warnings:
+            lines.append("Warnings:")
+            lines.extend(f"  - {warning}" for warning in report.warnings)
+        return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f} s"
