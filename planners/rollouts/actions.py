@@ -405,7 +405,7 @@ def sign_off(
 
 @transaction.atomic
 def import_evidence(
-    data: Any, *, actor: str, into: RolloutChecklist | None = None
+    data: Any, *, actor: str, into: RolloutChecklist | tuple[str, str] | None = None
 ) -> RolloutChecklist:
     """Record evidence exported by another deployment under its own environment's checklist.
 
@@ -424,11 +424,11 @@ def import_evidence(
             f"Not a rollout evidence file: {where}: {first['msg']}"
         ) from exc
     label = f"{evidence.planner} / {evidence.environment}"
-    if into is not None and (
-        into.planner_slug != evidence.planner or into.environment.name != evidence.environment
-    ):
+    if isinstance(into, RolloutChecklist):
+        into = (into.planner_slug, into.environment.name)
+    if into is not None and into != (evidence.planner, evidence.environment):
         raise EvidenceImportRefused(
-            f"This file holds evidence for {label}; it cannot go into {into}."
+            f"This file holds evidence for {label}; it cannot go into {into[0]} / {into[1]}."
         )
     if evidence.environment == settings.DEPLOY_ENVIRONMENT:
         raise EvidenceImportRefused(
