@@ -35,8 +35,11 @@ typecheck: install
 check: lint typecheck
 
 ## Benchmarks against PostgreSQL and Redis; prints a table and writes var/bench/results.json.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/planner_ops_bench
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/12
 bench: install
-	$(BIN)/python manage.py bench $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) LOG_LEVEL=warning \
+		$(BIN)/python manage.py bench $(BENCH_ARGS)
 
 clean:
 	rm -rf var/test-db var/screenshots .pytest_cache .mypy_cache .ruff_cache

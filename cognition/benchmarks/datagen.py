@@ -1,0 +1,224 @@
+"""Deterministic bulk data for the benchmarks.
+
+Rows go in with PostgreSQL's COPY (psycopg 3) when the database is PostgreSQL, with
+``bulk_create`` otherwise; no network, a fixed random seed, and the same shape at every scale.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from planners.models import (
+    BacklogItem,
+    BacklogStatus,
+    BacklogTransition,
+    FictionPlan,
+    FictionProject,
+    PhaseTranscript,
+    PlannerExecution,
+)
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    plans: int
+    items: int
+    transitions: int
+    executions: int
+
+
+SCALES = {
+    "small": Scale("small", plans=2, items=100, transitions=1_000, executions=300),
+    "large": Scale("large", plans=200, items=100_000, transitions=1_000_000, executions=300_000),
+}
+
+PHASES = ("vision", "iterative", "chapterArchitect", "scrollRefiner", "sceneWeaver")
+SLUGS = ("vision", "iterative", "chapter-architect", "scroll-refiner", "scene-weaver")
+OUTCOMES = ("success",) * 17 + ("failed", "blocked", "throttled")
+STATUSES = (
+    (BacklogStatus.COMPLETE,) * 14
+    + (BacklogStatus.PENDING,) * 3
+    + (BacklogStatus.IN_PROGRESS, BacklogStatus.BLOCKED, BacklogStatus.FAILED)
+)
+
+
+def _copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    table = model._meta.db_table
+    if connection.vendor == "postgresql":
+        column_list = ", ".join(columns)
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
+            with raw.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    batch: list[Model] = []
+    for row in rows:
+        batch.append(model(**dict(zip(columns, row, strict=True))))
+        if len(batch) >= 5_000:
+            model._default_manager.bulk_create(batch)
+            batch.clear()
+    if batch:
+        model._default_manager.bulk_create(batch)
+
+
+def reset_benchmark_data() -> None:
+    with transaction.atomic():
+        PhaseTranscript.objects.all().delete()
+        PlannerExecution.objects.all().delete()
+        BacklogTransition.objects.all().delete()
+        BacklogItem.objects.all().delete()
+        FictionPlan.objects.all().delete()
+        FictionProject.objects.filter(title__startswith="Bench project").delete()
+
+
+def generate(scale: Scale, *, seed: int = 20261126) -> dict[str, int]:
+    """Replace the pipeline tables' rows with ``scale``'s worth of deterministic data."""
+    rng = random.Random(seed)
+    now = timezone.now()
+    reset_benchmark_data()
+    with transaction.atomic():
+        projects = FictionProject.objects.bulk_create(
+            FictionProject(title=f"Bench project {n:04d}") for n in range(scale.plans)
+        )
+        plans = FictionPlan.objects.bulk_create(
+            FictionPlan(project=p, name=f"{p.title} plan", status="in_progress") for p in projects
+        )
+        plan_ids = [p.pk for p in plans]
+
+        def item_rows() -> Iterable[tuple[Any, ...]]:
+            for n in range(scale.items):
+                status = rng.choice(STATUSES)
+                started = now - timedelta(seconds=rng.randint(60, 30 * 86400))
+                phase = PHASES[n % len(PHASES)]
+                yield (
+                    plan_ids[n % len(plan_ids)], f"item-{n:06d}", f"Bench item {n}", status,
+                    phase, n, [f"in-{n % 97}"], [f"out-{n}"], 1, started, started,
+                    started if status == BacklogStatus.COMPLETE else None,
+                    started, started, False, "", "", "", "",
+                )  # fmt: skip
+
+        _copy_rows(
+            BacklogItem,
+            (
+                "plan_id", "backlog_id", "description", "status", "phase", "position",
+                "inputs", "outputs", "attempts", "in_progress_at", "heartbeat_at",
+                "completed_at", "created_at", "updated_at", "synthetic", "agent_backend",
+                "agent_provider", "agent_model", "last_error",
+            ),
+            _json_columns(item_rows(), (6, 7)),
+        )  # fmt: skip
+        items = list(BacklogItem.objects.values_list("pk", "plan_id"))
+
+        def transition_rows() -> Iterable[tuple[Any, ...]]:
+            order = ("pending", "in_progress", "complete")
+            for n in range(scale.transitions):
+                item_id, plan_id = items[n % len(items)]
+                step = rng.randrange(2)
+                at = now - timedelta(seconds=rng.randint(1, 60 * 86400))
+                yield (
+                    item_id,
+                    plan_id,
+                    order[step],
+                    order[step + 1],
+                    "phase-start",
+                    "bench",
+                    "",
+                    at,
+                )
+
+        _copy_rows(
+            BacklogTransition,
+            (
+                "item_id",
+                "plan_id",
+                "from_status",
+                "to_status",
+                "reason",
+                "actor",
+                "detail",
+                "created_at",
+            ),
+            transition_rows(),
+        )
+
+        def execution_rows() -> Iterable[tuple[Any, ...]]:
+            for n in range(scale.executions):
+                item_id, plan_id = items[n % len(items)]
+                at = now - timedelta(seconds=rng.randint(1, 30 * 86400))
+                outcome = rng.choice(OUTCOMES)
+                yield (
+                    SLUGS[n % len(SLUGS)], outcome, f"planner.fiction.{PHASES[n % 5]}", 1, False,
+                    rng.randint(5, 900), rng.randint(5, 800), rng.randint(200, 2000),
+                    rng.randint(100, 1500), 0, 0, "", "passed", "", {}, [], {},
+                    "" if outcome == "success" else "bench failure", "dev", f"bench-{n}",
+                    "scripted", "scripted", plan_id, item_id, False, at, at, at,
+                )  # fmt: skip
+
+        _copy_rows(
+            PlannerExecution,
+            (
+                "planner_slug", "outcome", "template_id", "template_version", "used_fallback",
+                "duration_ms", "latency_ms", "prompt_tokens", "completion_tokens",
+                "critique_count", "critique_tokens", "critique_status", "validation_status",
+                "quota_limit", "diagnostics", "transcript", "artifacts", "error", "environment",
+                "correlation_id", "agent_provider", "agent_model", "plan_id", "backlog_item_id",
+                "synthetic", "started_at", "finished_at", "created_at",
+            ),
+            _json_columns(execution_rows(), (14, 15, 16)),
+        )  # fmt: skip
+
+        def transcript_rows() -> Iterable[tuple[Any, ...]]:
+            for n in range(scale.executions):
+                item_id, plan_id = items[n % len(items)]
+                at = now - timedelta(seconds=rng.randint(1, 30 * 86400))
+                yield (
+                    plan_id, PHASES[n % 5], item_id, 1, False, [], "{}", 500, 300, 40,
+                    "passed", [], f"planner.fiction.{PHASES[n % 5]}", 1,
+                    {"backlogItemId": f"item-{n % len(items):06d}"}, at,
+                )  # fmt: skip
+
+        _copy_rows(
+            PhaseTranscript,
+            (
+                "plan_id", "phase", "backlog_item_id", "attempt", "is_retry", "request",
+                "response", "prompt_tokens", "completion_tokens", "latency_ms",
+                "validation_status", "validation_details", "template_id", "template_version",
+                "metadata", "created_at",
+            ),
+            _json_columns(transcript_rows(), (5, 11, 14)),
+        )  # fmt: skip
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    return {
+        "plans": scale.plans,
+        "items": scale.items,
+        "transitions": scale.transitions,
+        "executions": scale.executions,
+    }
+
+
+def _json_columns(
+    rows: Iterable[tuple[Any, ...]], positions: Sequence[int]
+) -> Iterable[tuple[Any, ...]]:
+    """COPY needs JSON columns as text; bulk_create wants Python values. Both get what they need."""
+    if connection.vendor != "postgresql":
+        yield from rows
+        return
+    import json
+
+    for row in rows:
+        values = list(row)
+        for position in positions:
+            values[position] = json.dumps(values[position])
+        yield tuple(values)
