@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -96,6 +97,10 @@ class Silence(models.Model):
 
     def __str__(self) -> str:
         return f"silence {self.pattern}"
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "A silence must end after it starts."})
 
     def matches(self, alert_id: str) -> bool:
         return fnmatch.fnmatchcase(alert_id, self.pattern)

@@ -1,5 +1,12 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from opsalerts import views
+
+app_name = "opsalerts"
+
+urlpatterns = [
+    path("alerts/ack/<str:token>/", views.ack_link, name="ack-link"),
+    path("api/alerts/<path:dedup_key>/ack", views.api_ack, name="api-ack"),
+]

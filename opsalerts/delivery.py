@@ -1,0 +1,204 @@
+"""Sending outbox rows: claim, POST, record the attempt, then sent / retry later / dead.
+
+A delivery is claimed with one conditional UPDATE that moves ``next_attempt_at`` forward by a
+lease and counts the attempt: a second worker (or the beat sweep) finds no due row and does
+nothing, so one delivery is never sent twice at once. A worker that dies mid-send leaves the row
+due again once the lease runs out. ``webhook_id`` never changes, so a receiver can drop a retry
+of a delivery it already processed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from opsalerts.config import OpsAlertingConfig, load_ops_alerting_config
+from opsalerts.models import Alert, AlertEvent, Delivery, DeliveryAttempt
+from opsalerts.webhooks import WebhookError, encode_payload, post_webhook, signed_headers
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 10
+BACKOFF_MAX_SECONDS = 3600
+RETRYABLE = (Delivery.Status.PENDING, Delivery.Status.FAILED)
+
+
+def backoff_seconds(attempt: int) -> int:
+    """10 s, 20 s, 40 s, ... capped at an hour: after attempt ``attempt`` failed."""
+    return int(min(BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0), BACKOFF_MAX_SECONDS))
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    delivery_id: int
+    status: str
+    attempt: int
+    response_code: int | None
+    error: str
+    retry_at: datetime | None
+
+
+def claim_delivery(delivery_id: int, *, now: datetime, lease: timedelta) -> bool:
+    """Take the delivery for one attempt; False when it is not due or someone else has it."""
+    claimed = Delivery.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        pk=delivery_id,
+        status__in=RETRYABLE,
+    ).update(next_attempt_at=now + lease, attempts=F("attempts") + 1)
+    return claimed == 1
+
+
+def send_delivery(
+    delivery_id: int,
+    *,
+    now: datetime | None = None,
+    config: OpsAlertingConfig | None = None,
+) -> SendOutcome | None:
+    """One attempt at ``delivery_id`` if it is due; None when there was nothing to do."""
+    config = config or load_ops_alerting_config()
+    now = now or timezone.now()
+    lease = timedelta(seconds=config.timeout_seconds * 2 + 30)
+    if not claim_delivery(delivery_id, now=now, lease=lease):
+        return None
+    delivery = Delivery.objects.get(pk=delivery_id)
+    body = encode_payload(delivery.payload)
+    headers = signed_headers(
+        secret=config.signing_secret,
+        webhook_id=delivery.webhook_id,
+        timestamp=timezone.now(),
+        body=body,
+    )
+    attempt = delivery.attempts
+    try:
+        response = post_webhook(
+            delivery.webhook_url, body=body, headers=headers, timeout=config.timeout_seconds
+        )
+    except WebhookError as exc:
+        return _record_failure(delivery, exc, attempt=attempt, config=config, now=now)
+    finished = timezone.now()
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=attempt,
+            response_code=response.status_code,
+            duration_ms=response.duration_ms,
+        )
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Delivery.Status.SENT,
+            response_code=response.status_code,
+            last_error="",
+            sent_at=finished,
+            next_attempt_at=None,
+        )
+        _mark_delivered(delivery, at=finished)
+    logger.info(
+        "Delivered %s to %s (HTTP %s, attempt %s)",
+        delivery.webhook_id,
+        delivery.webhook_url,
+        response.status_code,
+        attempt,
+    )
+    return SendOutcome(delivery.pk, Delivery.Status.SENT, attempt, response.status_code, "", None)
+
+
+def _mark_delivered(delivery: Delivery, *, at: datetime) -> None:
+    """The receiver now knows each alert in the payload as it was sent (debounce, repeat)."""
+    events: list[AlertEvent] = []
+    alerts = {a.dedup_key: a for a in delivery.alerts.all()}
+    for entry in delivery.payload.get("alerts", []):
+        alert = alerts.get(entry.get("dedup_key", ""))
+        if alert is None:
+            continue
+        Alert.objects.filter(pk=alert.pk).update(
+            last_delivered_at=at,
+            delivered_status=entry["status"],
+            delivered_severity=entry["severity"],
+        )
+        events.append(
+            AlertEvent(
+                alert=alert,
+                kind="notified",
+                detail={
+                    "delivery": delivery.pk,
+                    "webhook_id": delivery.webhook_id,
+                    "status": entry["status"],
+                    "routing_key": delivery.routing_key,
+                },
+            )
+        )
+    AlertEvent.objects.bulk_create(events)
+
+
+def _record_failure(
+    delivery: Delivery,
+    exc: WebhookError,
+    *,
+    attempt: int,
+    config: OpsAlertingConfig,
+    now: datetime,
+) -> SendOutcome:
+    give_up = exc.permanent or attempt >= config.max_attempts
+    status = Delivery.Status.DEAD if give_up else Delivery.Status.FAILED
+    retry_at = None if give_up else now + timedelta(seconds=backoff_seconds(attempt))
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=attempt,
+            response_code=exc.status_code,
+            error=exc.message[:2000],
+            duration_ms=exc.duration_ms,
+        )
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=status,
+            response_code=exc.status_code,
+            last_error=exc.message[:2000],
+            next_attempt_at=retry_at,
+        )
+        if give_up:
+            why = "permanent error" if exc.permanent else f"{attempt} attempts"
+            AlertEvent.objects.bulk_create(
+                AlertEvent(
+                    alert=alert,
+                    kind="delivery-dead",
+                    detail={"delivery": delivery.pk, "error": exc.message[:500], "why": why},
+                )
+                for alert in delivery.alerts.all()
+            )
+    log = logger.error if give_up else logger.warning
+    log(
+        "Delivery %s to %s failed (attempt %s/%s, %s): %s",
+        delivery.webhook_id,
+        delivery.webhook_url,
+        attempt,
+        config.max_attempts,
+        "giving up" if give_up else f"retry at {retry_at:%H:%M:%S}" if retry_at else "",
+        exc.message,
+    )
+    return SendOutcome(delivery.pk, status, attempt, exc.status_code, exc.message, retry_at)
+
+
+def due_delivery_ids(*, now: datetime, limit: int = 100) -> list[int]:
+    return list(
+        Delivery.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status__in=RETRYABLE
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def send_due_deliveries(*, now: datetime | None = None, limit: int = 100) -> list[SendOutcome]:
+    """One attempt at every due delivery (the beat sweep; also the retry path)."""
+    now = now or timezone.now()
+    config = load_ops_alerting_config()
+    outcomes = []
+    for delivery_id in due_delivery_ids(now=now, limit=limit):
+        outcome = send_delivery(delivery_id, now=now, config=config)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,57 @@
+"""Print the resolved Ops alerting configuration (secrets masked) and the verdict."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from opsalerts.config import parse_ops_alerting
+
+
+class Command(BaseCommand):
+    help = "Show the resolved Ops alerting configuration and validate it (exit 1 when invalid)."
+    # The system checks would stop this command before it could explain the problems.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Machine-readable output.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        config, problems = parse_ops_alerting()
+        if options["json"]:
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "config": config.describe(),
+                        "valid": not problems,
+                        "problems": [{"id": p.code, "message": p.message} for p in problems],
+                    },
+                    indent=2,
+                )
+            )
+        else:
+            self.stdout.write("Ops alerting configuration")
+            for name, value in config.describe().items():
+                if name == "routes":
+                    self.stdout.write(f"  routes ({len(value)}, first match wins):")
+                    for index, route in enumerate(value):
+                        self.stdout.write(
+                            f"    [{index}] {route['match']} -> {route['webhook_url']} "
+                            f"(routing key {route['routing_key'] or '(none)'})"
+                        )
+                    continue
+                if isinstance(value, dict | list):
+                    value = json.dumps(value) if value else "(none)"
+                self.stdout.write(f"  {name}: {value}")
+            if not config.enabled:
+                self.stdout.write("  note: OPS_ALERTING_ENABLED is false; nothing is delivered.")
+        if problems:
+            if not options["json"]:
+                self.stderr.write(self.style.ERROR(f"INVALID: {len(problems)} problem(s)"))
+                for problem in problems:
+                    self.stderr.write(f"  ({problem.code}) {problem.message}")
+            raise CommandError("Ops alerting configuration is invalid.", returncode=1)
+        if not options["json"]:
+            self.stdout.write(self.style.SUCCESS("OK: Ops alerting configuration is valid."))

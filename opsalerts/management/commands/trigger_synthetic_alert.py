@@ -1,0 +1,107 @@
+"""Fire a synthetic alert for a planner, deliver it now, optionally wait for its ack.
+
+Exit codes: 0 delivered (and acknowledged, with --wait-ack), 1 error (unknown planner,
+configuration, delivery failed), 3 acknowledgement not received within --wait-ack seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from opsalerts.actions import (
+    OpsAlertingError,
+    SyntheticResult,
+    resolve_synthetic_alert,
+    trigger_synthetic_alert,
+)
+from opsalerts.models import Alert, Delivery
+
+EXIT_ACK_TIMEOUT = 3
+POLL_SECONDS = 0.5
+
+
+class Command(BaseCommand):
+    help = "Force a stale synthetic backlog entry for a planner, evaluate and deliver at once."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--planner", required=True, help="Planner slug, e.g. vision.")
+        parser.add_argument(
+            "--wait-ack",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="Wait this long for the acknowledgement; exit 3 if none arrives.",
+        )
+        parser.add_argument(
+            "--resolve",
+            action="store_true",
+            help="Clear the synthetic entry so the alert resolves (sends one resolved notice).",
+        )
+        parser.add_argument("--actor", default="trigger_synthetic_alert")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        planner = options["planner"]
+        try:
+            if options["resolve"]:
+                result = resolve_synthetic_alert(planner, actor=options["actor"])
+            else:
+                result = trigger_synthetic_alert(planner, actor=options["actor"])
+        except OpsAlertingError as exc:
+            raise CommandError(str(exc)) from None
+        self._print(result)
+        if result.alert is None:
+            raise CommandError(result.skipped_reason or "No synthetic alert was raised.")
+        if result.delivery is not None and result.delivery.status == Delivery.Status.DEAD:
+            raise CommandError(f"Delivery failed for good: {result.delivery.last_error}")
+        wait = options["wait_ack"]
+        if wait is None or options["resolve"]:
+            return
+        if self._wait_for_ack(result.alert, wait):
+            alert = result.alert
+            alert.refresh_from_db()
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Acknowledged by {alert.acknowledged_by or 'someone'} via "
+                    f"{alert.acknowledged_via} at {alert.acknowledged_at:%H:%M:%S} UTC"
+                )
+            )
+            return
+        self.stderr.write(self.style.ERROR(f"No acknowledgement within {wait:g} s."))
+        raise SystemExit(EXIT_ACK_TIMEOUT)
+
+    def _print(self, result: SyntheticResult) -> None:
+        alert = result.alert
+        write = self.stdout.write
+        write(f"planner:       {result.planner}")
+        if alert is not None:
+            write(f"alert id:      {alert.alert_id}")
+            write(f"dedup key:     {alert.dedup_key}")
+            write(f"alert status:  {alert.status}")
+        delivery = result.delivery
+        if delivery is not None:
+            write(f"delivery:      {delivery.status} (webhook-id {delivery.webhook_id})")
+            write(f"webhook URL:   {delivery.webhook_url}")
+            write(f"routing key:   {delivery.routing_key or '(none)'}")
+            write(f"response code: {delivery.response_code or '-'}")
+            if delivery.last_error:
+                write(f"last error:    {delivery.last_error}")
+            if delivery.status == Delivery.Status.FAILED and delivery.next_attempt_at:
+                write(f"next attempt:  {delivery.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC")
+        else:
+            write(f"delivery:      none ({result.skipped_reason})")
+        if result.ack_url:
+            write(f"ack URL:       {result.ack_url}")
+
+    def _wait_for_ack(self, alert: Alert, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        self.stdout.write(f"Waiting up to {seconds:g} s for the acknowledgement...")
+        while True:
+            status = Alert.objects.filter(pk=alert.pk).values_list("status", flat=True).first()
+            if status == Alert.Status.ACKNOWLEDGED:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.05)))
