@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from cognition.config import (
@@ -21,6 +22,9 @@ from cognition.config import (
     env_str,
     env_url,
 )
+
+# Lets generic Django classes be subscripted at run time (ModelAdmin[Alert], QuerySet[Plan]).
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
