@@ -117,6 +117,23 @@ def _ensure_open(checklist: RolloutChecklist) -> None:
 # --- checklists and items --------------------------------------------------------------------
 
 
+def create_runbook_items(checklist: RolloutChecklist) -> list[ChecklistItem]:
+    """The runbook's items for a new checklist (the admin's add form uses this too)."""
+    return ChecklistItem.objects.bulk_create(
+        ChecklistItem(
+            checklist=checklist,
+            key=item.key,
+            position=position,
+            section=item.section,
+            title=item.title,
+            guidance=item.guidance,
+            required=item.required,
+            verification=item.verification,
+        )
+        for position, item in enumerate(runbook.RUNBOOK_ITEMS, start=1)
+    )
+
+
 @transaction.atomic
 def get_or_create_checklist(
     planner_slug: str,
@@ -137,22 +154,30 @@ def get_or_create_checklist(
         planner_slug=planner_slug, environment=env, defaults={"created_by": actor}
     )
     if created:
-        ChecklistItem.objects.bulk_create(
-            ChecklistItem(
-                checklist=checklist,
-                key=item.key,
-                position=position,
-                section=item.section,
-                title=item.title,
-                guidance=item.guidance,
-                required=item.required,
-                verification=item.verification,
-            )
-            for position, item in enumerate(runbook.RUNBOOK_ITEMS, start=1)
-        )
+        create_runbook_items(checklist)
         _log("rollout-start", checklist, actor)
         logger.info("rollout checklist %s created by %s", checklist, actor or "system")
     return checklist, created
+
+
+def item_change_problem(
+    item: ChecklistItem, *, status: str, current_status: str, waiver_reason: str
+) -> str | None:
+    """Why an item may not be set to ``status`` by hand (None when it may). Shared by
+    ``mark_item`` and the admin's item form so both refuse the same things."""
+    if status not in ItemStatus.values:
+        return f"Unknown status {status!r}; choose one of: {', '.join(ItemStatus.values)}."
+    if item.key == runbook.SIGN_OFF_ITEM_KEY and status != current_status:
+        return "This item is completed by signing off the checklist."
+    if status == ItemStatus.PASSED and item.system_verified and current_status != ItemStatus.PASSED:
+        return (
+            f"“{item.title}” is verified by the system: run Verify on the "
+            f"{item.checklist.environment.name} deployment (or import its evidence), or waive "
+            "it with a reason."
+        )
+    if status == ItemStatus.WAIVED and not waiver_reason.strip():
+        return f"Waiving “{item.title}” needs a reason."
+    return None
 
 
 @transaction.atomic
@@ -165,26 +190,21 @@ def mark_item(
     waiver_reason: str = "",
     note: str = "",
 ) -> ChecklistItem:
-    """Set an item's status by hand. A system-verified item cannot be passed this way."""
+    """Set an item's status by hand, recording who and when.
+
+    A system-verified item cannot be passed this way; a waiver needs a reason. Other fields
+    already set on ``item`` (the admin's evidence edits) are saved with it.
+    """
     checklist = item.checklist
     _ensure_open(checklist)
-    if status not in ItemStatus.values:
-        raise ItemChangeRefused(
-            f"Unknown status {status!r}; choose one of: {', '.join(ItemStatus.values)}."
-        )
-    if item.key == runbook.SIGN_OFF_ITEM_KEY:
-        raise ItemChangeRefused("This item is completed by signing off the checklist.")
-    if status == ItemStatus.PASSED and item.system_verified:
-        raise ItemChangeRefused(
-            f"“{item.title}” is verified by the system: run Verify on the "
-            f"{checklist.environment.name} deployment (or import its evidence), or waive it "
-            "with a reason."
-        )
-    waiver_reason = waiver_reason.strip()
-    if status == ItemStatus.WAIVED and not waiver_reason:
-        raise ItemChangeRefused(f"Waiving “{item.title}” needs a reason.")
+    current = ChecklistItem.objects.values_list("status", flat=True).get(pk=item.pk)
+    problem = item_change_problem(
+        item, status=status, current_status=current, waiver_reason=waiver_reason
+    )
+    if problem:
+        raise ItemChangeRefused(problem)
     item.status = status
-    item.waiver_reason = waiver_reason if status == ItemStatus.WAIVED else ""
+    item.waiver_reason = waiver_reason.strip() if status == ItemStatus.WAIVED else ""
     if note.strip():
         item.evidence_text = note.strip()
     item.checked_by = actor
