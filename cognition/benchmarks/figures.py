@@ -66,10 +66,10 @@ def console_figures(scale: str, repetitions: int, urls: list[tuple[str, str]]) -
     client.force_login(user)
     figures = []
     for label, url in urls:
-        headers = {} if label == "page" else {"HTTP_HX_REQUEST": "true"}
+        headers = {} if label == "page" else {"HX-Request": "true"}
 
         def request(url: str = url, headers: dict[str, str] = headers) -> None:
-            response = client.get(url, **headers)
+            response = client.get(url, headers=headers)
             if response.status_code != 200:
                 raise RuntimeError(f"{url} answered {response.status_code}")
 

@@ -91,7 +91,7 @@ def pipeline_figure(scale: str, pipelines: int, *, timeout: float = 600) -> Figu
 
         started = time.perf_counter()
         for n in range(pipelines):
-            chain(floor_insert.si(n, phase) for phase in range(phases)).apply_async()
+            chain(*[floor_insert.si(n, phase) for phase in range(phases)]).apply_async()
         _wait_for(
             lambda: TelemetryEvent.objects.filter(name="bench.floor").count() >= pipelines * phases,
             timeout,
