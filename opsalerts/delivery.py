@@ -80,7 +80,8 @@ def send_delivery(
         )
     except WebhookError as exc:
         return _record_failure(delivery, exc, attempt=attempt, config=config, now=now)
-    finished = timezone.now()
+    # The claim's clock, not the wall clock after the POST: evaluations compare against it.
+    finished = now
     with transaction.atomic():
         DeliveryAttempt.objects.create(
             delivery=delivery,

@@ -48,12 +48,14 @@ class AlertChanges:
     updated: list[Alert] = field(default_factory=list)
     resolved: list[Alert] = field(default_factory=list)
     current: dict[str, Alert] = field(default_factory=dict)  # dedup key -> row, still present
+    # Resolved earlier while the receiver still believes them firing (debounced or failed).
+    unannounced: list[Alert] = field(default_factory=list)
     open_before: int = 0
 
     @property
     def touched(self) -> list[Alert]:
-        """Every row a notification could be due for: present now or resolved just now."""
-        return [*self.current.values(), *self.resolved]
+        """Every row a notification could be due for."""
+        return [*self.current.values(), *self.resolved, *self.unannounced]
 
 
 def sync_alerts(
@@ -69,7 +71,9 @@ def sync_alerts(
     rows = {
         alert.dedup_key: alert
         for alert in Alert.objects.select_for_update().filter(
-            Q(dedup_key__in=list(wanted)) | ~Q(status=Alert.Status.RESOLVED),
+            Q(dedup_key__in=list(wanted))
+            | ~Q(status=Alert.Status.RESOLVED)
+            | Q(delivered_status=Alert.Status.FIRING),
             environment=environment,
         )
     }
@@ -82,7 +86,6 @@ def sync_alerts(
         if alert is None:
             alert = Alert.objects.create(
                 dedup_key=key,
-                alert_id=source.id,
                 environment=environment,
                 status=Alert.Status.FIRING,
                 first_seen=now,
@@ -130,7 +133,10 @@ def sync_alerts(
         changes.current[key] = alert
 
     for key, alert in rows.items():
-        if key in wanted or alert.status == Alert.Status.RESOLVED:
+        if key in wanted:
+            continue
+        if alert.status == Alert.Status.RESOLVED:
+            changes.unannounced.append(alert)
             continue
         alert.status = Alert.Status.RESOLVED
         alert.resolved_at = now
