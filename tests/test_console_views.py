@@ -1,0 +1,545 @@
+"""The Backlog Telemetry console's pages and card partials: who may see them, what they show,
+HTMX fragments versus whole pages, and query counts that do not grow with the backlog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from opsalerts.models import Alert, Severity, Silence
+from planners.models import (
+    ActionLogEntry,
+    BacklogItem,
+    BacklogStatus,
+    BacklogTransition,
+    FictionPlan,
+    FictionProject,
+    Phase,
+    PhaseCheckpoint,
+    PhaseTranscript,
+    PlannerExecution,
+    PlannerOutcome,
+)
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@dataclass
+class ConsoleData:
+    plan: FictionPlan
+    vision: BacklogItem
+    blocked: BacklogItem
+    waiting: BacklogItem
+    stale: BacklogItem
+    failed_run: PlannerExecution
+    failed_transcript: PhaseTranscript
+    stale_alert: Alert
+    failure_alert: Alert
+    resolved_alert: Alert
+
+
+def build_console_data() -> ConsoleData:
+    """The Lantern Keeper: a plan whose vision ran, one blocked item, one waiting, one stale,
+    a failed run with its transcript, and alerts in each state."""
+    now = timezone.now()
+    project = FictionProject.objects.create(title="The Lantern Keeper", logline="A keeper's war.")
+    plan = FictionPlan.objects.create(project=project, name="Lantern Keeper main", branch="main")
+    vision = BacklogItem.objects.create(
+        plan=plan,
+        backlog_id="vision-plan",
+        phase=Phase.VISION,
+        status=BacklogStatus.COMPLETE,
+        outputs=["vision"],
+        position=0,
+    )
+    blocked = BacklogItem.objects.create(
+        plan=plan,
+        backlog_id="outline-core-conflicts",
+        description="Outline the core conflicts of the keeper's war.",
+        phase=Phase.ITERATIVE,
+        status=BacklogStatus.BLOCKED,
+        inputs=["vision"],
+        outputs=["conflicts"],
+        position=1,
+        last_error="Reply missing key 'risks'.",
+    )
+    waiting = BacklogItem.objects.create(
+        plan=plan,
+        backlog_id="chapter-1-blueprint",
+        phase=Phase.CHAPTER_ARCHITECT,
+        inputs=["conflicts", "harbour-map"],
+        position=2,
+    )
+    stale = BacklogItem.objects.create(
+        plan=plan,
+        backlog_id="scroll-harbour-night",
+        phase=Phase.SCROLL_REFINER,
+        status=BacklogStatus.IN_PROGRESS,
+        inputs=["vision"],
+        position=3,
+    )
+    BacklogItem.objects.filter(pk=stale.pk).update(
+        in_progress_at=now - timedelta(hours=5), heartbeat_at=now - timedelta(hours=5)
+    )
+    BacklogTransition.objects.create(
+        item=blocked,
+        plan=plan,
+        from_status="in_progress",
+        to_status="blocked",
+        reason="phase-blocked",
+        actor="worker",
+    )
+    PhaseCheckpoint.objects.create(
+        plan=plan,
+        phase_key="vision|main",
+        phase=Phase.VISION,
+        backlog_item=vision,
+        status=PhaseCheckpoint.Status.COMPLETE,
+        attempts=1,
+    )
+    PlannerExecution.objects.create(
+        planner_slug="vision",
+        outcome=PlannerOutcome.SUCCESS,
+        environment="dev",
+        correlation_id="run-vision-1",
+        plan=plan,
+        backlog_item=vision,
+        latency_ms=900,
+        prompt_tokens=1200,
+        completion_tokens=800,
+        started_at=now,
+        finished_at=now,
+        template_id="planner.fiction.vision",
+        template_version=1,
+    )
+    failed_run = PlannerExecution.objects.create(
+        planner_slug="iterative",
+        outcome=PlannerOutcome.BLOCKED,
+        environment="dev",
+        correlation_id="run-iterative-1",
+        plan=plan,
+        backlog_item=blocked,
+        latency_ms=2100,
+        prompt_tokens=700,
+        completion_tokens=300,
+        started_at=now,
+        finished_at=now,
+        error="Validation failed after repair: risks is required",
+        template_id="planner.fiction.iterative",
+        template_version=1,
+    )
+    failed_transcript = PhaseTranscript.objects.create(
+        plan=plan,
+        phase=Phase.ITERATIVE,
+        backlog_item=blocked,
+        execution=failed_run,
+        attempt=2,
+        is_retry=True,
+        request=[{"role": "user", "content": "Plan iteration 1 of Lantern Keeper main."}],
+        response='{"storyAdjustments": ["The keeper hides the lamp"]}',
+        prompt_tokens=700,
+        completion_tokens=300,
+        latency_ms=2100,
+        validation_status=PhaseTranscript.Validation.FAILED,
+        validation_details=["risks: field required"],
+        template_id="planner.fiction.iterative",
+        template_version=1,
+    )
+    ActionLogEntry.objects.create(
+        action="resume", actor="olivia", target="plan 1 / outline-core-conflicts"
+    )
+
+    def alert(alert_id: str, severity: str, status: str, **extra: Any) -> Alert:
+        return Alert.objects.create(
+            dedup_key=f"{alert_id}@dev",
+            alert_id=alert_id,
+            environment="dev",
+            status=status,
+            severity=severity,
+            first_seen=now,
+            last_seen=now,
+            **extra,
+        )
+
+    stale_alert = alert(
+        "backlog:stale",
+        Severity.WARNING,
+        Alert.Status.FIRING,
+        title="1 backlog item is stale",
+        plan_id=plan.pk,
+        backlog_id="scroll-harbour-night",
+    )
+    failure_alert = alert(
+        "planner:recent-failures",
+        Severity.ERROR,
+        Alert.Status.FIRING,
+        title="Recent planner failures",
+        planner_slug="iterative",
+    )
+    resolved_alert = alert(
+        "template-fallback:vision",
+        Severity.WARNING,
+        Alert.Status.RESOLVED,
+        title="Vision used its fallback prompt",
+        template_id="planner.fiction.vision",
+    )
+    return ConsoleData(
+        plan,
+        vision,
+        blocked,
+        waiting,
+        stale,
+        failed_run,
+        failed_transcript,
+        stale_alert,
+        failure_alert,
+        resolved_alert,
+    )
+
+
+def add_backlog_items(plan: FictionPlan, count: int) -> None:
+    """Pad ``plan`` with ``count`` pending scene items in one insert."""
+    BacklogItem.objects.bulk_create(
+        BacklogItem(
+            plan=plan,
+            backlog_id=f"scene-{n:04d}",
+            phase=Phase.SCENE_WEAVER,
+            position=100 + n,
+            inputs=["vision"],
+        )
+        for n in range(count)
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """The fixed users' passwords are hashed on every test; PBKDF2 would dominate the run."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def data() -> ConsoleData:
+    return build_console_data()
+
+
+def page_urls(data: ConsoleData) -> list[str]:
+    return [
+        reverse("console:dashboard"),
+        reverse("console:alerts"),
+        reverse("console:plans"),
+        reverse("console:plan", args=[data.plan.pk]),
+        reverse("console:transcript", args=[data.failed_transcript.pk]),
+    ]
+
+
+def partial_urls(data: ConsoleData) -> list[str]:
+    return [
+        reverse("console:health"),
+        reverse("console:plan-progress", args=[data.plan.pk]),
+        *(reverse("console:card", args=[slug]) for slug in CARD_SLUGS),
+    ]
+
+
+CARD_SLUGS = (
+    "alerts",
+    "planners",
+    "backlog",
+    "stale",
+    "transitions",
+    "action-log",
+    "telemetry",
+    "failures",
+)
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+def test_root_redirects_to_the_dashboard(staff_client: Client) -> None:
+    response = staff_client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("console:dashboard")
+
+
+def test_anonymous_visitors_are_sent_to_login(client: Client, data: ConsoleData) -> None:
+    for url in page_urls(data) + partial_urls(data):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login") + "?next="), url
+
+
+def test_anonymous_htmx_poll_redirects_the_whole_page_to_login(
+    client: Client, data: ConsoleData
+) -> None:
+    response = client.get(
+        reverse("console:card", args=["alerts"]),
+        HTTP_HX_CURRENT_URL="http://testserver/operations/backlog-telemetry/",
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=/operations/backlog-telemetry/"
+
+
+def test_non_staff_users_get_403_everywhere(
+    client: Client, plain_user: Any, data: ConsoleData
+) -> None:
+    client.force_login(plain_user)
+    for url in page_urls(data) + partial_urls(data):
+        assert client.get(url).status_code == 403, url
+    post_urls = [
+        reverse("console:acknowledge", args=[data.stale_alert.pk]),
+        reverse("console:silence"),
+        reverse("console:resume", args=[data.blocked.pk]),
+        reverse("console:run-pipeline", args=[data.plan.pk]),
+    ]
+    for url in post_urls:
+        assert client.post(url).status_code == 403, url
+    data.stale_alert.refresh_from_db()
+    assert data.stale_alert.status == Alert.Status.FIRING
+
+
+def test_login_page_is_styled_and_labelled(client: Client) -> None:
+    response = client.get(reverse("login"))
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "console.css" in content
+    assert '<label for="id_username">Username</label>' in content
+    assert '<label for="id_password">Password</label>' in content
+
+
+def test_staff_login_lands_on_the_dashboard(client: Client, staff_user: Any) -> None:
+    response = client.post(
+        reverse("login"),
+        {"username": "olivia", "password": "ops-console-pass", "next": ""},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse("console:dashboard")
+    assert b"Backlog Telemetry" in response.content
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+def test_dashboard_shows_every_card_with_its_data(staff_client: Client, data: ConsoleData) -> None:
+    response = staff_client.get(reverse("console:dashboard"))
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert 'hx-headers=\'{"X-CSRFToken": "' in content
+    assert "django_htmx/htmx-2" in content  # htmx served by django-htmx, no CDN
+    assert "cdn" not in content.lower()
+    for slug in CARD_SLUGS:
+        assert f'id="card-{slug}"' in content
+        assert f'hx-trigger="every 15s' in content
+    assert 'id="health-banner"' in content
+    assert "Health report generated" in content
+    assert "1 backlog item is stale" in content  # alerts card
+    assert "outline-core-conflicts" in content  # backlog table
+    assert "scroll-harbour-night" in content  # stale card
+    assert "harbour-map" in content  # orphaned: nothing produces it
+    assert "phase-blocked" in content  # recent transitions
+    assert "Validation failed after repair" in content  # recent failures
+    assert reverse("console:transcript", args=[data.failed_transcript.pk]) in content
+    assert "<svg" in content and "Runs and failures per hour" in content
+    assert "Vision Planner" in content  # planners & templates
+
+
+def test_status_is_shown_by_text_and_colour(staff_client: Client, data: ConsoleData) -> None:
+    content = staff_client.get(reverse("console:dashboard")).content.decode()
+    assert 'class="badge badge-firing"' in content
+    assert "</span> firing</span>" in content
+    assert 'class="badge badge-blocked"' in content
+    assert "</span> blocked</span>" in content
+
+
+def test_every_hx_get_link_keeps_a_real_href(staff_client: Client, data: ConsoleData) -> None:
+    content = staff_client.get(reverse("console:dashboard")).content.decode()
+    for chunk in content.split("<a ")[1:]:
+        tag = chunk.split(">", 1)[0]
+        if "hx-get=" in tag:
+            assert 'href="/' in tag, tag
+
+
+def test_resume_is_disabled_with_the_reason_when_not_allowed(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    content = staff_client.get(
+        reverse("console:card", args=["backlog"]), {"plan": data.plan.pk}, **HTMX
+    ).content.decode()
+    blocked_row = content.split(f'id="backlog-{data.blocked.pk}"')[1].split("</tr>")[0]
+    assert "disabled" not in blocked_row
+    vision_row = content.split(f'id="backlog-{data.vision.pk}"')[1].split("</tr>")[0]
+    assert "disabled" in vision_row
+    assert "already complete" in vision_row
+
+
+def test_backlog_filters_by_status_phase_and_search(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    url = reverse("console:card", args=["backlog"])
+    blocked = staff_client.get(url, {"status": "blocked"}, **HTMX).content.decode()
+    assert "outline-core-conflicts" in blocked and "chapter-1-blueprint" not in blocked
+    phase = staff_client.get(url, {"phase": "chapterArchitect"}, **HTMX).content.decode()
+    assert "chapter-1-blueprint" in phase and "outline-core-conflicts" not in phase
+    search = staff_client.get(url, {"q": "keeper's war"}, **HTMX).content.decode()
+    assert "outline-core-conflicts" in search and 'id="backlog-%d"' % data.vision.pk not in search
+
+
+def test_backlog_is_paginated(staff_client: Client, data: ConsoleData, settings: Any) -> None:
+    settings.CONSOLE_PAGE_SIZE = 2
+    url = reverse("console:card", args=["backlog"])
+    first = staff_client.get(url, **HTMX).content.decode()
+    assert "Page 1 of 2" in first and 'rel="next"' in first
+    second = staff_client.get(url, {"page": "2"}, **HTMX).content.decode()
+    assert "Page 2 of 2" in second and "scroll-harbour-night" in second
+
+
+def test_alerts_filter_by_severity_and_state(staff_client: Client, data: ConsoleData) -> None:
+    url = reverse("console:alerts")
+    errors = staff_client.get(url, {"severity": "error"}).content.decode()
+    assert "Recent planner failures" in errors and "1 backlog item is stale" not in errors
+    resolved = staff_client.get(url, {"state": "resolved"}).content.decode()
+    assert "Vision used its fallback prompt" in resolved
+    assert "Recent planner failures" not in resolved
+
+
+def test_silenced_alerts_are_shown_as_silenced(staff_client: Client, data: ConsoleData) -> None:
+    now = timezone.now()
+    Silence.objects.create(
+        pattern="backlog:*", starts_at=now, ends_at=now + timedelta(hours=1), author="olivia"
+    )
+    content = staff_client.get(reverse("console:alerts"), {"state": "silenced"}).content.decode()
+    assert "1 backlog item is stale" in content
+    assert "Recent planner failures" not in content
+    assert 'class="badge badge-silenced"' in content
+
+
+def test_alert_links_to_what_it_is_about(staff_client: Client, data: ConsoleData) -> None:
+    content = staff_client.get(reverse("console:alerts")).content.decode()
+    assert f'href="{reverse("console:plan", args=[data.plan.pk])}"' in content
+    assert "q=scroll-harbour-night" in content
+    assert "Planner iterative" in content
+    assert "Template planner.fiction.vision" in content
+
+
+def test_plan_page_shows_phases_items_transitions_and_transcripts(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    content = staff_client.get(reverse("console:plan", args=[data.plan.pk])).content.decode()
+    assert "Lantern Keeper main" in content
+    assert 'id="phase-vision"' in content and 'id="phase-sceneWeaver"' in content
+    assert "vision|main" in content  # checkpoint
+    assert "phase-blocked" in content  # transition
+    assert "risks: field required" in content  # validation details
+    assert "Plan iteration 1 of Lantern Keeper main." in content  # prompt
+    assert "The keeper hides the lamp" in content  # raw reply
+    assert "planner.fiction.iterative v1" in content
+    assert 'id="run-pipeline"' in content
+
+
+def test_plan_list_links_each_plan(staff_client: Client, data: ConsoleData) -> None:
+    content = staff_client.get(reverse("console:plans")).content.decode()
+    assert reverse("console:plan", args=[data.plan.pk]) in content
+    assert "The Lantern Keeper" in content
+
+
+def test_transcript_page_shows_the_whole_exchange(staff_client: Client, data: ConsoleData) -> None:
+    response = staff_client.get(reverse("console:transcript", args=[data.failed_transcript.pk]))
+    content = response.content.decode()
+    assert "attempt 2 (repair)" in content
+    assert "2100 ms" in content
+    assert "700 prompt + 300 completion" in content
+    assert "risks: field required" in content
+
+
+# --- HTMX partials versus pages ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", CARD_SLUGS)
+def test_card_endpoint_gives_htmx_a_fragment_and_browsers_a_page(
+    staff_client: Client, data: ConsoleData, slug: str
+) -> None:
+    url = reverse("console:card", args=[slug])
+    fragment = staff_client.get(url, **HTMX).content.decode()
+    assert fragment.lstrip().startswith(f'<section id="card-{slug}"')
+    assert "<html" not in fragment
+    page = staff_client.get(url).content.decode()
+    assert "<html" in page and f'id="card-{slug}"' in page
+
+
+def test_boosted_requests_get_whole_pages(staff_client: Client, data: ConsoleData) -> None:
+    url = reverse("console:card", args=["alerts"])
+    content = staff_client.get(url, HTTP_HX_BOOSTED="true", **HTMX).content.decode()
+    assert "<html" in content
+
+
+def test_health_banner_and_progress_partials(staff_client: Client, data: ConsoleData) -> None:
+    banner = staff_client.get(reverse("console:health"), **HTMX).content.decode()
+    assert banner.lstrip().startswith('<section id="health-banner"')
+    assert 'id="summary-counters"' in banner
+    progress = staff_client.get(
+        reverse("console:plan-progress", args=[data.plan.pk]), **HTMX
+    ).content.decode()
+    assert progress.lstrip().startswith('<section id="plan-progress"')
+    assert 'data-phase="vision" data-status="complete"' in progress
+    full = staff_client.get(reverse("console:plan-progress", args=[data.plan.pk]))
+    assert full.status_code == 302
+    assert full["Location"] == reverse("console:plan", args=[data.plan.pk])
+
+
+# --- query counts -----------------------------------------------------------------------------
+
+
+def _count_queries(
+    client: Client, url: str, django_assert_num_queries: Any, expected: int, **extra: Any
+) -> None:
+    with django_assert_num_queries(expected):
+        response = client.get(url, **extra)
+    assert response.status_code == 200
+
+
+# Session and user lookups are 2 of each count.
+PINNED_QUERIES = {
+    "dashboard": 47,
+    "alerts": 5,
+    "plans": 5,
+    "plan": 11,
+    "card-alerts": 5,
+    "card-planners": 6,
+    "card-backlog": 7,
+    "card-stale": 6,
+    "card-transitions": 4,
+    "card-action-log": 4,
+    "card-telemetry": 10,
+    "card-failures": 5,
+}
+
+
+def _pinned_urls(data: ConsoleData) -> dict[str, tuple[str, dict[str, str]]]:
+    urls: dict[str, tuple[str, dict[str, str]]] = {
+        "dashboard": (reverse("console:dashboard"), {}),
+        "alerts": (reverse("console:alerts"), {}),
+        "plans": (reverse("console:plans"), {}),
+        "plan": (reverse("console:plan", args=[data.plan.pk]), {}),
+    }
+    for slug in CARD_SLUGS:
+        urls[f"card-{slug}"] = (reverse("console:card", args=[slug]), HTMX)
+    return urls
+
+
+@pytest.mark.parametrize("extra_items", [10, 1000])
+def test_query_counts_do_not_grow_with_the_backlog(
+    staff_client: Client, data: ConsoleData, django_assert_num_queries: Any, extra_items: int
+) -> None:
+    add_backlog_items(data.plan, extra_items)
+    for name, (url, headers) in _pinned_urls(data).items():
+        _count_queries(
+            staff_client, url, django_assert_num_queries, PINNED_QUERIES[name], **headers
+        )
