@@ -20,15 +20,11 @@ from opsalerts.delivery import send_due_deliveries
 from opsalerts.models import Alert, AlertEvent, Delivery
 from planners.health import HealthAlert, Severity
 from planners.models import ActionLogEntry
-from tests.test_opsalerts_support import (
-    FAILURES,
-    NO_EXECUTIONS,
-    STALE,
-    Receiver,
-    alerting,  # noqa: F401 (fixture)
-    receiver,  # noqa: F401 (fixture)
-    report,
-)
+from tests import test_opsalerts_support as support
+from tests.test_opsalerts_support import FAILURES, NO_EXECUTIONS, STALE, Receiver, report
+
+receiver = support.receiver
+alerting = support.alerting
 
 pytestmark = pytest.mark.django_db
 
@@ -121,15 +117,15 @@ def test_first_matching_route_wins(alerting: Any, receiver: Receiver) -> None:
     alerting.OPS_ALERTING_ROUTES = json.dumps(
         [
             {"match": "severity:error", "webhook_url": receiver.url("/pager"), "routing_key": "p"},
-            {"match": "alert:planner:*", "webhook_url": receiver.url("/planners"), "routing_key": "x"},
+            {"match": "alert:planner:*", "webhook_url": receiver.url("/plans"), "routing_key": "x"},
             {"match": "default", "webhook_url": receiver.url("/catch-all"), "routing_key": "c"},
         ]
-    )  # fmt: skip
+    )
     run(at(0), FAILURES, NO_EXECUTIONS, STALE)
     assert [a["id"] for a in receiver.posts("/pager")[0].json["alerts"]] == [
         "planner:recent-failures"
     ]
-    assert [a["id"] for a in receiver.posts("/planners")[0].json["alerts"]] == [
+    assert [a["id"] for a in receiver.posts("/plans")[0].json["alerts"]] == [
         "planner:no-executions"
     ]
     assert [a["id"] for a in receiver.posts("/catch-all")[0].json["alerts"]] == ["backlog:stale"]
@@ -181,7 +177,8 @@ def test_payload_carries_every_field_and_slo_breach(alerting: Any, receiver: Rec
     run(at(10), STALE, FAILURES, status="critical")
     repeat = receiver.requests[-1].json["alerts"]
     by_id = {a["id"]: a for a in repeat}
-    assert (by_id["planner:recent-failures"]["slo_minutes"], by_id["planner:recent-failures"]["slo_breached"]) == (5, True)  # fmt: skip
+    failures = by_id["planner:recent-failures"]
+    assert (failures["slo_minutes"], failures["slo_breached"]) == (5, True)
     assert (by_id["backlog:stale"]["slo_minutes"], by_id["backlog:stale"]["slo_breached"]) == (
         30,
         False,
@@ -361,9 +358,14 @@ def test_evaluation_query_count_does_not_grow_with_alerts(
     alerting: Any, django_assert_max_num_queries: Any
 ) -> None:
     many = [
-        HealthAlert(id=f"backlog:flapping:1:item-{n}", severity=Severity.WARNING, title=f"{n}", description="")
+        HealthAlert(
+            id=f"backlog:flapping:1:item-{n}",
+            severity=Severity.WARNING,
+            title=f"{n}",
+            description="",
+        )
         for n in range(12)
-    ]  # fmt: skip
+    ]
     evaluate_and_sync(at(0), report=report(*many), enqueue=False)
     evaluate_and_sync(at(1), report=report(*many[:2]), enqueue=False)
     # Steady state (nothing new, nothing due): a bounded number of queries per alert row.
