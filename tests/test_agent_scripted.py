@@ -74,3 +74,26 @@ def test_factory_builds_the_configured_backend(settings: Any) -> None:
 def test_factory_refuses_an_unknown_backend_naming_it() -> None:
     with pytest.raises(ImproperlyConfigured, match=r"'anthropic'.*scripted, openai"):
         get_agent_service("anthropic")
+
+
+def test_default_replies_cover_every_fiction_phase_and_critique() -> None:
+    agent = ScriptedAgent()
+
+    for phase in ("vision", "iterative", "chapterArchitect", "scrollRefiner", "sceneWeaver"):
+        assert agent.chat(VISION_PROMPT, phase=phase).text.strip()
+    assert [phase for phase, _ in agent.calls] == [
+        "vision",
+        "iterative",
+        "chapterArchitect",
+        "scrollRefiner",
+        "sceneWeaver",
+    ]
+
+
+def test_factory_default_backend_is_the_scripted_demo(settings: Any) -> None:
+    settings.AGENT_BACKEND = "scripted"
+
+    agent = get_agent_service()
+
+    assert isinstance(agent, ScriptedAgent)
+    assert agent.chat(VISION_PROMPT, phase="vision").text.strip()

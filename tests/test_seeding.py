@@ -202,3 +202,57 @@ def test_check_with_one_query_for_all_steps(
     seed_planner_templates([toy_planner])
     with django_assert_num_queries(1):
         check_planner_templates([toy_planner])
+
+
+# -- the five registered fiction planners ------------------------------------------------------
+
+FICTION_TEMPLATES = {
+    "planner.fiction.vision": "vision",
+    "planner.fiction.iterative": "iterative",
+    "planner.fiction.chapterArchitect": "chapter-architect",
+    "planner.fiction.scrollRefiner": "scroll-refiner",
+    "planner.fiction.sceneWeaver": "scene-weaver",
+}
+
+
+def test_seeding_creates_the_five_fiction_templates_with_their_step_variables() -> None:
+    out = StringIO()
+
+    call_command("seed_planner_templates", stdout=out)
+
+    assert re.fullmatch(r"created \d+, updated 0, unchanged 0\n", out.getvalue())
+    for template_id, slug in FICTION_TEMPLATES.items():
+        planner = catalog.get(slug)
+        [step] = [s for s in planner.metadata.steps if s.template_id == template_id]
+        template = PromptTemplate.objects.select_related("active_version").get(name=template_id)
+        assert template.active_version is not None
+        assert template.active_version.source == "seeded"
+        assert template.active_version.text == planner.default_prompt(step)
+        assert set(template.active_version.variables) <= set(step.variables)
+        assert template.description == step.purpose
+
+
+def test_deploy_check_fails_before_and_passes_after_seeding_the_fiction_planners() -> None:
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("seed_planner_templates", "--check", stdout=StringIO(), stderr=err)
+    for template_id in FICTION_TEMPLATES:
+        assert f"{template_id} (planner " in err.getvalue()
+        assert "): missing" in err.getvalue()
+
+    call_command("seed_planner_templates", stdout=StringIO())
+    out = StringIO()
+    call_command("seed_planner_templates", "--check", stdout=out)
+
+    assert out.getvalue().startswith("OK: all ")
+
+
+def test_reseeding_the_fiction_planners_is_idempotent() -> None:
+    call_command("seed_planner_templates", stdout=StringIO())
+    versions = PromptTemplateVersion.objects.count()
+    out = StringIO()
+
+    call_command("seed_planner_templates", stdout=out)
+
+    assert re.fullmatch(r"created 0, updated 0, unchanged \d+\n", out.getvalue())
+    assert PromptTemplateVersion.objects.count() == versions

@@ -440,3 +440,22 @@ def test_revoke_action_revokes_selected_tokens_once(
 
 def test_tokens_cannot_be_created_in_the_admin(admin_client: Client) -> None:
     assert admin_client.get(reverse("admin:cognition_apitoken_add")).status_code == 403
+
+
+def test_removing_logline_from_the_vision_template_warns(admin_client: Client) -> None:
+    from django.core.management import call_command
+
+    call_command("seed_planner_templates", stdout=None)
+    vision = PromptTemplate.objects.select_related("active_version").get(
+        name="planner.fiction.vision"
+    )
+    assert vision.active_version is not None
+    text = vision.active_version.text.replace("{{logline}}", "")
+
+    response = edit(admin_client, vision, text)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This edit removes {{logline}}" in html
+    assert "Vision Planner step vision-plan" in html
+    assert vision.versions.count() == 1
