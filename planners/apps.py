@@ -16,5 +16,9 @@ class PlannersConfig(AppConfig):
 
         import planners.checks
         import planners.fiction
+        from planners.rollouts.scaffold import import_planner_packages
+
+        # Planners scaffolded by `startplanner` (planners/<package>/planner.py) register here.
+        import_planner_packages()
 
         worker_init.connect(planners.checks.refuse_bad_configuration, weak=False)

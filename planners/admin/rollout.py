@@ -12,7 +12,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
@@ -46,6 +45,8 @@ class EnvironmentAdmin(admin.ModelAdmin):
 
 
 class ChecklistItemForm(forms.ModelForm):
+    evidence_link = forms.URLField(required=False, max_length=1000, assume_scheme="https")
+
     class Meta:
         model = ChecklistItem
         fields = ("status", "waiver_reason", "evidence_text", "evidence_link", "evidence_file")
@@ -71,7 +72,6 @@ class ChecklistItemForm(forms.ModelForm):
 class ChecklistItemInline(admin.TabularInline):
     model = ChecklistItem
     form = ChecklistItemForm
-    formset = BaseInlineFormSet
     extra = 0
     can_delete = False
     max_num = 0

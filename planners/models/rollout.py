@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -52,9 +53,9 @@ class Environment(models.Model):
     def allows_signer(self, user: AbstractBaseUser | AnonymousUser) -> bool:
         if not (user.is_authenticated and user.is_active and getattr(user, "is_staff", False)):
             return False
-        if (
-            self.signer_group_id is not None
-            and user.groups.filter(pk=self.signer_group_id).exists()
+        group_id = self.signer_group_id
+        if group_id is not None and (
+            get_user_model().objects.filter(pk=user.pk, groups=group_id).exists()
         ):
             return True
         if self.signers.filter(pk=user.pk).exists():
@@ -212,7 +213,7 @@ class SignOff(models.Model):
     imported_from = models.CharField(max_length=16, blank=True)
     signed_at = models.DateTimeField()
 
-    objects: ClassVar[models.Manager[SignOff]] = SignOffQuerySet.as_manager()  # type: ignore[assignment]
+    objects: ClassVar[models.Manager[SignOff]] = SignOffQuerySet.as_manager()
 
     class Meta:
         ordering = ["-signed_at"]

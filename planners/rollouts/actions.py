@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.files import File
 from django.db import transaction
 from django.urls import reverse
@@ -372,7 +372,7 @@ def sign_off_problems(
 def sign_off(
     checklist: RolloutChecklist,
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     deployment_date: dt.date,
     note: str = "",
     via: str = CheckedVia.CONSOLE,

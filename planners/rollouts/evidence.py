@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 
-EVIDENCE_FORMAT = "planner-ops.rollout-evidence"
-EVIDENCE_VERSION = 1
+EVIDENCE_FORMAT: Literal["planner-ops.rollout-evidence"] = "planner-ops.rollout-evidence"
+EVIDENCE_VERSION: Literal[1] = 1
 
 
 class EvidenceItem(BaseModel):

@@ -110,13 +110,13 @@ def rollout_matrix() -> RolloutMatrix:
                     env,
                     status_from_counts(
                         signed=sign_off is not None,
-                        required_total=checklist.required_total,  # type: ignore[attr-defined]
-                        required_done=checklist.required_done,  # type: ignore[attr-defined]
-                        checked=checklist.checked,  # type: ignore[attr-defined]
+                        required_total=checklist.required_total,
+                        required_done=checklist.required_done,
+                        checked=checklist.checked,
                     ),
                     checklist,
-                    checklist.required_total,  # type: ignore[attr-defined]
-                    checklist.required_done,  # type: ignore[attr-defined]
+                    checklist.required_total,
+                    checklist.required_done,
                     sign_off,
                 )
             )

@@ -57,7 +57,7 @@ Check = Callable[[CheckContext], CheckResult]
 def check_template_seeded(ctx: CheckContext) -> CheckResult:
     """Every step's prompt template exists, is active and has text (no fallback needed)."""
     states = template_states(ctx.planner.template_ids)
-    steps = []
+    steps: list[dict[str, Any]] = []
     for step in ctx.planner.steps:
         state = states[step.template_id]
         steps.append(
@@ -101,7 +101,7 @@ def check_diagnostics_healthy(ctx: CheckContext) -> CheckResult:
             synthetic=False,
         ).values_list("alert_id", flat=True)
     )
-    steps = (
+    steps: list[dict[str, Any]] = (
         [
             {"step": s.id, "template_id": s.template_id, "found": s.found, "active": s.active}
             for s in state.steps
