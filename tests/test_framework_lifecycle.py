@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 
-from cognition.agents.base import AgentError, AgentReply, ChatMessage
+from cognition.agents.base import AgentError, AgentReply, AgentService, ChatMessage
 from cognition.agents.scripted import ScriptedAgent
 from planners.framework.context import PlannerContext
-from planners.framework.result import PlannerOutcome
+from planners.framework.result import PlannerOutcome, PlannerResult
 from planners.models import PlannerExecution, TelemetryEvent
 from tests.test_framework_toy import (
     BAD_REPLY,
@@ -28,15 +30,15 @@ __all__ = ["toy"]
 pytestmark = pytest.mark.django_db
 
 
-def run(planner: ToyPlanner, agent: object, **context: object):  # type: ignore[no-untyped-def]
-    ctx = PlannerContext.create(agent, correlation_id="corr-toy-1", **context)  # type: ignore[arg-type]
+def run(planner: ToyPlanner, agent: AgentService, **context: Any) -> PlannerResult:
+    ctx = PlannerContext.create(agent, correlation_id="corr-toy-1", **context)
     return planner.plan(ctx, params())
 
 
 class RecordingAgent(ScriptedAgent):
     """A scripted agent that also notes its calls in the planner's shared call log."""
 
-    def chat(self, messages, *, phase=""):  # type: ignore[no-untyped-def]
+    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
         ToyPlanner.calls.append(f"agent:{phase}")
         return super().chat(messages, phase=phase)
 
@@ -47,7 +49,7 @@ class _EventLog(logging.Handler):
 
 
 @pytest.fixture
-def event_log():  # type: ignore[no-untyped-def]
+def event_log() -> Iterator[None]:
     handler = _EventLog()
     telemetry_logger = logging.getLogger("planners.telemetry")
     telemetry_logger.addHandler(handler)
@@ -150,7 +152,7 @@ class FlakyAgent:
     provider = "flaky"
     model = "flaky-1"
 
-    def chat(self, messages, *, phase=""):  # type: ignore[no-untyped-def]
+    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
         raise AgentError("HTTP 503 from upstream", permanent=False, status_code=503)
 
 
@@ -209,7 +211,7 @@ def test_agent_reply_metrics_are_summed(toy: ToyPlanner) -> None:
     class CountingAgent:
         provider, model = "counting", "c-1"
 
-        def chat(self, messages, *, phase=""):  # type: ignore[no-untyped-def]
+        def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
             return AgentReply(GOOD_REPLY, 120, 30, 250, "counting", "c-1")
 
     result = run(toy, CountingAgent())

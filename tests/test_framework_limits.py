@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +11,7 @@ from django.core.management.base import SystemCheckError
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from cognition.agents.base import AgentService
 from cognition.agents.scripted import ScriptedAgent
 from planners.checks import check_planner_limits, refuse_bad_configuration
 from planners.framework.context import PlannerContext
@@ -32,8 +34,8 @@ __all__ = ["toy"]
 pytestmark = pytest.mark.django_db
 
 
-def run(planner: ToyPlanner, agent: object, **context: object) -> PlannerResult:
-    ctx = PlannerContext.create(agent, correlation_id="corr-limits", **context)  # type: ignore[arg-type]
+def run(planner: ToyPlanner, agent: AgentService, **context: Any) -> PlannerResult:
+    ctx = PlannerContext.create(agent, correlation_id="corr-limits", **context)
     return planner.plan(ctx, params())
 
 

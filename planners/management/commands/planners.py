@@ -8,6 +8,7 @@ planner's built-in prompt.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -74,6 +75,10 @@ def planner_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def _line(values: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+
 class Command(BaseCommand):
     help = "List the registered planners: slug, capabilities, steps and template state."
 
@@ -105,10 +110,10 @@ class Command(BaseCommand):
             for r in rows
         ]
         widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(COLUMNS)]
-        self.stdout.write("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)))
+        self.stdout.write(_line(COLUMNS, widths))
         self.stdout.write("  ".join("-" * w for w in widths))
         for row in table:
-            self.stdout.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+            self.stdout.write(_line(row, widths))
         fallbacks = sum(1 for r in rows if r["used_fallback"])
         summary = f"{len(rows)} step(s) in {len(catalog)} planner(s); {fallbacks} on fallback."
         style = self.style.WARNING if fallbacks else self.style.SUCCESS
