@@ -75,7 +75,8 @@ class LoreNeed(ReplyModel):
     status: Literal["planned", "ready", "missing"]
     description: str = Field(description="what must be worked out")
     requiredFor: list[str] = Field(
-        default_factory=list, description="scroll or scene slugs it gates (empty: whole plan)"
+        default_factory=list,
+        description="backlog ids or scroll/scene slugs it gates (empty: whole plan)",
     )
 
 

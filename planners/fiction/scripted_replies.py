@@ -223,10 +223,8 @@ Drowned Archive into the rising green light, carrying a book the Guild would exi
 secret she could not unknow.
 """
 
-CRITIQUE_REPLY = (
-    "The reply answers the requested shape and stays consistent with the plan; "
-    "no blocking issues found."
-)
+# The framework's critique protocol: a first line "APPROVED" keeps the reply as it is.
+CRITIQUE_REPLY = "APPROVED\nThe reply has the requested shape and stays consistent with the plan."
 
 DEFAULT_REPLIES: dict[str, str] = {
     "vision": _json(VISION_REPLY),

@@ -54,8 +54,8 @@ Write the plan's vision:
 - coreCast and supportingCast: every character the first chapters need.
 - loreNeeds: the world knowledge the book depends on. Mark each "ready" when it is settled,
   "planned" when it still has to be worked out, "missing" when nobody knows yet. List in
-  requiredFor the scroll or scene slugs it gates; leave requiredFor empty when it gates the
-  whole plan. Anything not "ready" holds back the scrolls and scenes it gates.
+  requiredFor the backlog ids (or scroll and scene slugs) it gates; leave requiredFor empty
+  when it gates the whole plan. Anything not "ready" holds back the scrolls and scenes it gates.
 - planningBacklog: the planning passes still needed after this vision, in order. Each entry has
   a kebab-case id, a description, the tokens it needs (inputs) and the tokens it produces
   (outputs); an entry runs after the entries whose outputs it lists as inputs. This vision

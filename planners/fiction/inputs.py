@@ -1,0 +1,217 @@
+"""What each phase is told: planner parameters read from the plan's materialised rows.
+
+The planners themselves never touch the database; the runner calls ``params_for(item)`` and
+hands them plain text, so a planner is testable with nothing but parameters and an agent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from pydantic import BaseModel
+
+from planners.fiction.chapter_architect import ChapterArchitectParams
+from planners.fiction.iterative import IterativeParams
+from planners.fiction.scene_weaver import SceneWeaverParams
+from planners.fiction.scroll_refiner import ScrollRefinerParams
+from planners.fiction.vision import VisionParams
+from planners.models import (
+    BacklogItem,
+    ChapterBlueprint,
+    ChapterScene,
+    ChapterScroll,
+    FictionPlan,
+    Phase,
+    PlanPass,
+)
+
+
+class PhaseInputError(Exception):
+    """The phase cannot run: something it works on is missing. The message says what."""
+
+
+def _lines(items: Iterable[str], bullet: str = "- ") -> str:
+    return "\n".join(f"{bullet}{item}" for item in items if item)
+
+
+def plan_description(plan: FictionPlan) -> str:
+    """The plan as the later phases see it: project description, logline and the vision."""
+    project = plan.project
+    parts = [project.description, f"Logline: {project.logline}" if project.logline else ""]
+    if plan.author_summary:
+        parts.append(f"Vision: {plan.author_summary}")
+    if plan.book_goals:
+        parts.append("Book goals:\n" + _lines(str(goal) for goal in plan.book_goals))
+    cast = list(plan.cast.all())
+    if cast:
+        parts.append("Cast:\n" + _lines(f"{c.name} ({c.role}): {c.summary}" for c in cast))
+    return "\n\n".join(part for part in parts if part)
+
+
+def passes_summary(passes: Iterable[PlanPass]) -> str:
+    blocks = []
+    for plan_pass in passes:
+        lines = [
+            *plan_pass.story_adjustments,
+            *plan_pass.character_priorities,
+            *plan_pass.location_notes,
+            *plan_pass.systems_considerations,
+            *(f"Risk: {risk}" for risk in plan_pass.risks),
+        ]
+        blocks.append(f"Pass {plan_pass.iteration}:\n" + _lines(str(line) for line in lines))
+    return "\n\n".join(blocks)
+
+
+def blueprint_synopsis(blueprint: ChapterBlueprint) -> str:
+    return f"{blueprint.title}\n{blueprint.synopsis}".strip()
+
+
+def blueprint_structure(blueprint: ChapterBlueprint) -> str:
+    return "\n".join(
+        f"{beat.order}. {beat.slug}: {beat.summary} Goal: {beat.goal} Obstacle: "
+        f"{beat.obstacle} Turn: {beat.turn} Fallout: {beat.fallout}"
+        for beat in blueprint.beats.all()
+    )
+
+
+def blueprint_summary(blueprint: ChapterBlueprint) -> str:
+    if not (blueprint.title or blueprint.synopsis):
+        return ""
+    return f"{blueprint_synopsis(blueprint)}\n{blueprint_structure(blueprint)}".strip()
+
+
+def scroll_summary(scroll: ChapterScroll) -> str:
+    lines = [f"{scroll.title} ({scroll.scroll_slug}): {scroll.synopsis}"]
+    for section in scroll.sections.all():
+        scenes = ", ".join(scene.scene_slug for scene in section.scenes.all())
+        lines.append(f"- {section.section_slug}: {section.summary} Scenes: {scenes}")
+    return "\n".join(lines)
+
+
+def scene_description(scene: ChapterScene) -> str:
+    """The scene outline shown to the model; the coverage gate reads its names from this."""
+    lines = [
+        f"Goal: {scene.goal}",
+        f"Conflict: {scene.conflict}",
+        f"Turn: {scene.turn}",
+        f"Fallout: {scene.fallout}",
+    ]
+    if scene.carry_forward:
+        lines.append("Carries forward: " + "; ".join(str(t) for t in scene.carry_forward))
+    return "\n".join(lines)
+
+
+def resolve_blueprint(item: BacklogItem) -> ChapterBlueprint | None:
+    """The blueprint a scroll item refines: its own, the one its inputs came from, else the
+    plan's most recent blueprint that has been designed (has beats)."""
+    if item.blueprint_id:
+        return item.blueprint
+    if item.scroll_id:
+        return item.scroll.blueprint  # type: ignore[union-attr]
+    inputs = set(item.inputs or [])
+    if inputs:
+        for source in item.plan.backlog_items.filter(blueprint__isnull=False).exclude(pk=item.pk):
+            if inputs & set(source.outputs or []):
+                return source.blueprint
+    return (
+        ChapterBlueprint.objects.filter(plan=item.plan, beats__isnull=False)
+        .distinct()
+        .order_by("-id")
+        .first()
+    )
+
+
+def next_iteration(item: BacklogItem) -> int:
+    """The pass number this iterative item writes: its own pass again if it wrote one before
+    (a re-run), else one more than the plan's existing passes."""
+    own = PlanPass.objects.filter(backlog_item=item).values_list("iteration", flat=True).first()
+    if own is not None:
+        return own
+    return PlanPass.objects.filter(plan_id=item.plan_id).count() + 1
+
+
+def _persona(plan: FictionPlan) -> dict[str, str]:
+    project = plan.project
+    return {
+        "authorPersonaName": project.author_persona_name or "the author of this book",
+        "authorPersonaSummary": project.author_persona_summary,
+        "authorPersonaMemories": project.author_persona_memories,
+        "authorWorldNotes": project.author_world_notes,
+    }
+
+
+def params_for(item: BacklogItem) -> BaseModel:
+    """The planner parameters for the phase that runs ``item``; ``PhaseInputError`` when a row
+    the phase works on is missing (e.g. a scroll item with no chapter blueprint yet)."""
+    plan = item.plan
+    if item.phase == Phase.VISION:
+        project = plan.project
+        return VisionParams(
+            projectTitle=project.title,
+            branch=plan.branch,
+            description=project.description,
+            logline=project.logline,
+        )
+    if item.phase == Phase.ITERATIVE:
+        earlier = PlanPass.objects.filter(plan=plan).exclude(backlog_item=item)
+        return IterativeParams(
+            planName=plan.name,
+            branch=plan.branch,
+            description=plan_description(plan),
+            iterationIndex=next_iteration(item),
+            existingPasses=passes_summary(earlier),
+        )
+    if item.phase == Phase.CHAPTER_ARCHITECT:
+        existing = blueprint_summary(item.blueprint) if item.blueprint else ""
+        return ChapterArchitectParams(
+            planName=plan.name,
+            branch=plan.branch,
+            description=plan_description(plan),
+            passesSummary=passes_summary(PlanPass.objects.filter(plan=plan)),
+            existingBlueprintSummary=existing,
+        )
+    if item.phase == Phase.SCROLL_REFINER:
+        blueprint = resolve_blueprint(item)
+        if blueprint is None or not blueprint.beats.exists():
+            raise PhaseInputError(
+                f"backlog item {item.backlog_id!r} has no designed chapter blueprint to refine; "
+                "run the chapter architect first"
+            )
+        return ScrollRefinerParams(
+            planName=plan.name,
+            branch=plan.branch,
+            description=plan_description(plan),
+            blueprintSynopsis=blueprint_synopsis(blueprint),
+            blueprintStructure=blueprint_structure(blueprint),
+            scrollSummary=scroll_summary(item.scroll) if item.scroll else item.description,
+            **_persona(plan),
+        )
+    if item.phase == Phase.SCENE_WEAVER:
+        scene = item.scene
+        if scene is None:
+            raise PhaseInputError(f"backlog item {item.backlog_id!r} is not bound to a scene")
+        section = scene.section
+        scroll = section.scroll
+        cast_names = list(plan.cast.values_list("name", flat=True))
+        metadata = {
+            "sceneSlug": scene.scene_slug,
+            "sectionSlug": section.section_slug,
+            "scrollSlug": scroll.scroll_slug,
+            "order": scene.order,
+            "carryForward": scene.carry_forward,
+        }
+        return SceneWeaverParams(
+            planName=plan.name,
+            branch=plan.branch,
+            sceneTitle=scene.title or scene.scene_slug,
+            sceneSlug=scene.scene_slug,
+            sceneDescription=scene_description(scene),
+            sceneMetadata=json.dumps(metadata, ensure_ascii=False),
+            sectionSummary=f"{section.title}: {section.summary}",
+            scrollSynopsis=f"{scroll.title}: {scroll.synopsis}",
+            blueprintStructure=blueprint_structure(scroll.blueprint),
+            castNames=cast_names,
+            **_persona(plan),
+        )
+    raise PhaseInputError(f"backlog item {item.backlog_id!r} has an unknown phase {item.phase!r}")

@@ -1,0 +1,457 @@
+"""Writing a validated phase reply into the plan's rows.
+
+Every writer is idempotent: rows are keyed on their unique keys (``update_or_create``), so a
+phase whose task is redelivered, or an item resumed after it already wrote, updates what it wrote
+instead of adding duplicates. The runner calls these inside one transaction per phase.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from planners.fiction.phases import VISION_BACKLOG_ID, infer_phase
+from planners.fiction.scene_weaver import SceneDraft
+from planners.fiction.schemas import (
+    BacklogEntry,
+    ChapterArchitectReply,
+    IterativeReply,
+    ScrollRefinerReply,
+    VisionReply,
+)
+from planners.models import (
+    BacklogItem,
+    BacklogStatus,
+    BacklogTransition,
+    CastMember,
+    ChapterBeat,
+    ChapterBlueprint,
+    ChapterScene,
+    ChapterScroll,
+    ChapterSection,
+    LoreRequirement,
+    Phase,
+    PlanPass,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Vision's word for lore nobody has worked out yet is a blocked requirement here.
+LORE_STATUS = {
+    "planned": LoreRequirement.Status.PLANNED,
+    "ready": LoreRequirement.Status.READY,
+    "missing": LoreRequirement.Status.BLOCKED,
+}
+#: Backlog phases the vision reply manages; scene items belong to the scroll refiner.
+VISION_MANAGED_PHASES = (Phase.ITERATIVE, Phase.CHAPTER_ARCHITECT, Phase.SCROLL_REFINER)
+SLUG_MAX = 200
+
+
+@dataclass
+class Materialised:
+    """What a phase wrote, for the transcripts' metadata and the log."""
+
+    blueprint: ChapterBlueprint | None = None
+    scroll: ChapterScroll | None = None
+    section: ChapterSection | None = None
+    scene: ChapterScene | None = None
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+# --- vision ---------------------------------------------------------------------------------------
+
+
+def materialise_vision(item: BacklogItem, reply: VisionReply, *, actor: str) -> Materialised:
+    plan = item.plan
+    plan.author_summary = reply.authorSummary
+    plan.book_goals = list(reply.bookGoals)
+    plan.open_questions = list(reply.openQuestions)
+    plan.world_seeds = list(reply.worldSeeds)
+    plan.save(
+        update_fields=[
+            "author_summary",
+            "book_goals",
+            "open_questions",
+            "world_seeds",
+            "updated_at",
+        ]
+    )
+
+    for tier, members in (
+        (CastMember.Tier.CORE, reply.coreCast),
+        (CastMember.Tier.SUPPORTING, reply.supportingCast),
+    ):
+        for member in members:
+            CastMember.objects.update_or_create(
+                plan=plan,
+                name=member.name[:200],
+                defaults={
+                    "tier": tier,
+                    "role": member.role[:200],
+                    "track": member.track[:200],
+                    "importance": member.importance[:100],
+                    "summary": member.summary,
+                },
+            )
+
+    for need in reply.loreNeeds:
+        status = LORE_STATUS[need.status]
+        existing = LoreRequirement.objects.filter(
+            plan=plan, requirement_slug=need.requirementSlug[:SLUG_MAX]
+        ).first()
+        if existing is not None and existing.status == LoreRequirement.Status.READY:
+            # Someone resolved it (or an earlier vision did); a re-run does not re-open it.
+            status = LoreRequirement.Status.READY
+        scroll = ChapterScroll.objects.filter(plan=plan, scroll_slug__in=need.requiredFor).first()
+        LoreRequirement.objects.update_or_create(
+            plan=plan,
+            requirement_slug=need.requirementSlug[:SLUG_MAX],
+            defaults={
+                "title": need.title[:300],
+                "description": need.description,
+                "status": status,
+                "required_for": list(need.requiredFor),
+                "scroll": scroll,
+            },
+        )
+
+    sync = sync_backlog(item, reply.planningBacklog, actor=actor)
+    return Materialised(
+        summary={
+            "cast": len(reply.coreCast) + len(reply.supportingCast),
+            "lore": len(reply.loreNeeds),
+            **sync,
+        }
+    )
+
+
+def sync_backlog(
+    vision_item: BacklogItem, entries: Iterable[BacklogEntry], *, actor: str
+) -> dict[str, object]:
+    """Add and update the plan's backlog from the vision's ``planningBacklog``.
+
+    New entries become ``pending`` items (with a ``vision-sync`` transition); pending items
+    that never ran are updated; items that started, finished, failed or were blocked are left
+    exactly as they are. Pending items the new vision no longer lists, and that never ran, are
+    removed. The entry's optional ``status`` is informational: every new item starts pending.
+    """
+    plan = vision_item.plan
+    entries = list(entries)
+    existing = {b.backlog_id: b for b in plan.backlog_items.all()}
+    created: list[str] = []
+    updated: list[str] = []
+    kept: list[str] = []
+    listed: set[str] = set()
+    new_items: list[BacklogItem] = []
+
+    for position, entry in enumerate(entries, start=1):
+        backlog_id = entry.id[:SLUG_MAX]
+        listed.add(backlog_id)
+        if backlog_id == VISION_BACKLOG_ID or backlog_id == vision_item.backlog_id:
+            kept.append(backlog_id)
+            continue
+        phase = infer_phase(backlog_id, entry.outputs)
+        fields = {
+            "description": entry.description,
+            "phase": phase,
+            "position": position,
+            "inputs": list(entry.inputs),
+            "outputs": list(entry.outputs),
+        }
+        item = existing.get(backlog_id)
+        if item is None:
+            item = BacklogItem.objects.create(plan=plan, backlog_id=backlog_id, **fields)
+            BacklogTransition.objects.create(
+                item=item,
+                plan=plan,
+                from_status="",
+                to_status=BacklogStatus.PENDING,
+                reason="vision-sync",
+                actor=actor,
+                detail=f"added by vision ({vision_item.backlog_id})",
+            )
+            created.append(backlog_id)
+            new_items.append(item)
+        elif _never_ran(item):
+            changed = [name for name, value in fields.items() if getattr(item, name) != value]
+            for name in changed:
+                setattr(item, name, fields[name])
+            if changed:
+                item.save(update_fields=[*changed, "updated_at"])
+                updated.append(backlog_id)
+            new_items.append(item)
+        else:
+            kept.append(backlog_id)
+
+    _bind_blueprints(plan.pk, new_items)
+
+    removed = []
+    for backlog_id, item in existing.items():
+        if backlog_id not in listed and item.phase in VISION_MANAGED_PHASES and _never_ran(item):
+            removed.append(backlog_id)
+            item.delete()
+    if removed:
+        logger.info("vision sync on plan %s removed never-run items %s", plan.pk, removed)
+    logger.info(
+        "vision sync on plan %s: created %s, updated %s, kept %s",
+        plan.pk,
+        created,
+        updated,
+        kept,
+    )
+    return {"created": created, "updated": updated, "kept": kept, "removed": removed}
+
+
+def _never_ran(item: BacklogItem) -> bool:
+    return (
+        item.status == BacklogStatus.PENDING
+        and item.attempts == 0
+        and item.in_progress_at is None
+        and item.completed_at is None
+    )
+
+
+def _bind_blueprints(plan_id: int, items: list[BacklogItem]) -> None:
+    """Give each chapter architect item its blueprint row (the phase key names it), and each
+    scroll item the blueprint of the chapter item it depends on."""
+    for item in items:
+        if item.phase == Phase.CHAPTER_ARCHITECT and item.blueprint_id is None:
+            item.blueprint, _ = ChapterBlueprint.objects.get_or_create(
+                plan_id=plan_id, slug=item.backlog_id[:SLUG_MAX]
+            )
+            item.save(update_fields=["blueprint", "updated_at"])
+    producers = [i for i in items if i.phase == Phase.CHAPTER_ARCHITECT and i.blueprint_id]
+    for item in items:
+        if item.phase != Phase.SCROLL_REFINER or item.blueprint_id is not None:
+            continue
+        for producer in _ancestors(item, items):
+            if producer in producers:
+                item.blueprint_id = producer.blueprint_id
+                item.save(update_fields=["blueprint", "updated_at"])
+                break
+
+
+def _ancestors(item: BacklogItem, items: list[BacklogItem]) -> list[BacklogItem]:
+    """The items ``item`` depends on, nearest first (a breadth-first walk over tokens)."""
+    by_output: dict[str, list[BacklogItem]] = {}
+    for other in items:
+        for token in other.outputs or []:
+            by_output.setdefault(token, []).append(other)
+    seen: set[int] = {item.pk}
+    order: list[BacklogItem] = []
+    frontier = [item]
+    while frontier:
+        next_frontier = []
+        for current in frontier:
+            for token in current.inputs or []:
+                for parent in by_output.get(token, []):
+                    if parent.pk not in seen:
+                        seen.add(parent.pk)
+                        order.append(parent)
+                        next_frontier.append(parent)
+        frontier = next_frontier
+    return order
+
+
+# --- iterative ------------------------------------------------------------------------------------
+
+
+def materialise_iterative(
+    item: BacklogItem, reply: IterativeReply, *, iteration: int
+) -> Materialised:
+    values = {
+        "story_adjustments": list(reply.storyAdjustments),
+        "character_priorities": list(reply.characterPriorities),
+        "location_notes": list(reply.locationNotes),
+        "systems_considerations": list(reply.systemsConsiderations),
+        "risks": list(reply.risks),
+    }
+    plan_pass = PlanPass.objects.filter(backlog_item=item).first()
+    if plan_pass is None:
+        plan_pass, _ = PlanPass.objects.update_or_create(
+            plan=item.plan, iteration=iteration, defaults={**values, "backlog_item": item}
+        )
+    else:
+        for name, value in values.items():
+            setattr(plan_pass, name, value)
+        plan_pass.save()
+    return Materialised(summary={"iteration": plan_pass.iteration, "planPassId": plan_pass.pk})
+
+
+# --- chapter architect ----------------------------------------------------------------------------
+
+
+def materialise_chapter(item: BacklogItem, reply: ChapterArchitectReply) -> Materialised:
+    blueprint = item.blueprint
+    if blueprint is None:
+        blueprint, _ = ChapterBlueprint.objects.get_or_create(
+            plan=item.plan, slug=item.backlog_id[:SLUG_MAX]
+        )
+        item.blueprint = blueprint
+        item.save(update_fields=["blueprint", "updated_at"])
+    blueprint.title = reply.title[:300]
+    blueprint.synopsis = reply.synopsis
+    blueprint.save(update_fields=["title", "synopsis", "updated_at"])
+    slugs = []
+    for order, beat in enumerate(reply.structure, start=1):
+        slug = beat.slug[:SLUG_MAX]
+        slugs.append(slug)
+        ChapterBeat.objects.update_or_create(
+            blueprint=blueprint,
+            slug=slug,
+            defaults={
+                "order": order,
+                "summary": beat.summary,
+                "goal": beat.goal,
+                "obstacle": beat.obstacle,
+                "turn": beat.turn,
+                "fallout": beat.fallout,
+                "carry_forward": list(beat.carryForward),
+            },
+        )
+    # The blueprint is what the latest reply says: beats it dropped go.
+    blueprint.beats.exclude(slug__in=slugs).delete()
+    return Materialised(blueprint=blueprint, summary={"beats": slugs})
+
+
+# --- scroll refiner -------------------------------------------------------------------------------
+
+
+def scene_backlog_id(scroll: ChapterScroll, scene: ChapterScene) -> str:
+    return f"scene-{scroll.scroll_slug}-{scene.scene_slug}"[:SLUG_MAX]
+
+
+def materialise_scroll(
+    item: BacklogItem, reply: ScrollRefinerReply, *, blueprint: ChapterBlueprint, actor: str
+) -> Materialised:
+    plan = item.plan
+    scroll, _ = ChapterScroll.objects.update_or_create(
+        plan=plan,
+        scroll_slug=reply.scrollSlug[:SLUG_MAX],
+        defaults={
+            "blueprint": blueprint,
+            "title": reply.title[:300],
+            "synopsis": reply.synopsis,
+        },
+    )
+    item.scroll = scroll
+    item.blueprint = blueprint
+    item.save(update_fields=["scroll", "blueprint", "updated_at"])
+    _bind_lore(plan.pk, scroll)
+
+    scene_items: list[str] = []
+    scenes: list[ChapterScene] = []
+    position = _next_position(plan.pk)
+    for section_order, section_reply in enumerate(reply.sections, start=1):
+        section, _ = ChapterSection.objects.update_or_create(
+            scroll=scroll,
+            section_slug=section_reply.sectionSlug[:SLUG_MAX],
+            defaults={
+                "order": section_order,
+                "title": section_reply.title[:300],
+                "summary": section_reply.summary,
+                "transitions": list(section_reply.transitions),
+            },
+        )
+        for scene_order, scene_reply in enumerate(section_reply.scenes, start=1):
+            # Outline fields only: a re-run keeps any prose and status already drafted.
+            scene, _ = ChapterScene.objects.update_or_create(
+                section=section,
+                scene_slug=scene_reply.sceneSlug[:SLUG_MAX],
+                defaults={
+                    "order": scene_order,
+                    "title": scene_reply.title[:300],
+                    "goal": scene_reply.goal,
+                    "conflict": scene_reply.conflict,
+                    "turn": scene_reply.turn,
+                    "fallout": scene_reply.fallout,
+                    "carry_forward": list(scene_reply.carryForward),
+                },
+            )
+            scenes.append(scene)
+            backlog_id = scene_backlog_id(scroll, scene)
+            scene_item, created = BacklogItem.objects.get_or_create(
+                plan=plan,
+                backlog_id=backlog_id,
+                defaults={
+                    "description": f"Draft the scene {scene.title or scene.scene_slug!r}.",
+                    "phase": Phase.SCENE_WEAVER,
+                    "position": position,
+                    "inputs": list(item.outputs or []),
+                    "outputs": [backlog_id],
+                    "blueprint": blueprint,
+                    "scroll": scroll,
+                    "section": section,
+                    "scene": scene,
+                },
+            )
+            if created:
+                position += 1
+                BacklogTransition.objects.create(
+                    item=scene_item,
+                    plan=plan,
+                    from_status="",
+                    to_status=BacklogStatus.PENDING,
+                    reason="scroll-sync",
+                    actor=actor,
+                    detail=f"added by scroll refinement ({item.backlog_id})",
+                )
+                scene_items.append(backlog_id)
+    return Materialised(
+        blueprint=blueprint,
+        scroll=scroll,
+        summary={
+            "sections": [s.sectionSlug for s in reply.sections],
+            "scenes": [scene.scene_slug for scene in scenes],
+            "sceneIds": [scene.pk for scene in scenes],
+            "sceneItems": scene_items,
+        },
+    )
+
+
+def _bind_lore(plan_id: int, scroll: ChapterScroll) -> None:
+    """Point requirements that name the scroll's slug at the scroll row. (A JSON ``contains``
+    lookup would do this in one query on PostgreSQL, but SQLite lacks it.)"""
+    for requirement in LoreRequirement.objects.filter(plan_id=plan_id, scroll__isnull=True):
+        if scroll.scroll_slug in (requirement.required_for or []):
+            requirement.scroll = scroll
+            requirement.save(update_fields=["scroll", "updated_at"])
+
+
+def _next_position(plan_id: int) -> int:
+    last = (
+        BacklogItem.objects.filter(plan_id=plan_id)
+        .order_by("-position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    return (last or 0) + 1
+
+
+# --- scene weaver ---------------------------------------------------------------------------------
+
+
+def materialise_scene(item: BacklogItem, draft: SceneDraft) -> Materialised:
+    scene = item.scene
+    assert scene is not None  # the runner refuses a scene item without a scene before the call
+    scene.prose = draft.prose
+    scene.word_count = draft.wordCount
+    scene.status = ChapterScene.Status.DRAFTED
+    scene.save(update_fields=["prose", "word_count", "status", "updated_at"])
+    return Materialised(
+        scene=scene,
+        section=scene.section,
+        scroll=scene.section.scroll,
+        summary={"wordCount": draft.wordCount, "coverage": draft.coverageRatio},
+    )
+
+
+def mark_scene(item: BacklogItem, status: str) -> None:
+    """Record a scene phase that did not produce prose (blocked by the gate, or failed)."""
+    if item.scene_id is not None:
+        ChapterScene.objects.filter(pk=item.scene_id).update(
+            status=status, updated_at=timezone.now()
+        )

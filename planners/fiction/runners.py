@@ -1,0 +1,459 @@
+"""Running one backlog item's phase: context, planner, transcripts, materialisation, result.
+
+``run_backlog_item`` is what the Celery phase task calls once it has claimed the item. It does
+not claim, transition or schedule items (the pipeline does); it turns one planner run into
+durable records and a ``PhaseResult``:
+
+* scroll and scene phases first pass the lore gate: an unresolved requirement bound to the
+  scroll blocks the phase before any model call (one ``skipped`` transcript names it);
+* the planner runs (one ``PlannerExecution`` row, one repair attempt on a bad reply);
+* every agent attempt becomes a ``PhaseTranscript`` (request, raw reply, tokens, latency,
+  validation, template, execution link, metadata with ``backlogItemId``, ``phase``, ``branch``
+  and the blueprint/scroll/section/scene slugs and ids);
+* a valid reply is materialised in one transaction, idempotently.
+
+Outcome mapping (planner outcome → phase status): success/partial → ``completed``; blocked →
+``blocked``; failed → ``failed`` (``retryable`` for a transient agent error: network, 429, 5xx);
+cancelled → ``cancelled``; throttled/rejected by a quota → ``skipped`` (``retryable`` only when
+the limit was the queued-jobs one, which clears by itself).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db import transaction
+from django.utils import timezone
+
+from cognition.agents.base import AgentError, AgentService
+from planners.fiction.inputs import PhaseInputError, next_iteration, params_for, resolve_blueprint
+from planners.fiction.lore import blocking_requirements, describe_blockers
+from planners.fiction.materialise import (
+    Materialised,
+    mark_scene,
+    materialise_chapter,
+    materialise_iterative,
+    materialise_scene,
+    materialise_scroll,
+    materialise_vision,
+)
+from planners.fiction.phases import phase_key, planner_slug_for
+from planners.framework.base import PlannerBase
+from planners.framework.catalog import catalog
+from planners.framework.context import PlannerContext
+from planners.framework.result import AgentAttempt, PlannerResult
+from planners.models import (
+    BacklogItem,
+    BacklogStatus,
+    ChapterScene,
+    Phase,
+    PhaseTranscript,
+    PlannerExecution,
+    PlannerOutcome,
+)
+
+logger = logging.getLogger(__name__)
+
+PhaseStatus = Literal["completed", "blocked", "failed", "cancelled", "skipped"]
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """How a phase ended. ``reason`` is for people (empty when it completed); ``retryable``
+    tells the task whether running it again later can help without anyone changing anything."""
+
+    status: PhaseStatus
+    reason: str = ""
+    retryable: bool = False
+    execution_id: int | None = None
+    transcript_ids: tuple[int, ...] = ()
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+
+@dataclass
+class _Attempt:
+    """One agent call in the shape a transcript needs, from a result or a stored execution."""
+
+    attempt: int
+    kind: str
+    agent_phase: str
+    request: list[dict[str, str]]
+    response: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: int = 0
+    validation_status: str = "unknown"
+    validation_details: list[str] = field(default_factory=list)
+    template_id: str = ""
+    template_version: int | None = None
+    error: str = ""
+
+    @classmethod
+    def from_agent_attempt(cls, attempt: AgentAttempt) -> _Attempt:
+        return cls(
+            attempt=attempt.attempt,
+            kind=attempt.kind,
+            agent_phase=attempt.phase,
+            request=[{"role": m.role, "content": m.content} for m in attempt.messages],
+            response=attempt.response,
+            prompt_tokens=attempt.prompt_tokens,
+            completion_tokens=attempt.completion_tokens,
+            latency_ms=attempt.latency_ms,
+            validation_status=attempt.validation_status,
+            validation_details=list(attempt.validation_details),
+            template_id=attempt.template_id,
+            template_version=attempt.template_version,
+            error=attempt.error,
+        )
+
+
+def run_backlog_item(
+    item: BacklogItem,
+    agent: AgentService,
+    *,
+    correlation_id: str,
+    actor: str = "",
+    is_cancelled: Callable[[], bool] | None = None,
+) -> PhaseResult:
+    """Run the phase of ``item`` (already claimed by the caller) and record what happened.
+
+    Never raises for an unsuccessful phase: bad replies, lore blocks, agent errors and quota
+    breaches come back as a ``PhaseResult``. Call it outside a transaction you might roll back.
+    """
+    item.refresh_from_db()
+    plan = item.plan
+    planner = catalog.get(planner_slug_for(item.phase))
+
+    blockers = blocking_requirements(item)
+    if blockers:
+        reason = describe_blockers(blockers)
+        return _ended_before_agent(item, planner, correlation_id, reason)
+
+    try:
+        params = params_for(item)
+    except PhaseInputError as exc:
+        return _ended_before_agent(item, planner, correlation_id, str(exc))
+
+    iteration = next_iteration(item) if item.phase == Phase.ITERATIVE else 0
+    context = PlannerContext.create(
+        agent,
+        correlation_id=correlation_id,
+        plan=plan,
+        backlog_item=item,
+        phase=item.phase,
+        actor=actor,
+        iteration=iteration,
+        queued_jobs=_queued_jobs(item),
+        metadata={"backlogItemId": item.backlog_id, "phase": item.phase, "branch": plan.branch},
+    )
+    if is_cancelled is not None:
+        context.is_cancelled = is_cancelled
+    started_at = timezone.now()
+    try:
+        result = planner.plan(context, params)
+    except AgentError as exc:
+        # A transient agent error: the framework stored the failed execution and re-raised it
+        # so the call can be retried later; record the attempts from that row.
+        reason = f"agent error (transient): {exc}"
+        return _ended_by_exception(item, planner.slug, correlation_id, started_at, reason, True)
+    except Exception as exc:
+        logger.exception("phase %s of item %s crashed", item.phase, item.backlog_id)
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        return _ended_by_exception(item, planner.slug, correlation_id, started_at, reason, False)
+
+    return _finish(item, planner.slug, correlation_id, result, iteration=iteration, actor=actor)
+
+
+# --- outcomes -------------------------------------------------------------------------------------
+
+
+def _finish(
+    item: BacklogItem,
+    planner_slug: str,
+    correlation_id: str,
+    result: PlannerResult,
+    *,
+    iteration: int,
+    actor: str,
+) -> PhaseResult:
+    execution = result.execution
+    attempts = [_Attempt.from_agent_attempt(a) for a in result.attempts]
+    outcome = result.outcome
+    materialised = Materialised()
+    status: PhaseStatus
+    retryable = False
+    reason = result.error
+
+    if result.ok:
+        try:
+            with transaction.atomic():
+                materialised = _materialise(item, result.reply, iteration=iteration, actor=actor)
+            status, reason = "completed", ""
+        except Exception as exc:
+            logger.exception("materialising %s of item %s failed", item.phase, item.backlog_id)
+            status, reason = "failed", f"could not store the reply: {type(exc).__name__}: {exc}"
+    elif outcome == PlannerOutcome.BLOCKED:
+        status = "blocked"
+        mark_scene(item, ChapterScene.Status.BLOCKED)
+    elif outcome == PlannerOutcome.CANCELLED:
+        status = "cancelled"
+    elif outcome in (PlannerOutcome.THROTTLED, PlannerOutcome.REJECTED):
+        status = "skipped"
+        retryable = result.diagnostics.quota_limit == "max_queued_jobs"
+    else:
+        status = "failed"
+        mark_scene(item, ChapterScene.Status.FAILED)
+
+    if not attempts:
+        # Parameters, quota or template rendering ended the run before any agent call.
+        attempts = [_no_call_attempt(item, result.error, result.template_id)]
+        attempts[0].template_version = result.template_version
+    transcripts = _write_transcripts(
+        item,
+        attempts,
+        planner_slug=planner_slug,
+        correlation_id=correlation_id,
+        execution=execution,
+        outcome=outcome.value,
+        materialised=materialised,
+    )
+    logger.info(
+        "phase %s of item %s on plan %s: %s%s",
+        item.phase,
+        item.backlog_id,
+        item.plan_id,
+        status,
+        f" ({reason})" if reason else "",
+    )
+    return PhaseResult(
+        status=status,
+        reason=reason,
+        retryable=retryable,
+        execution_id=execution.pk if execution is not None else None,
+        transcript_ids=tuple(t.pk for t in transcripts),
+        summary=materialised.summary,
+    )
+
+
+def _materialise(item: BacklogItem, reply: Any, *, iteration: int, actor: str) -> Materialised:
+    if item.phase == Phase.VISION:
+        return materialise_vision(item, reply, actor=actor)
+    if item.phase == Phase.ITERATIVE:
+        return materialise_iterative(item, reply, iteration=iteration)
+    if item.phase == Phase.CHAPTER_ARCHITECT:
+        return materialise_chapter(item, reply)
+    if item.phase == Phase.SCROLL_REFINER:
+        blueprint = resolve_blueprint(item)
+        if blueprint is None:  # params_for refused this case before the call
+            raise PhaseInputError("the chapter blueprint disappeared during the phase")
+        return materialise_scroll(item, reply, blueprint=blueprint, actor=actor)
+    if item.phase == Phase.SCENE_WEAVER:
+        return materialise_scene(item, reply)
+    raise PhaseInputError(f"unknown phase {item.phase!r}")
+
+
+def _ended_before_agent(
+    item: BacklogItem, planner: PlannerBase[Any], correlation_id: str, reason: str
+) -> PhaseResult:
+    """The phase is blocked before any model call (lore gate, missing target): one skipped
+    transcript says why, so the item's history shows it was tried and what holds it."""
+    mark_scene(item, ChapterScene.Status.BLOCKED)
+    attempt = _no_call_attempt(item, reason, planner.metadata.steps[0].template_id)
+    transcripts = _write_transcripts(
+        item,
+        [attempt],
+        planner_slug=planner.slug,
+        correlation_id=correlation_id,
+        execution=None,
+        outcome="blocked",
+        materialised=Materialised(),
+    )
+    logger.info(
+        "phase %s of item %s blocked before the agent: %s", item.phase, item.backlog_id, reason
+    )
+    return PhaseResult(
+        status="blocked", reason=reason, transcript_ids=tuple(t.pk for t in transcripts)
+    )
+
+
+def _ended_by_exception(
+    item: BacklogItem,
+    planner_slug: str,
+    correlation_id: str,
+    started_at: datetime,
+    reason: str,
+    retryable: bool,
+) -> PhaseResult:
+    execution = (
+        PlannerExecution.objects.filter(
+            correlation_id=correlation_id, backlog_item=item, created_at__gte=started_at
+        )
+        .order_by("-id")
+        .first()
+    )
+    attempts = _attempts_from_execution(execution) if execution is not None else []
+    if not attempts:
+        attempts = [_no_call_attempt(item, reason, "")]
+        attempts[0].validation_status = PhaseTranscript.Validation.UNKNOWN
+    if not retryable:
+        mark_scene(item, ChapterScene.Status.FAILED)
+    transcripts = _write_transcripts(
+        item,
+        attempts,
+        planner_slug=planner_slug,
+        correlation_id=correlation_id,
+        execution=execution,
+        outcome=PlannerOutcome.FAILED.value,
+        materialised=Materialised(),
+    )
+    return PhaseResult(
+        status="failed",
+        reason=reason,
+        retryable=retryable,
+        execution_id=execution.pk if execution is not None else None,
+        transcript_ids=tuple(t.pk for t in transcripts),
+    )
+
+
+def _no_call_attempt(item: BacklogItem, reason: str, template_id: str) -> _Attempt:
+    return _Attempt(
+        attempt=1,
+        kind="none",
+        agent_phase=item.phase,
+        request=[],
+        validation_status=PhaseTranscript.Validation.SKIPPED,
+        validation_details=[reason] if reason else [],
+        template_id=template_id,
+        error=reason,
+    )
+
+
+def _attempts_from_execution(execution: PlannerExecution) -> list[_Attempt]:
+    """Rebuild the attempts of a run that raised, from its stored execution row."""
+    entries = execution.transcript or []
+    attempts = []
+    for data in execution.diagnostics.get("attempts", []):
+        number = data.get("attempt", 0)
+        mine = [e for e in entries if (e.get("metadata") or {}).get("attempt") == number]
+        request = [
+            {"role": e["role"], "content": e["message"]}
+            for e in mine
+            if e.get("role") in ("system", "user")
+        ]
+        replies = [e["message"] for e in mine if e.get("role") == "assistant"]
+        attempts.append(
+            _Attempt(
+                attempt=number,
+                kind=data.get("kind", "reply"),
+                agent_phase=data.get("phase", ""),
+                request=request,
+                response=replies[-1] if replies else "",
+                prompt_tokens=data.get("prompt_tokens", 0),
+                completion_tokens=data.get("completion_tokens", 0),
+                latency_ms=data.get("latency_ms", 0),
+                validation_status=data.get("validation_status", "unknown"),
+                validation_details=list(data.get("validation_details", [])),
+                template_id=data.get("template_id", ""),
+                template_version=data.get("template_version"),
+                error=data.get("error", ""),
+            )
+        )
+    return attempts
+
+
+# --- transcripts ----------------------------------------------------------------------------------
+
+
+def _write_transcripts(
+    item: BacklogItem,
+    attempts: Sequence[_Attempt],
+    *,
+    planner_slug: str,
+    correlation_id: str,
+    execution: PlannerExecution | None,
+    outcome: str,
+    materialised: Materialised,
+) -> list[PhaseTranscript]:
+    plan = item.plan
+    blueprint = materialised.blueprint or item.blueprint
+    scroll = materialised.scroll or item.scroll
+    section = materialised.section or item.section
+    scene = materialised.scene or item.scene
+    base_metadata: dict[str, Any] = {
+        "backlogItemId": item.backlog_id,
+        "backlogItemPk": item.pk,
+        "planId": plan.pk,
+        "phase": item.phase,
+        "branch": plan.branch,
+        "phaseKey": phase_key(item, branch=plan.branch),
+        "planner": planner_slug,
+        "correlationId": correlation_id,
+        "outcome": outcome,
+    }
+    for prefix, row, slug_field in (
+        ("blueprint", blueprint, "slug"),
+        ("scroll", scroll, "scroll_slug"),
+        ("section", section, "section_slug"),
+        ("scene", scene, "scene_slug"),
+    ):
+        if row is not None:
+            base_metadata[f"{prefix}Id"] = row.pk
+            base_metadata[f"{prefix}Slug"] = getattr(row, slug_field)
+    if materialised.summary:
+        base_metadata["materialised"] = materialised.summary
+
+    earlier = PhaseTranscript.objects.filter(backlog_item=item).count()
+    rows = []
+    for offset, attempt in enumerate(attempts, start=1):
+        number = earlier + offset
+        rows.append(
+            PhaseTranscript(
+                plan=plan,
+                phase=item.phase,
+                backlog_item=item,
+                blueprint=blueprint,
+                scroll=scroll,
+                section=section,
+                scene=scene,
+                execution=execution,
+                attempt=number,
+                is_retry=number > 1,
+                request=attempt.request,
+                response=attempt.response,
+                prompt_tokens=attempt.prompt_tokens,
+                completion_tokens=attempt.completion_tokens,
+                latency_ms=attempt.latency_ms,
+                validation_status=attempt.validation_status,
+                validation_details=attempt.validation_details,
+                template_id=attempt.template_id,
+                template_version=attempt.template_version,
+                metadata={
+                    **base_metadata,
+                    "attemptKind": attempt.kind,
+                    "agentPhase": attempt.agent_phase,
+                    "runAttempt": attempt.attempt,
+                    **({"error": attempt.error} if attempt.error else {}),
+                },
+            )
+        )
+    # bulk_create keeps this to one INSERT; the rows get their pks back on every backend we use.
+    return PhaseTranscript.objects.bulk_create(rows)
+
+
+def _queued_jobs(item: BacklogItem) -> int:
+    """Other real items of the same phase running right now (the queued-jobs quota)."""
+    return (
+        BacklogItem.objects.filter(
+            phase=item.phase, status=BacklogStatus.IN_PROGRESS, synthetic=False
+        )
+        .exclude(pk=item.pk)
+        .count()
+    )
