@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM_PATH = "/usr/bin/chromium"
@@ -83,6 +85,14 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         test_dir = settings.VAR_DIR / "test-db"
         test_dir.mkdir(parents=True, exist_ok=True)
         db.setdefault("TEST", {})["NAME"] = str(test_dir / f"test-{os.getpid()}.sqlite3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[None]:
+    """The production hasher costs ~2 s per user on a loaded 2-core CI box; tests only need
+    passwords to round-trip, so hash them with MD5 for the whole session."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture
