@@ -1,0 +1,102 @@
+"""``GET /healthz``: database and broker liveness for load balancers, no login, no details."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_healthz_is_ok_without_login_on_the_filesystem_broker(
+    client: Client,
+    settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_FILESYSTEM_BROKER_DIR = tmp_path
+    (tmp_path / "queue").mkdir()
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert "no-cache" in response["Cache-Control"]
+    assert list((tmp_path / "queue").iterdir()) == [], "the write probe cleans up after itself"
+
+
+def test_unwritable_filesystem_broker_is_unavailable(
+    client: Client,
+    settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_FILESYSTEM_BROKER_DIR = tmp_path / "never-created"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "broker": "down"},
+    }
+
+
+def test_unreachable_redis_broker_is_unavailable_without_leaking_details(
+    client: Client,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    port = _closed_port()
+    settings.CELERY_BROKER_URL = f"redis://:hunter2@127.0.0.1:{port}/5"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "broker": "down"},
+    }
+    body = response.content.decode()
+    assert "hunter2" not in body
+    assert str(port) not in body
+
+
+def test_database_outage_is_unavailable(
+    client: Client,
+    settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_FILESYSTEM_BROKER_DIR = tmp_path
+    (tmp_path / "queue").mkdir()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OperationalError("could not connect to server at db.internal:5432")
+
+    from cognition import health_views
+
+    monkeypatch.setattr(health_views.connection, "cursor", refuse)
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "down", "broker": "ok"},
+    }
+    assert b"db.internal" not in response.content
+
+
+def test_healthz_refuses_writes(client: Client) -> None:
+    assert client.post("/healthz").status_code == 405
