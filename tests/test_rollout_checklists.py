@@ -1,0 +1,276 @@
+"""Rollout checklists: built from the runbook, item rules, sign-off rules, immutability, and
+evidence carried between deployments."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import IntegrityError, transaction
+
+from planners.models import ActionLogEntry
+from planners.models.rollout import (
+    ChecklistItem,
+    Environment,
+    ItemStatus,
+    RolloutChecklist,
+    SignOff,
+    SignOffImmutable,
+)
+from planners.rollouts import actions, runbook
+from planners.rollouts.evidence import export_evidence
+from tests.test_rollout_support import (
+    PLANNER,
+    make_live_evidence,
+    pass_manual_items,
+    signed_off_dev,
+    waive_system_items,
+)
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date(2026, 11, 26)
+
+
+@pytest.fixture
+def owner(staff_user: User) -> User:
+    return staff_user
+
+
+def test_environments_run_dev_staging_production_in_order() -> None:
+    assert [e.name for e in actions.ensure_environments()] == ["dev", "staging", "production"]
+
+
+def test_checklist_items_come_from_the_runbook(owner: User) -> None:
+    checklist, created = actions.get_or_create_checklist(PLANNER, "dev", actor="olivia")
+
+    assert created
+    items = list(checklist.items.all())
+    assert [i.key for i in items] == [i.key for i in runbook.RUNBOOK_ITEMS]
+    sections = {i.section for i in items}
+    assert {runbook.QUICK_REFERENCE, runbook.DEPLOY, runbook.DATABASE} <= sections
+    assert {runbook.CONFIGURATION, runbook.SMOKE_TESTS, runbook.OPS_VERIFICATION} <= sections
+    assert runbook.SIGN_OFF in sections
+    by_key = {i.key: i for i in items}
+    assert by_key["seeder-ran"].verification == runbook.TEMPLATE_SEEDED
+    assert by_key["synthetic-alert"].verification == runbook.SYNTHETIC_ALERT_ACKNOWLEDGED
+    assert by_key["legacy-cleanup"].required is False
+    assert all(i.status == ItemStatus.PENDING for i in items)
+    again, created_again = actions.get_or_create_checklist(PLANNER, "dev")
+    assert again.pk == checklist.pk
+    assert not created_again
+
+
+def test_checklist_for_unknown_planner_is_refused() -> None:
+    with pytest.raises(LookupError, match="no-such-planner"):
+        actions.get_or_create_checklist("no-such-planner", "dev")
+
+
+def test_system_verified_item_cannot_be_passed_by_hand() -> None:
+    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
+    item = checklist.items.get(key="seeder-ran")
+
+    with pytest.raises(actions.ItemChangeRefused, match="verified by the system"):
+        actions.mark_item(item, status=ItemStatus.PASSED, actor="olivia")
+
+
+def test_waiver_needs_a_reason_in_actions_and_in_the_database() -> None:
+    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
+    item = checklist.items.get(key="docs-updated")
+
+    with pytest.raises(actions.ItemChangeRefused, match="needs a reason"):
+        actions.mark_item(item, status=ItemStatus.WAIVED, actor="olivia", waiver_reason="  ")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChecklistItem.objects.filter(pk=item.pk).update(status=ItemStatus.WAIVED)
+
+    actions.mark_item(item, status=ItemStatus.WAIVED, actor="olivia", waiver_reason="No docs.")
+    item.refresh_from_db()
+    assert (item.status, item.waiver_reason, item.checked_by) == ("waived", "No docs.", "olivia")
+    assert item.checked_at is not None
+
+
+def test_sign_off_refused_while_required_items_are_missing(owner: User) -> None:
+    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
+    pass_manual_items(checklist)
+
+    with pytest.raises(actions.SignOffRefused) as refused:
+        actions.sign_off(checklist, owner=owner, deployment_date=TODAY)
+
+    message = str(refused.value)
+    assert "required items not passed or waived" in message
+    assert "Prompt template seeded and available in tests." in message
+    assert not SignOff.objects.exists()
+
+
+def test_dev_sign_off_succeeds_once_every_required_item_is_done(owner: User, settings) -> None:  # type: ignore[no-untyped-def]
+    make_live_evidence(settings)
+    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
+    pass_manual_items(checklist)
+    run = actions.verify_checklist(checklist, actor="olivia")
+    assert run.passed, {k: r.summary for k, r in run.results.items()}
+
+    record = actions.sign_off(
+        checklist, owner=owner, deployment_date=TODAY, note="Vision is live on dev."
+    )
+
+    assert (record.owner, record.owner_name, record.deployment_date) == (owner, "olivia", TODAY)
+    sign_off_item = checklist.items.get(key=runbook.SIGN_OFF_ITEM_KEY)
+    assert sign_off_item.status == ItemStatus.PASSED
+    entry = ActionLogEntry.objects.get(action="sign-off")
+    assert entry.actor == "olivia"
+    assert entry.target == "rollout vision / dev"
+
+
+def test_staging_sign_off_refused_until_dev_is_signed_off(owner: User) -> None:
+    staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
+    pass_manual_items(staging)
+    waive_system_items(staging)
+
+    with pytest.raises(actions.SignOffRefused, match="dev must be signed off for vision"):
+        actions.sign_off(staging, owner=owner, deployment_date=TODAY)
+
+    signed_off_dev(owner)
+    record = actions.sign_off(staging, owner=owner, deployment_date=TODAY)
+    assert record.checklist == staging
+
+
+def test_staging_refuses_sign_off_until_its_own_items_pass(owner: User) -> None:
+    signed_off_dev(owner)
+    staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
+
+    with pytest.raises(actions.SignOffRefused, match="required items not passed"):
+        actions.sign_off(staging, owner=owner, deployment_date=TODAY)
+
+
+def test_signer_must_be_allowed_for_the_environment(owner: User, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    signed_off_dev(owner)
+    staging = Environment.objects.get(name="staging")
+    release_managers = Group.objects.create(name="release-managers")
+    staging.signer_group = release_managers
+    staging.save()
+    checklist, _ = actions.get_or_create_checklist(PLANNER, "staging")
+    pass_manual_items(checklist)
+    waive_system_items(checklist)
+
+    with pytest.raises(actions.SignOffRefused, match="olivia is not allowed to sign off staging"):
+        actions.sign_off(checklist, owner=owner, deployment_date=TODAY)
+
+    rita = django_user_model.objects.create_user("rita", is_staff=True)
+    rita.groups.add(release_managers)
+    assert actions.sign_off(checklist, owner=rita, deployment_date=TODAY).owner_name == "rita"
+
+
+def test_named_signers_restrict_an_environment(owner: User, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    dev = Environment.objects.get(name="dev")
+    sam = django_user_model.objects.create_user("sam", is_staff=True)
+    dev.signers.add(sam)
+
+    assert dev.allows_signer(sam)
+    assert not dev.allows_signer(owner)
+
+
+def test_sign_offs_are_immutable(owner: User) -> None:
+    checklist = signed_off_dev(owner)
+    record = SignOff.objects.get(checklist=checklist)
+
+    record.note = "rewritten history"
+    with pytest.raises(SignOffImmutable):
+        record.save()
+    with pytest.raises(SignOffImmutable):
+        record.delete()
+    with pytest.raises(SignOffImmutable):
+        SignOff.objects.filter(pk=record.pk).update(note="rewritten")
+    with pytest.raises(SignOffImmutable):
+        SignOff.objects.all().delete()
+    assert SignOff.objects.get(pk=record.pk).note == "dev is good."
+
+
+def test_signed_off_checklist_no_longer_changes(owner: User) -> None:
+    checklist = signed_off_dev(owner)
+    item = checklist.items.get(key="docs-updated")
+
+    with pytest.raises(actions.ChecklistLocked):
+        actions.mark_item(item, status=ItemStatus.FAILED, actor="olivia")
+    with pytest.raises(actions.SignOffRefused, match="already signed off"):
+        actions.sign_off(checklist, owner=owner, deployment_date=TODAY)
+
+
+class _OtherDeployment(Exception):
+    """Raised to roll back what "the dev deployment" wrote: its database is not ours."""
+
+
+def _export_from_dev_deployment(owner: User) -> dict:  # type: ignore[type-arg]
+    try:
+        with transaction.atomic():
+            dev = signed_off_dev(owner)
+            dev.files_touched = "planners/fiction/vision.py"
+            dev.save()
+            exported = export_evidence(dev)
+            raise _OtherDeployment
+    except _OtherDeployment:
+        pass
+    assert not RolloutChecklist.objects.exists()
+    return exported
+
+
+def test_evidence_round_trip_carries_dev_sign_off_to_staging_deployment(
+    owner: User,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    exported = _export_from_dev_deployment(owner)
+    assert (exported["planner"], exported["environment"]) == ("vision", "dev")
+    settings.DEPLOY_ENVIRONMENT = "staging"
+
+    imported = actions.import_evidence(exported, actor="importer")
+
+    assert (imported.planner_slug, imported.environment.name) == ("vision", "dev")
+    assert imported.imported_from == "dev"
+    assert imported.files_touched == "planners/fiction/vision.py"
+    record = SignOff.objects.get(checklist=imported)
+    assert (record.owner, record.owner_name, record.imported_from) == (None, "olivia", "dev")
+    assert record.note == "dev is good."
+    docs = imported.items.get(key="docs-updated")
+    assert (docs.status, docs.checked_by, docs.checked_via) == ("passed", "olivia", "import")
+    assert docs.evidence_text == "Checked by hand."
+    waived = imported.items.get(key="seeder-ran")
+    assert (waived.status, waived.waiver_reason) == ("waived", "Verified on staging host.")
+    staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
+    assert not any("dev must be signed off" in p for p in actions.sign_off_problems(staging, None))
+    assert ActionLogEntry.objects.filter(action="rollout-import", actor="importer").exists()
+
+
+def test_importing_the_same_evidence_twice_is_refused_once_signed(
+    owner: User,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    exported = _export_from_dev_deployment(owner)
+    settings.DEPLOY_ENVIRONMENT = "staging"
+    actions.import_evidence(exported, actor="importer")
+
+    with pytest.raises(actions.EvidenceImportRefused, match="already signed off here"):
+        actions.import_evidence(exported, actor="importer")
+
+
+def test_import_into_the_wrong_checklist_is_refused(owner: User, settings) -> None:  # type: ignore[no-untyped-def]
+    exported = export_evidence(signed_off_dev(owner))
+    staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
+    settings.DEPLOY_ENVIRONMENT = "staging"
+
+    with pytest.raises(actions.EvidenceImportRefused, match="cannot go into vision / staging"):
+        actions.import_evidence(exported, actor="importer", into=staging)
+
+
+def test_import_of_this_deployments_own_environment_is_refused(owner: User) -> None:
+    exported = export_evidence(signed_off_dev(owner))
+
+    with pytest.raises(actions.EvidenceImportRefused, match="verified here, not imported"):
+        actions.import_evidence(exported, actor="importer")
+
+
+def test_import_rejects_a_file_that_is_not_evidence(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DEPLOY_ENVIRONMENT = "staging"
+    bad = {"format": "planner-ops.rollout-evidence", "version": 1, "planner": "vision"}
+
+    with pytest.raises(actions.EvidenceImportRefused, match="environment"):
+        actions.import_evidence(bad, actor="importer")
