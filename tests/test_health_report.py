@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cognition.models import PromptTemplate, PromptTemplateVersion
+from cognition.models import PromptTemplate
+from cognition.seeding import seed_planner_templates
 from planners.health import HealthStatus, Severity, build_health_report
 from planners.health.planners import catalog_planners
 from planners.models import (
@@ -28,18 +29,8 @@ pytestmark = pytest.mark.django_db
 
 
 def seed_templates() -> None:
-    """One active, non-empty template per catalog step: what the seeder leaves behind."""
-    for planner in catalog_planners():
-        for step in planner.steps:
-            template = PromptTemplate.objects.create(name=step.template_id)
-            version = PromptTemplateVersion.objects.create(
-                template=template,
-                number=1,
-                text=f"Plan {{{{planName}}}} ({step.id})",
-                source="seeded",
-            )
-            template.active_version = version
-            template.save()
+    """What a fresh install runs: every catalog step gets its seeded template (version 1)."""
+    seed_planner_templates()
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def template_alerts(planners: Sequence[PlannerState]) -> list[HealthAlert]:
                         description=(
                             f"Step {step.id} of {planner.slug} has no prompt template "
                             f"{step.template_id}; runs use the built-in fallback prompt. "
-                            "Seed the templates."
+                            "Run manage.py seed_planner_templates."
                         ),
                         planner=planner.slug,
                         template_id=step.template_id,

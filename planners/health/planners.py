@@ -34,7 +34,8 @@ class CatalogPlanner:
 
 
 def catalog_planners() -> list[CatalogPlanner]:
-    """The registered planners reduced to what the report needs (no query)."""
+    """The registered planners, in catalog (pipeline) order, reduced to what the report needs
+    (no query)."""
     from planners.framework.catalog import catalog
 
     planners: list[CatalogPlanner] = []
@@ -52,7 +53,7 @@ def catalog_planners() -> list[CatalogPlanner]:
                 steps=steps,
             )
         )
-    return sorted(planners, key=lambda p: p.slug)
+    return planners
 
 
 @dataclass
