@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
@@ -195,7 +196,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         "active_source",
         "is_active",
         "version_count",
-        "updated_at",
+        "last_change",
         "history_link",
     ]
     list_select_related = ["active_version"]
@@ -219,6 +220,10 @@ class PromptTemplateAdmin(admin.ModelAdmin):
     @admin.display(description="versions", ordering="_version_count")
     def version_count(self, obj: PromptTemplate) -> int:
         return getattr(obj, "_version_count", 0)
+
+    @admin.display(description="last change", ordering="updated_at")
+    def last_change(self, obj: PromptTemplate) -> datetime:
+        return obj.updated_at
 
     @admin.display(description="history")
     def history_link(self, obj: PromptTemplate) -> str:

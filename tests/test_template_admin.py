@@ -4,6 +4,7 @@ bad input and the removed-variable warning; and API token revocation."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -109,7 +110,7 @@ def test_change_list_shows_name_active_version_source_and_last_change(
     assert HARBOUR in html
     assert "v1" in html
     assert "Seeded" in html
-    assert "column-updated_at" in html
+    assert "column-last_change" in html
     assert versions_url(harbour) in html
 
 
@@ -438,6 +439,35 @@ def test_revoke_action_revokes_selected_tokens_once(
     assert tokens[1].revoked_at == earlier
 
 
+@pytest.mark.parametrize(
+    "changelist", ["cognition_prompttemplateversion_changelist", "cognition_apitoken_changelist"]
+)
+def test_version_and_token_lists_take_the_same_queries_at_any_size(
+    admin_client: Client,
+    staff_user: Any,
+    django_assert_max_num_queries: Any,
+    changelist: str,
+) -> None:
+    def grow(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            t = PromptTemplate.objects.create(name=f"planner.toy.q{i}")
+            add_template_version(t, f"Prompt {i}", author="seed", source="seeded")
+            add_template_version(t, f"Prompt {i} again", author="olivia")
+            ApiToken.objects.create(
+                user=staff_user, prefix=f"pk_q{i}", token_hash=ApiToken.hash_token(f"q{i}")
+            )
+
+    url = reverse(f"admin:{changelist}")
+    grow(0, 1)
+    admin_client.get(url)
+    with django_assert_max_num_queries(10) as small:
+        assert admin_client.get(url).status_code == 200
+    grow(1, 5)
+    with django_assert_max_num_queries(10) as large:
+        admin_client.get(url)
+    assert len(small.captured_queries) == len(large.captured_queries)
+
+
 def test_tokens_cannot_be_created_in_the_admin(admin_client: Client) -> None:
     assert admin_client.get(reverse("admin:cognition_apitoken_add")).status_code == 403
 
@@ -445,7 +475,7 @@ def test_tokens_cannot_be_created_in_the_admin(admin_client: Client) -> None:
 def test_removing_logline_from_the_vision_template_warns(admin_client: Client) -> None:
     from django.core.management import call_command
 
-    call_command("seed_planner_templates", stdout=None)
+    call_command("seed_planner_templates", stdout=StringIO())
     vision = PromptTemplate.objects.select_related("active_version").get(
         name="planner.fiction.vision"
     )
