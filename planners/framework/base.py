@@ -83,6 +83,12 @@ _CRITIQUE_PRIORITY = [
 ]
 
 
+def result_of(exc: BaseException) -> PlannerResult | None:
+    """The ``PlannerResult`` stored for a run that re-raised ``exc`` (None for other errors)."""
+    result = getattr(exc, "planner_result", None)
+    return result if isinstance(result, PlannerResult) else None
+
+
 class _Cancelled(Exception):
     def __init__(self, step_id: str) -> None:
         super().__init__(f"cancelled before the agent call for step {step_id!r}")
@@ -249,8 +255,9 @@ class PlannerBase(Generic[ParamsT]):
         Never raises for a bad run: bad params, quota breaches, template errors, validation
         failures and permanent agent errors come back as outcomes. A *transient* ``AgentError``
         is re-raised after the failed execution row is stored, so a Celery task can retry; a bug
-        in a hook is re-raised the same way. Do not call this inside a transaction you roll back
-        on error, or the execution row goes with it.
+        in a hook is re-raised the same way. A re-raised exception carries the stored run as
+        ``exc.planner_result`` (see ``result_of``). Do not call this inside a transaction you
+        roll back on error, or the execution row goes with it.
         """
         run = _PlannerRun(self, context)
         reraise: BaseException | None = None
@@ -277,12 +284,18 @@ class PlannerBase(Generic[ParamsT]):
             reraise = exc
         result = run.finish()
         if reraise is not None:
+            # The caller (a Celery task) gets the stored run with the exception, so it can write
+            # its transcripts without reading the execution row back.
+            reraise.planner_result = result  # type: ignore[attr-defined]
             raise reraise
         return result
 
     # -- the lifecycle -----------------------------------------------------------------------
 
     def _lifecycle(self, run: _PlannerRun, raw_params: ParamsT | Mapping[str, Any]) -> None:
+        budget = critique_budget_for(self.slug)
+        run.critique_enabled = budget.enabled
+
         # 1. parameters
         try:
             params = self.validate_params(raw_params)
@@ -306,6 +319,8 @@ class PlannerBase(Generic[ParamsT]):
         prompts: list[tuple[PlannerStep, StepRun, str]] = []
         for step in self.steps_to_run(params, run.context):
             step_run = StepRun(step_id=step.id, template_id=step.template_id)
+            if not budget.enabled:
+                step_run.critique_status = CritiqueStatus.DISABLED
             run.result.steps.append(step_run)
             prompts.append((step, step_run, self._render(step, step_run, params, run.context)))
         run.stop_on_breach(
@@ -318,7 +333,6 @@ class PlannerBase(Generic[ParamsT]):
 
         # 4. started; agent; validation; repair; critique
         run.emit(telemetry.STARTED)
-        budget = critique_budget_for(self.slug)
         for step, step_run, prompt in prompts:
             messages = self.build_messages(step, prompt, params, run.context)
             reply = self._call_and_validate(run, step, step_run, messages)
@@ -471,6 +485,7 @@ class _PlannerRun:
         self.replies: dict[str, Any] = {}
         self.conversations: dict[str, list[ChatMessage]] = {}
         self.details: list[str] = []
+        self.critique_enabled = False
         self.provider = str(getattr(context.agent, "provider", "") or "")
         self.model = str(getattr(context.agent, "model", "") or "")
         self._ended = False
@@ -629,7 +644,9 @@ class _PlannerRun:
             diagnostics.validation_summary = f"{len(steps)} step(s) validated"
         else:
             diagnostics.validation_summary = result.error
-        present = {s.critique_status for s in steps} or {CritiqueStatus.SKIPPED}
+        present = {s.critique_status for s in steps} or {
+            CritiqueStatus.SKIPPED if self.critique_enabled else CritiqueStatus.DISABLED
+        }
         diagnostics.critique_status = next(s for s in _CRITIQUE_PRIORITY if s in present)
         diagnostics.details = list(self.details)
         result.metrics.duration_ms = int((time.monotonic() - self._clock) * 1000)
