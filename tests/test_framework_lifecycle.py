@@ -224,3 +224,15 @@ def test_agent_reply_metrics_are_summed(toy: ToyPlanner) -> None:
         250,
     )
     assert execution.agent_model == "c-1"
+
+
+def test_a_run_costs_a_fixed_number_of_queries(
+    toy: ToyPlanner, django_assert_num_queries: Any
+) -> None:
+    make_template(TOY_TEMPLATE, "Title a tale of {{topic}} in {{words}} words.")
+    agent = ScriptedAgent({"vision": GOOD_REPLY})
+
+    # template look-up, started event, completed event, execution insert (in a savepoint),
+    # linking the events to it.
+    with django_assert_num_queries(7):
+        run(toy, agent)

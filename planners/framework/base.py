@@ -48,6 +48,7 @@ from planners.framework.limits import (
 from planners.framework.metadata import PlannerMetadata, PlannerStep
 from planners.framework.result import (
     AgentAttempt,
+    AttemptKind,
     CritiqueStatus,
     PlannerOutcome,
     PlannerResult,
@@ -517,7 +518,7 @@ class _PlannerRun:
         step_run: StepRun,
         messages: list[ChatMessage],
         *,
-        kind: str,
+        kind: AttemptKind,
     ) -> AgentAttempt:
         """One agent call: cancellation check, attempt record, transcript, metrics."""
         if self.context.is_cancelled():
@@ -531,7 +532,7 @@ class _PlannerRun:
             messages=list(messages),
             template_id=step.template_id,
             template_version=step_run.template_version,
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             phase=phase,
         )
         self.result.attempts.append(attempt)
@@ -539,7 +540,9 @@ class _PlannerRun:
         # The first call shows the whole prompt; repair/critique calls add one instruction.
         shown = messages if kind == "reply" else messages[-1:]
         for message in shown:
-            self.result.transcript.append(TranscriptEntry(message.role, message.content, meta))
+            self.result.transcript.append(
+                TranscriptEntry(message.role, message.content, dict(meta))
+            )
         try:
             reply = self.context.agent.chat(messages, phase=phase)
         except AgentError as exc:
@@ -562,7 +565,7 @@ class _PlannerRun:
         else:
             metrics.prompt_tokens += reply.prompt_tokens
             metrics.completion_tokens += reply.completion_tokens
-        self.result.transcript.append(TranscriptEntry("assistant", reply.text, meta))
+        self.result.transcript.append(TranscriptEntry("assistant", reply.text, dict(meta)))
         return attempt
 
     def critique_stop_reason(

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentAttempt",
+    "AttemptKind",
     "CritiqueStatus",
     "PlannerDiagnostics",
     "PlannerMetrics",
