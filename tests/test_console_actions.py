@@ -50,7 +50,10 @@ def test_acknowledge_from_the_console_answers_htmx_with_the_card_and_counters(
     assert 'data-state="acknowledged"' in content.split(f'id="alert-{data.stale_alert.pk}"')[1]
     assert "Acknowledge</button>" not in row
     # One alert still firing: the nav badge and the summary strip say so, out of band.
-    assert '<span id="nav-firing-count" class="nav-count nav-count-firing" hx-swap-oob="true"' in content
+    assert (
+        '<span id="nav-firing-count" class="nav-count nav-count-firing" hx-swap-oob="true"'
+        in content
+    )
     assert 'id="summary-counters" class="summary" hx-swap-oob="true"' in content
     assert '<span class="summary-value" id="summary-firing">1</span>' in content
 
@@ -155,7 +158,8 @@ def test_resume_of_a_complete_item_is_refused_with_the_reason(
     content = staff_client.post(
         reverse("console:resume", args=[data.vision.pk]), **HTMX
     ).content.decode()
-    assert "Not resumed" in content and "already complete" in content
+    assert "Not resumed" in content
+    assert "already complete" in content
     data.vision.refresh_from_db()
     assert data.vision.status == BacklogStatus.COMPLETE
 

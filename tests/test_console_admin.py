@@ -120,7 +120,7 @@ def test_backlog_item_links_to_its_transcripts_and_executions(
     assert transcripts in content
     listing = admin_client_.get(transcripts).content.decode()
     assert _url(PlannerExecution, "change", data.failed_run.pk) in listing
-    assert "iterative #%d (blocked)" % data.failed_run.pk in listing
+    assert f"iterative #{data.failed_run.pk} (blocked)" in listing
 
 
 def test_admin_resume_action_uses_the_console_rules(

@@ -29,7 +29,7 @@ from planners.models import (
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 
 @dataclass
@@ -337,7 +337,7 @@ def test_dashboard_shows_every_card_with_its_data(staff_client: Client, data: Co
     assert "cdn" not in content.lower()
     for slug in CARD_SLUGS:
         assert f'id="card-{slug}"' in content
-        assert f'hx-trigger="every 15s' in content
+        assert 'hx-trigger="every 15s' in content
     assert 'id="health-banner"' in content
     assert "Health report generated" in content
     assert "1 backlog item is stale" in content  # alerts card
@@ -347,7 +347,8 @@ def test_dashboard_shows_every_card_with_its_data(staff_client: Client, data: Co
     assert "phase-blocked" in content  # recent transitions
     assert "Validation failed after repair" in content  # recent failures
     assert reverse("console:transcript", args=[data.failed_transcript.pk]) in content
-    assert "<svg" in content and "Runs and failures per hour" in content
+    assert "<svg" in content
+    assert "Runs and failures per hour" in content
     assert "Vision Planner" in content  # planners & templates
 
 
@@ -385,26 +386,32 @@ def test_backlog_filters_by_status_phase_and_search(
 ) -> None:
     url = reverse("console:card", args=["backlog"])
     blocked = staff_client.get(url, {"status": "blocked"}, **HTMX).content.decode()
-    assert "outline-core-conflicts" in blocked and "chapter-1-blueprint" not in blocked
+    assert "outline-core-conflicts" in blocked
+    assert "chapter-1-blueprint" not in blocked
     phase = staff_client.get(url, {"phase": "chapterArchitect"}, **HTMX).content.decode()
-    assert "chapter-1-blueprint" in phase and "outline-core-conflicts" not in phase
+    assert "chapter-1-blueprint" in phase
+    assert "outline-core-conflicts" not in phase
     search = staff_client.get(url, {"q": "keeper's war"}, **HTMX).content.decode()
-    assert "outline-core-conflicts" in search and 'id="backlog-%d"' % data.vision.pk not in search
+    assert "outline-core-conflicts" in search
+    assert f'id="backlog-{data.vision.pk}"' not in search
 
 
 def test_backlog_is_paginated(staff_client: Client, data: ConsoleData, settings: Any) -> None:
     settings.CONSOLE_PAGE_SIZE = 2
     url = reverse("console:card", args=["backlog"])
     first = staff_client.get(url, **HTMX).content.decode()
-    assert "Page 1 of 2" in first and 'rel="next"' in first
+    assert "Page 1 of 2" in first
+    assert 'rel="next"' in first
     second = staff_client.get(url, {"page": "2"}, **HTMX).content.decode()
-    assert "Page 2 of 2" in second and "scroll-harbour-night" in second
+    assert "Page 2 of 2" in second
+    assert "scroll-harbour-night" in second
 
 
 def test_alerts_filter_by_severity_and_state(staff_client: Client, data: ConsoleData) -> None:
     url = reverse("console:alerts")
     errors = staff_client.get(url, {"severity": "error"}).content.decode()
-    assert "Recent planner failures" in errors and "1 backlog item is stale" not in errors
+    assert "Recent planner failures" in errors
+    assert "1 backlog item is stale" not in errors
     resolved = staff_client.get(url, {"state": "resolved"}).content.decode()
     assert "Vision used its fallback prompt" in resolved
     assert "Recent planner failures" not in resolved
@@ -434,7 +441,8 @@ def test_plan_page_shows_phases_items_transitions_and_transcripts(
 ) -> None:
     content = staff_client.get(reverse("console:plan", args=[data.plan.pk])).content.decode()
     assert "Lantern Keeper main" in content
-    assert 'id="phase-vision"' in content and 'id="phase-sceneWeaver"' in content
+    assert 'id="phase-vision"' in content
+    assert 'id="phase-sceneWeaver"' in content
     assert "vision|main" in content  # checkpoint
     assert "phase-blocked" in content  # transition
     assert "risks: field required" in content  # validation details
@@ -471,7 +479,8 @@ def test_card_endpoint_gives_htmx_a_fragment_and_browsers_a_page(
     assert fragment.lstrip().startswith(f'<section id="card-{slug}"')
     assert "<html" not in fragment
     page = staff_client.get(url).content.decode()
-    assert "<html" in page and f'id="card-{slug}"' in page
+    assert "<html" in page
+    assert f'id="card-{slug}"' in page
 
 
 def test_boosted_requests_get_whole_pages(staff_client: Client, data: ConsoleData) -> None:

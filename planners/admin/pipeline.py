@@ -229,7 +229,15 @@ class BacklogItemAdmin(admin.ModelAdmin):
 
 @admin.register(BacklogTransition)
 class BacklogTransitionAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "item_link", "plan", "from_status", "to_status", "reason", "actor")
+    list_display = (
+        "created_at",
+        "item_link",
+        "plan",
+        "from_status",
+        "to_status",
+        "reason",
+        "actor",
+    )
     list_filter = ("to_status", "from_status", "reason")
     search_fields = ("item__backlog_id", "actor", "reason", "detail")
     list_select_related = ("item", "plan")
@@ -297,7 +305,11 @@ class PhaseTranscriptAdmin(ReadOnlyAdmin):
     def template(self, obj: PhaseTranscript) -> str:
         if not obj.template_id:
             return "—"
-        return f"{obj.template_id} v{obj.template_version}" if obj.template_version else obj.template_id
+        return (
+            f"{obj.template_id} v{obj.template_version}"
+            if obj.template_version
+            else obj.template_id
+        )
 
     @admin.display(description="Console")
     def console(self, obj: PhaseTranscript) -> SafeString:
@@ -340,7 +352,11 @@ class PlannerExecutionAdmin(ReadOnlyAdmin):
     def template(self, obj: PlannerExecution) -> str:
         if not obj.template_id:
             return "—"
-        return f"{obj.template_id} v{obj.template_version}" if obj.template_version else obj.template_id
+        return (
+            f"{obj.template_id} v{obj.template_version}"
+            if obj.template_version
+            else obj.template_id
+        )
 
     @admin.display(description="Backlog item", ordering="backlog_item__backlog_id")
     def item_link(self, obj: PlannerExecution) -> SafeString | str:

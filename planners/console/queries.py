@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -532,7 +532,7 @@ class PhaseView:
     label: str
     counts: dict[str, int]
     checkpoints: list[PhaseCheckpoint]
-    items: list[BacklogItem]
+    items: Sequence[BacklogItem]
     more_items: int
     transcripts: list[PhaseTranscript]
 

@@ -271,7 +271,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 def silence(request: HttpRequest) -> HttpResponse:
     form = SilenceForm(request.POST)
     if not form.is_valid():
-        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        errors = "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items())
         return _alerts_action_response(request, f"Not silenced: {errors}", error=True)
     data = form.cleaned_data
     result = silence_alerts(
