@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from cognition.models import ApiToken
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_api_token_prints_the_token_once_and_stores_only_its_hash(
-    staff_user,  # type: ignore[no-untyped-def]
+    staff_user: User,
 ) -> None:
     out, err = StringIO(), StringIO()
 
@@ -31,7 +32,7 @@ def test_create_api_token_prints_the_token_once_and_stores_only_its_hash(
     assert raw not in err.getvalue()
 
 
-def test_each_token_is_different(staff_user) -> None:  # type: ignore[no-untyped-def]
+def test_each_token_is_different(staff_user: User) -> None:
     first, second = StringIO(), StringIO()
     call_command("create_api_token", "olivia", stdout=first, stderr=StringIO())
     call_command("create_api_token", "olivia", stdout=second, stderr=StringIO())
@@ -40,7 +41,7 @@ def test_each_token_is_different(staff_user) -> None:  # type: ignore[no-untyped
     assert ApiToken.objects.count() == 2
 
 
-def test_create_api_token_refuses_a_non_staff_user(plain_user) -> None:  # type: ignore[no-untyped-def]
+def test_create_api_token_refuses_a_non_staff_user(plain_user: User) -> None:
     with pytest.raises(CommandError, match="'paul' is not an active staff user"):
         call_command("create_api_token", "paul", stdout=StringIO(), stderr=StringIO())
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries
 
 from cognition.models import ApiToken
 from planners.api_auth import create_api_token
@@ -22,15 +25,15 @@ URL = "/api/diagnostics/planner"
 
 
 @pytest.fixture
-def token(staff_user) -> str:  # type: ignore[no-untyped-def]
+def token(staff_user: User) -> str:
     return create_api_token(staff_user, name="uptime monitor")[1]
 
 
 def bearer(token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}"}
 
 
-def writes_during(callable_) -> list[str]:  # type: ignore[no-untyped-def]
+def writes_during(callable_: Callable[[], object]) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
         callable_()
     return [
@@ -48,7 +51,7 @@ def test_anonymous_request_is_401_json(client: Client) -> None:
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_non_staff_session_is_403_json(client: Client, plain_user) -> None:  # type: ignore[no-untyped-def]
+def test_non_staff_session_is_403_json(client: Client, plain_user: User) -> None:
     client.force_login(plain_user)
 
     response = client.get(URL)
@@ -71,7 +74,7 @@ def test_staff_session_gets_the_report(staff_client: Client) -> None:
 
 
 def test_bearer_token_gets_the_report(client: Client, token: str) -> None:
-    response = client.get(URL, **bearer(token))
+    response = client.get(URL, headers=bearer(token))
 
     assert response.status_code == 200
     assert response.json()["status"] in {"healthy", "degraded", "critical"}
@@ -80,7 +83,7 @@ def test_bearer_token_gets_the_report(client: Client, token: str) -> None:
 def test_revoked_token_is_401(client: Client, token: str) -> None:
     ApiToken.objects.update(revoked_at=timezone.now())
 
-    response = client.get(URL, **bearer(token))
+    response = client.get(URL, headers=bearer(token))
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
@@ -89,22 +92,24 @@ def test_revoked_token_is_401(client: Client, token: str) -> None:
 def test_unknown_or_malformed_token_is_401_even_with_a_staff_session(
     staff_client: Client,
 ) -> None:
-    assert staff_client.get(URL, **bearer("pops_not-a-real-token")).status_code == 401
-    assert staff_client.get(URL, HTTP_AUTHORIZATION="Basic b2xpdmlhOnB3").status_code == 401
+    assert staff_client.get(URL, headers=bearer("pops_not-a-real-token")).status_code == 401
+    assert staff_client.get(URL, headers={"Authorization": "Basic b2xpdmlhOnB3"}).status_code == 401
 
 
-def test_token_of_a_user_who_lost_staff_is_403(client: Client, token: str, staff_user) -> None:  # type: ignore[no-untyped-def]
+def test_token_of_a_user_who_lost_staff_is_403(
+    client: Client, token: str, staff_user: User
+) -> None:
     staff_user.is_staff = False
     staff_user.save()
 
-    assert client.get(URL, **bearer(token)).status_code == 403
+    assert client.get(URL, headers=bearer(token)).status_code == 403
 
 
-def test_token_of_a_deactivated_user_is_401(client: Client, token: str, staff_user) -> None:  # type: ignore[no-untyped-def]
+def test_token_of_a_deactivated_user_is_401(client: Client, token: str, staff_user: User) -> None:
     staff_user.is_active = False
     staff_user.save()
 
-    assert client.get(URL, **bearer(token)).status_code == 401
+    assert client.get(URL, headers=bearer(token)).status_code == 401
 
 
 def test_reading_with_a_session_writes_nothing(staff_client: Client) -> None:
@@ -114,8 +119,8 @@ def test_reading_with_a_session_writes_nothing(staff_client: Client) -> None:
 
 
 def test_bearer_reads_record_last_use_at_most_once_a_minute(client: Client, token: str) -> None:
-    first = writes_during(lambda: client.get(URL, **bearer(token)))
-    second = writes_during(lambda: client.get(URL, **bearer(token)))
+    first = writes_during(lambda: client.get(URL, headers=bearer(token)))
+    second = writes_during(lambda: client.get(URL, headers=bearer(token)))
 
     assert len(first) == 1
     assert "last_used_at" in first[0]
@@ -124,7 +129,7 @@ def test_bearer_reads_record_last_use_at_most_once_a_minute(client: Client, toke
     assert used is not None
 
     ApiToken.objects.update(last_used_at=used - timedelta(minutes=2))
-    assert len(writes_during(lambda: client.get(URL, **bearer(token)))) == 1
+    assert len(writes_during(lambda: client.get(URL, headers=bearer(token)))) == 1
 
 
 def test_plan_parameter_scopes_the_report(staff_client: Client) -> None:
@@ -156,7 +161,7 @@ def test_unknown_plan_is_404(staff_client: Client, value: str) -> None:
 
 
 def test_post_is_not_allowed(client: Client, token: str) -> None:
-    assert client.post(URL, **bearer(token)).status_code == 405
+    assert client.post(URL, headers=bearer(token)).status_code == 405
 
 
 @pytest.mark.parametrize("items", [10, 1000])
@@ -164,12 +169,12 @@ def test_api_query_count_does_not_grow_with_the_backlog(
     items: int,
     client: Client,
     token: str,
-    django_assert_num_queries,  # type: ignore[no-untyped-def]
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
     populate(items)
     ApiToken.objects.update(last_used_at=timezone.now())  # no last-use write in this request
 
     with django_assert_num_queries(REPORT_QUERIES + 1):  # + the token look-up
-        response = client.get(URL, **bearer(token))
+        response = client.get(URL, headers=bearer(token))
 
     assert response.status_code == 200

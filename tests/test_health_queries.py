@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries
 
 from planners.health import build_health_report
 from planners.models import (
@@ -95,7 +96,7 @@ def populate(items: int) -> FictionPlan:
 @pytest.mark.parametrize("items", [10, 1000])
 def test_report_query_count_does_not_grow_with_the_backlog(
     items: int,
-    django_assert_num_queries,  # type: ignore[no-untyped-def]
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
     populate(items)
 
@@ -111,7 +112,7 @@ def test_report_query_count_does_not_grow_with_the_backlog(
 @pytest.mark.parametrize("items", [10, 1000])
 def test_plan_report_query_count_does_not_grow_with_the_backlog(
     items: int,
-    django_assert_num_queries,  # type: ignore[no-untyped-def]
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
     plan = populate(items)
 

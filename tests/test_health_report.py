@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries, Settings
 
 from cognition.models import PromptTemplate
 from cognition.seeding import seed_planner_templates
-from planners.health import HealthStatus, Severity, build_health_report
+from planners.health import HealthStatus, PlannerHealthReport, Severity, build_health_report
 from planners.health.planners import catalog_planners
 from planners.models import (
     ActionLogEntry,
@@ -96,7 +97,7 @@ def add_execution(
     return execution
 
 
-def alert_ids(report) -> set[str]:  # type: ignore[no-untyped-def]
+def alert_ids(report: PlannerHealthReport) -> set[str]:
     return {a.id for a in report.alerts}
 
 
@@ -151,7 +152,9 @@ def test_stale_item_degrades_report(seeded: None, plan: FictionPlan) -> None:
     assert report.backlog.stale[0].age_seconds == pytest.approx(3 * 3600, abs=60)
 
 
-def test_stale_threshold_comes_from_settings(seeded: None, plan: FictionPlan, settings) -> None:  # type: ignore[no-untyped-def]
+def test_stale_threshold_comes_from_settings(
+    seeded: None, plan: FictionPlan, settings: Settings
+) -> None:
     settings.HEALTH_STALE_BACKLOG_SECONDS = 600
     add_item(plan, "draft-opening", status="in_progress", started_hours_ago=0.5)
 
@@ -411,6 +414,20 @@ def test_synthetic_items_are_kept_out_of_real_counts(seeded: None, plan: Fiction
     assert synthetic.dedup_key("dev") == "backlog:stale:synthetic:vision@dev"
 
 
+def test_plan_holding_only_synthetic_entries_is_not_listed(plan: FictionPlan) -> None:
+    drill_project = FictionProject.objects.create(title="Ops synthetic checks")
+    drill = FictionPlan.objects.create(project=drill_project, name="Synthetic", branch="synthetic")
+    add_item(
+        drill, "synthetic-stale-vision", status="in_progress", started_hours_ago=3, synthetic=True
+    )
+    add_item(plan, "vision-plan", phase="vision")
+
+    backlog = build_health_report().backlog
+
+    assert [p.id for p in backlog.plans] == [plan.pk]
+    assert backlog.plans_total == 1
+
+
 def test_synthetic_and_real_stale_alerts_have_distinct_dedup_keys(
     seeded: None, plan: FictionPlan
 ) -> None:
@@ -464,7 +481,7 @@ def test_recent_transitions_and_action_log_are_listed(seeded: None, plan: Fictio
 def test_reading_the_report_writes_nothing(
     seeded: None,
     plan: FictionPlan,
-    django_assert_num_queries,  # type: ignore[no-untyped-def]
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.db import OperationalError
 from django.test import Client
+from pytest_django import Settings
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +22,8 @@ def _closed_port() -> int:
 
 def test_healthz_is_ok_without_login_on_the_filesystem_broker(
     client: Client,
-    settings,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.CELERY_FILESYSTEM_BROKER_DIR = tmp_path
@@ -38,8 +39,8 @@ def test_healthz_is_ok_without_login_on_the_filesystem_broker(
 
 def test_unwritable_filesystem_broker_is_unavailable(
     client: Client,
-    settings,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.CELERY_FILESYSTEM_BROKER_DIR = tmp_path / "never-created"
@@ -55,7 +56,7 @@ def test_unwritable_filesystem_broker_is_unavailable(
 
 def test_unreachable_redis_broker_is_unavailable_without_leaking_details(
     client: Client,
-    settings,  # type: ignore[no-untyped-def]
+    settings: Settings,
 ) -> None:
     port = _closed_port()
     settings.CELERY_BROKER_URL = f"redis://:hunter2@127.0.0.1:{port}/5"
@@ -74,9 +75,9 @@ def test_unreachable_redis_broker_is_unavailable_without_leaking_details(
 
 def test_database_outage_is_unavailable(
     client: Client,
-    settings,
+    settings: Settings,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.CELERY_FILESYSTEM_BROKER_DIR = tmp_path

@@ -100,7 +100,8 @@ def backlog_counts(*, plan_id: int | None, stale_cutoff: datetime) -> BacklogCou
 
 
 def plan_summaries(*, plan_id: int | None) -> tuple[int, tuple[PlanSummary, ...]]:
-    """The most recently active plans with their real item counts (one query)."""
+    """The most recently updated plans with their real item counts, and how many plans there
+    are in all (one query)."""
     real = Q(backlog_items__synthetic=False)
     blocked_lore = (
         LoreRequirement.objects.filter(
@@ -115,6 +116,7 @@ def plan_summaries(*, plan_id: int | None) -> tuple[int, tuple[PlanSummary, ...]
     rows = (
         plans.annotate(
             items_total=Count("backlog_items", filter=real),
+            synthetic_items=Count("backlog_items", filter=Q(backlog_items__synthetic=True)),
             last_activity_at=Max("backlog_items__updated_at", filter=real),
             blocked_lore=Coalesce(Subquery(blocked_lore), Value(0)),
             plans_total=Window(expression=Count("id")),
@@ -125,6 +127,8 @@ def plan_summaries(*, plan_id: int | None) -> tuple[int, tuple[PlanSummary, ...]
                 for status in BacklogStatus.values
             },
         )
+        # A plan holding only synthetic entries (ops alerting's drill plan) is not real work.
+        .exclude(Q(items_total=0) & Q(synthetic_items__gt=0))
         .order_by("-updated_at", "-id")
         .values(
             "id",
