@@ -189,9 +189,12 @@ class RolloutChecklistAdmin(admin.ModelAdmin):
         if formset.model is not ChecklistItem:
             super().save_formset(request, form, formset, change)
             return
+        # The admin's change message reads these lists, normally filled by formset.save().
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for item_form in formset.forms:
             if not item_form.has_changed():
                 continue
+            formset.changed_objects.append((item_form.instance, item_form.changed_data))
             item: ChecklistItem = item_form.instance
             actions.mark_item(
                 item,

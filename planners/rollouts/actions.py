@@ -339,7 +339,7 @@ def sign_off_problems(
     presses the button).
     """
     problems: list[str] = []
-    existing = SignOff.objects.filter(checklist=checklist).first()
+    existing: SignOff | None = getattr(checklist, "sign_off", None)
     if existing is not None:
         return [f"already signed off by {existing.owner_name} on {existing.deployment_date}"]
     items = list(checklist.items.all()) if items is None else items

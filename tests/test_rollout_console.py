@@ -1,0 +1,323 @@
+"""Rollout console pages and admin: staff only, HTMX fragments, pinned query counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from planners.framework.catalog import catalog
+from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
+from planners.rollouts import actions
+from tests.test_rollout_support import (
+    PLANNER,
+    make_live_evidence,
+    pass_manual_items,
+    signed_off_dev,
+    waive_system_items,
+)
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+CHECKLIST_URL = "/rollouts/vision/dev/"
+
+# Session + user, environments, checklists with counts (matrix); the checklist page adds the
+# checklist, its items, the sign-off rules (existing sign-off, previous env, signer rights).
+MATRIX_QUERIES = 4
+CHECKLIST_QUERIES = 9
+
+
+def _many_checklists(owner: User) -> None:
+    """Larger data: every planner started in every environment, dev signed off for some."""
+    signed_off_dev(owner)
+    for planner in catalog.all():
+        for env in ("dev", "staging", "production"):
+            checklist, _ = actions.get_or_create_checklist(planner.metadata.slug, env)
+            if env == "staging":
+                pass_manual_items(checklist)
+
+
+def test_matrix_query_count_is_the_same_for_small_and_larger_data(
+    staff_client: Client, staff_user: User, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    actions.get_or_create_checklist(PLANNER, "dev")
+    with django_assert_num_queries(MATRIX_QUERIES):
+        small = staff_client.get("/rollouts/")
+    assert small.status_code == 200
+
+    _many_checklists(staff_user)
+    with django_assert_num_queries(MATRIX_QUERIES):
+        large = staff_client.get("/rollouts/")
+    assert large.status_code == 200
+
+
+def test_matrix_shows_each_state_with_sign_off_date_and_owner(
+    staff_client: Client, staff_user: User
+) -> None:
+    signed_off_dev(staff_user)
+    staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
+    pass_manual_items(staging)
+    waive_system_items(staging)
+    actions.get_or_create_checklist("iterative", "dev")
+    iterative_dev = RolloutChecklist.objects.get(planner_slug="iterative")
+    actions.mark_item(
+        iterative_dev.items.get(key="docs-updated"), status=ItemStatus.PASSED, actor="olivia"
+    )
+
+    page = staff_client.get("/rollouts/").content.decode()
+
+    assert "<h1>Rollouts</h1>" in page
+    today = f"{dt.date.today():%Y-%m-%d}"
+    assert f"{today} · olivia" in page
+    assert 'data-environment="dev" data-status="signed_off"' in page
+    assert 'data-environment="staging" data-status="ready"' in page
+    assert 'data-environment="production" data-status="not_started"' in page
+    assert "In progress" in page
+    for planner in catalog.all():
+        assert f'data-planner="{planner.metadata.slug}"' in page
+
+
+def test_matrix_htmx_refresh_returns_only_the_fragment(staff_client: Client) -> None:
+    fragment = staff_client.get("/rollouts/", **HX).content.decode()
+    assert fragment.lstrip().startswith('<section id="rollout-matrix"')
+    assert "<html" not in fragment
+
+    boosted = staff_client.get("/rollouts/", HTTP_HX_BOOSTED="true", **HX).content.decode()
+    assert "<html" in boosted
+
+
+def test_checklist_query_count_is_the_same_for_small_and_larger_data(
+    staff_client: Client, staff_user: User, settings, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    actions.get_or_create_checklist(PLANNER, "staging")
+    with django_assert_num_queries(CHECKLIST_QUERIES):
+        small = staff_client.get("/rollouts/vision/staging/")
+    assert small.status_code == 200
+
+    _many_checklists(staff_user)
+    make_live_evidence(settings)
+    for n in range(5):
+        item = RolloutChecklist.objects.get(
+            planner_slug=PLANNER, environment__name="staging"
+        ).items.get(key="docs-updated")
+        actions.attach_evidence(item, actor="olivia", text=f"note {n}")
+    with django_assert_num_queries(CHECKLIST_QUERIES):
+        large = staff_client.get("/rollouts/vision/staging/")
+    assert large.status_code == 200
+
+
+def test_unknown_planner_or_environment_is_404(staff_client: Client) -> None:
+    assert staff_client.get("/rollouts/visoin/dev/").status_code == 404
+    assert staff_client.get("/rollouts/vision/qa/").status_code == 404
+
+
+def test_rollout_pages_are_for_staff_only(client: Client, plain_user: User) -> None:
+    anonymous = client.get("/rollouts/")
+    assert anonymous.status_code == 302
+    assert "/accounts/login/" in anonymous["Location"]
+    client.force_login(plain_user)
+    assert client.get("/rollouts/").status_code == 403
+    assert client.post("/rollouts/vision/dev/start/").status_code == 403
+    assert not RolloutChecklist.objects.exists()
+
+
+def test_checklist_start_mark_and_waive_over_htmx(staff_client: Client) -> None:
+    started = staff_client.post(f"{CHECKLIST_URL}start/", **HX).content.decode()
+    assert started.lstrip().startswith('<section id="checklist"')
+    assert "Checklist started from the runbook." in started
+
+    refused = staff_client.post(
+        f"{CHECKLIST_URL}items/docs-updated/mark/", {"status": "waived"}, **HX
+    ).content.decode()
+    assert "needs a reason" in refused
+    assert 'class="flash flash-error"' in refused
+
+    marked = staff_client.post(
+        f"{CHECKLIST_URL}items/docs-updated/mark/",
+        {"status": "waived", "waiver_reason": "Docs ship next sprint."},
+        **HX,
+    ).content.decode()
+    assert "Waived:</strong> Docs ship next sprint." in marked
+    item = RolloutChecklist.objects.get().items.get(key="docs-updated")
+    assert (item.status, item.checked_by) == ("waived", "olivia")
+
+
+def test_system_item_cannot_be_passed_from_the_console(staff_client: Client) -> None:
+    staff_client.post(f"{CHECKLIST_URL}start/", **HX)
+    response = staff_client.post(
+        f"{CHECKLIST_URL}items/seeder-ran/mark/", {"status": "passed"}, **HX
+    )
+    assert "verified by the system" in response.content.decode()
+    assert RolloutChecklist.objects.get().items.get(key="seeder-ran").status == "pending"
+
+
+def test_attach_uploads_a_file_served_to_staff_only(
+    staff_client: Client, client: Client, plain_user: User, settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path
+    staff_client.post(f"{CHECKLIST_URL}start/", **HX)
+    upload = SimpleUploadedFile("telemetry.png", b"\x89PNG fake", content_type="image/png")
+
+    response = staff_client.post(
+        f"{CHECKLIST_URL}items/console-telemetry/evidence/",
+        {"text": "Telemetry shows vision", "link": "https://wiki.example.test/t", "file": upload},
+        **HX,
+    )
+
+    page = response.content.decode()
+    assert "Evidence attached" in page
+    item = RolloutChecklist.objects.get().items.get(key="console-telemetry")
+    assert item.evidence_file.name == "rollouts/vision/dev/console-telemetry/telemetry.png"
+    assert (tmp_path / item.evidence_file.name).read_bytes() == b"\x89PNG fake"
+    file_url = f"{CHECKLIST_URL}items/console-telemetry/file/"
+    assert file_url in page
+    served = staff_client.get(file_url)
+    assert b"".join(served.streaming_content) == b"\x89PNG fake"  # type: ignore[attr-defined]
+    client.force_login(plain_user)
+    assert client.get(file_url).status_code == 403
+
+
+def test_verify_and_sign_off_from_the_console(staff_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    make_live_evidence(settings)
+    staff_client.post(f"{CHECKLIST_URL}start/", **HX)
+    pass_manual_items(RolloutChecklist.objects.get())
+
+    verified = staff_client.post(f"{CHECKLIST_URL}verify/", **HX).content.decode()
+    assert "Verified 5 system checks: 5 passed." in verified
+    assert 'id="sign-off-ready"' in verified
+
+    signed = staff_client.post(
+        f"{CHECKLIST_URL}sign-off/", {"deployment_date": "2026-11-26", "note": "Ship it"}, **HX
+    ).content.decode()
+    assert "vision / dev signed off by olivia." in signed
+    assert 'id="sign-off-record"' in signed
+    assert "deployed 2026-11-26" in signed
+    assert SignOff.objects.get().note == "Ship it"
+
+
+def test_sign_off_refusal_is_shown_with_its_reasons(staff_client: Client) -> None:
+    staff_client.post("/rollouts/vision/staging/start/", **HX)
+    refused = staff_client.post(
+        "/rollouts/vision/staging/sign-off/", {"deployment_date": "2026-11-26"}, **HX
+    ).content.decode()
+    assert "Cannot sign off vision / staging" in refused
+    assert "dev must be signed off for vision before staging" in refused
+    assert not SignOff.objects.exists()
+
+
+def test_verify_for_another_environment_explains_where_to_run_it(staff_client: Client) -> None:
+    staff_client.post("/rollouts/vision/staging/start/", **HX)
+    page = staff_client.get("/rollouts/vision/staging/").content.decode()
+    assert 'id="verify-checklist"' not in page
+    assert "python manage.py verify_rollout vision" in page
+
+    refused = staff_client.post("/rollouts/vision/staging/verify/", **HX).content.decode()
+    assert "This deployment is dev" in refused
+
+
+def test_plain_form_posts_redirect_back_to_the_page(staff_client: Client) -> None:
+    response = staff_client.post(f"{CHECKLIST_URL}start/")
+    assert response.status_code == 302
+    assert response["Location"] == CHECKLIST_URL
+    bad = staff_client.post(f"{CHECKLIST_URL}items/docs-updated/mark/", {"status": "waived"})
+    assert bad.status_code == 400
+    assert "<html" in bad.content.decode()
+
+
+# --- admin --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client_olivia(client: Client, staff_user: User) -> Client:
+    staff_user.is_superuser = True
+    staff_user.save()
+    client.force_login(staff_user)
+    return client
+
+
+def test_admin_lists_checklists_and_shows_items_inline(
+    admin_client_olivia: Client, staff_user: User
+) -> None:
+    checklist = signed_off_dev(staff_user)
+    actions.get_or_create_checklist(PLANNER, "staging")
+
+    changelist = admin_client_olivia.get(reverse("admin:planners_rolloutchecklist_changelist"))
+    assert changelist.status_code == 200
+    assert "delete_selected" not in changelist.content.decode()
+    change = admin_client_olivia.get(
+        reverse("admin:planners_rolloutchecklist_change", args=[checklist.pk])
+    )
+    page = change.content.decode()
+    assert "Planner tool + parameters derived from PlannerBase." in page
+    assert "olivia on" in page  # the sign-off, read-only
+    delete = admin_client_olivia.get(
+        reverse("admin:planners_rolloutchecklist_delete", args=[checklist.pk])
+    )
+    assert delete.status_code == 403
+
+
+def test_admin_sign_offs_are_read_only(admin_client_olivia: Client, staff_user: User) -> None:
+    record = SignOff.objects.get(checklist=signed_off_dev(staff_user))
+    url = reverse("admin:planners_signoff_change", args=[record.pk])
+
+    view = admin_client_olivia.get(url)
+    assert view.status_code == 200
+    assert 'name="_save"' not in view.content.decode()
+    admin_client_olivia.post(url, {"note": "rewritten"})
+    assert SignOff.objects.get(pk=record.pk).note == "dev is good."
+    delete = admin_client_olivia.get(reverse("admin:planners_signoff_delete", args=[record.pk]))
+    assert delete.status_code == 403
+    assert admin_client_olivia.get(reverse("admin:planners_signoff_add")).status_code == 403
+
+
+def test_admin_item_edit_follows_the_rules(admin_client_olivia: Client) -> None:
+    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
+    items = list(checklist.items.all())
+    url = reverse("admin:planners_rolloutchecklist_change", args=[checklist.pk])
+
+    def post(changes: dict[str, dict[str, str]]) -> str:
+        data = {
+            "files_touched": "",
+            "follow_ups": "",
+            "items-TOTAL_FORMS": str(len(items)),
+            "items-INITIAL_FORMS": str(len(items)),
+            "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "0",
+        }
+        for n, item in enumerate(items):
+            data[f"items-{n}-id"] = str(item.pk)
+            data[f"items-{n}-checklist"] = str(checklist.pk)
+            values = {"status": item.status, "waiver_reason": "", "evidence_text": ""}
+            values.update(changes.get(item.key, {}))
+            for field, value in values.items():
+                data[f"items-{n}-{field}"] = value
+            data[f"items-{n}-evidence_link"] = ""
+        return admin_client_olivia.post(url, data).content.decode()
+
+    refused = post({"seeder-ran": {"status": "passed"}})
+    assert "verified by the system" in refused
+    assert checklist.items.get(key="seeder-ran").status == "pending"
+
+    post({"docs-updated": {"status": "waived", "waiver_reason": "Docs next sprint"}})
+    docs = checklist.items.get(key="docs-updated")
+    assert (docs.status, docs.checked_by, docs.checked_via) == ("waived", "olivia", "admin")
+
+
+def test_admin_verify_action_runs_the_checks(admin_client_olivia: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    make_live_evidence(settings)
+    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
+
+    response = admin_client_olivia.post(
+        reverse("admin:planners_rolloutchecklist_changelist"),
+        {"action": "verify_selected", "_selected_action": [str(checklist.pk)]},
+        follow=True,
+    )
+
+    assert "Vision / dev: 5 of 5 checks passed." in response.content.decode()
+    assert checklist.items.get(key="synthetic-alert").checked_via == "admin"
