@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 
+from cognition.actions import revoke_api_tokens
 from cognition.models import ApiToken
 from planners.api_auth import create_api_token
 from planners.models import BacklogItem, FictionPlan, FictionProject
@@ -81,7 +82,8 @@ def test_bearer_token_gets_the_report(client: Client, token: str) -> None:
 
 
 def test_revoked_token_is_401(client: Client, token: str) -> None:
-    ApiToken.objects.update(revoked_at=timezone.now())
+    assert client.get(URL, headers=bearer(token)).status_code == 200
+    revoke_api_tokens(ApiToken.objects.all(), actor="olivia")
 
     response = client.get(URL, headers=bearer(token))
 

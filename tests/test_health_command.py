@@ -85,3 +85,10 @@ def test_unknown_plan_exits_3_with_a_message() -> None:
     assert code == 3
     assert out == ""
     assert "No plan with id 4242." in err
+
+
+def test_non_numeric_plan_exits_3_not_2() -> None:
+    code, _, err = run("--plan", "salt-road")
+
+    assert code == 3
+    assert "--plan must be a plan id" in err

@@ -1,7 +1,8 @@
 """``manage.py planner_health [--json] [--plan ID]``: print the planner health report.
 
 Exit status follows the report so scripts and cron jobs can act on it: 0 healthy, 1 degraded,
-2 critical (3 when ``--plan`` names no plan).
+2 critical, and 3 when ``--plan`` is not a plan id (argparse's own usage exit code, 2, would
+read as "critical", so the plan id is checked here).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from planners.health import (
 )
 
 EXIT_CODES = {HealthStatus.HEALTHY: 0, HealthStatus.DEGRADED: 1, HealthStatus.CRITICAL: 2}
-EXIT_UNKNOWN_PLAN = 3
+EXIT_BAD_PLAN = 3
 
 
 class Command(BaseCommand):
@@ -30,14 +31,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
-        parser.add_argument("--plan", type=int, default=None, help="Only this plan's backlog.")
+        parser.add_argument("--plan", default=None, help="Only this plan's backlog (plan id).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        plan_id: int | None = None
+        if options["plan"] is not None:
+            try:
+                plan_id = int(options["plan"])
+            except ValueError:
+                self.stderr.write(
+                    f"--plan must be a plan id (a whole number), got {options['plan']!r}."
+                )
+                sys.exit(EXIT_BAD_PLAN)
         try:
-            report = build_health_report(plan_id=options["plan"])
+            report = build_health_report(plan_id=plan_id)
         except UnknownPlanError as exc:
             self.stderr.write(str(exc))
-            sys.exit(EXIT_UNKNOWN_PLAN)
+            sys.exit(EXIT_BAD_PLAN)
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), indent=2))
         else:
