@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.db import IntegrityError
 from django.utils import timezone
 
 from opsalerts.actions import evaluate_and_sync
@@ -20,7 +21,12 @@ logger = logging.getLogger(__name__)
 @shared_task(name="opsalerts.tasks.evaluate_alerts", ignore_result=True)
 def evaluate_alerts() -> dict[str, int | str]:
     """Beat, every HEALTH_EVALUATION_INTERVAL_SECONDS: sync alerts, queue deliveries."""
-    result = evaluate_and_sync()
+    try:
+        result = evaluate_and_sync()
+    except IntegrityError:
+        # Another evaluation created the same new alert first; the next run syncs it.
+        logger.warning("Alert evaluation raced another one; skipped this run.")
+        return {"report_status": "", "fired": 0, "resolved": 0, "deliveries": 0}
     return {
         "report_status": result.report_status,
         "fired": len(result.fired),
