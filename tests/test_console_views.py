@@ -378,7 +378,7 @@ def test_resume_is_disabled_with_the_reason_when_not_allowed(
     assert "disabled" not in blocked_row
     vision_row = content.split(f'id="backlog-{data.vision.pk}"')[1].split("</tr>")[0]
     assert "disabled" in vision_row
-    assert "already complete" in vision_row
+    assert "Already complete; there is nothing to resume." in vision_row
 
 
 def test_backlog_filters_by_status_phase_and_search(

@@ -276,8 +276,16 @@ def backlog_page(filters: BacklogFilters) -> tuple[Page[BacklogItem], list[Backl
 
 
 def resume_state(item: BacklogItem) -> tuple[bool, str]:
-    """Whether the Resume button is enabled for ``item`` and, when not, why (no query)."""
-    return can_resume(item)
+    """Whether the Resume button is enabled for ``item`` and, when not, why (no query).
+
+    The reason names the item and plan for use elsewhere; in a row that already shows both,
+    that prefix is noise, so it is cut ("Already complete; there is nothing to resume.")."""
+    allowed, reason = can_resume(item)
+    prefix = f"Backlog item {item.backlog_id!r} of plan {item.plan_id} is "
+    if reason.startswith(prefix):
+        rest = reason[len(prefix) :]
+        reason = rest[:1].upper() + rest[1:]
+    return allowed, reason
 
 
 @dataclass

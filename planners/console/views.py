@@ -368,7 +368,19 @@ def plan_progress(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(FictionPlan.objects.select_related("project"), pk=pk)
     if not is_partial(request):
         return redirect("console:plan", pk=plan.pk)
-    context = _progress_context(plan, watching=request.GET.get("watch") == "1")
+    watching = request.GET.get("watch") == "1"
+    context = _progress_context(plan, watching=watching)
+    if watching and not context["live"]:
+        # The run the operator was watching has just stopped: say how it ended.
+        stuck = sum(
+            p["counts"].get(BacklogStatus.BLOCKED, 0) + p["counts"].get(BacklogStatus.FAILED, 0)
+            for p in context["progress_phases"]
+        )
+        if stuck:
+            context.update(notice=f"The pipeline stopped: {stuck} item(s) blocked or failed.")
+            context.update(notice_is_error=True)
+        else:
+            context.update(notice="The pipeline finished. Reload the page for the transcripts.")
     return render(request, "console/partials/plan_progress.html", context)
 
 
