@@ -47,6 +47,7 @@ class SyncResult:
     changes: AlertChanges
     deliveries: list[Delivery] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # dedup key -> why not delivered
+    delivery_alerts: dict[int, set[int]] = field(default_factory=dict)  # delivery pk -> alert pks
     delivering: bool = False
 
     @property
@@ -63,7 +64,7 @@ class SyncResult:
         )
 
     def deliveries_for(self, alert: Alert) -> list[Delivery]:
-        return [d for d in self.deliveries if alert.pk in getattr(d, "alert_ids", ())]
+        return [d for d in self.deliveries if alert.pk in self.delivery_alerts.get(d.pk, ())]
 
 
 def evaluate_and_sync(
@@ -165,7 +166,7 @@ def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: dat
             next_attempt_at=now,
         )
         delivery.alerts.set(alerts)
-        delivery.alert_ids = {a.pk for a in alerts}  # type: ignore[attr-defined]
+        result.delivery_alerts[delivery.pk] = {a.pk for a in alerts}
         result.deliveries.append(delivery)
         events.extend(
             AlertEvent(
@@ -431,8 +432,9 @@ def _evaluate_and_send_synthetic(planner_slug: str, *, now: datetime) -> Synthet
     delivery: Delivery | None = None
     outcome = None
     others: list[int] = []
+    mine = result.deliveries_for(alert) if alert is not None else []
     for candidate in result.deliveries:
-        if alert is not None and alert.pk in getattr(candidate, "alert_ids", ()):
+        if candidate in mine:
             delivery = candidate
         else:
             others.append(candidate.pk)

@@ -63,7 +63,10 @@ def sync_alerts(
 ) -> AlertChanges:
     """Sync rows by dedup key: new → firing, present → last seen, gone → resolved.
 
-    Must run inside a transaction: open rows are locked so two evaluations do not interleave.
+    State changes (fired, refired, severity-changed, updated, resolved) write an ``AlertEvent``;
+    the routine ``last_seen``/``occurrences`` bump of a still-present alert does not, or every
+    evaluation would add a row per alert. Must run inside a transaction: the rows are locked
+    so two evaluations do not interleave.
     """
     wanted: dict[str, ReportAlert] = {}
     for report_alert in report_alerts:
