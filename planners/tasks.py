@@ -20,7 +20,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -164,7 +164,8 @@ def _schedule_after_commit(item: BacklogItem, correlation_id: str) -> None:
 #: PhaseResult.status → (item status, checkpoint status, transition reason)
 _OUTCOMES: dict[str, tuple[str, str, str]] = {
     "completed": (BacklogStatus.COMPLETE, PhaseCheckpoint.Status.COMPLETE, "phase-complete"),
-    "skipped": (BacklogStatus.COMPLETE, PhaseCheckpoint.Status.COMPLETE, "phase-complete"),
+    # A quota breach ended the run before the phase did its job: hold the item for a person.
+    "skipped": (BacklogStatus.BLOCKED, PhaseCheckpoint.Status.BLOCKED, "phase-blocked"),
     "blocked": (BacklogStatus.BLOCKED, PhaseCheckpoint.Status.BLOCKED, "phase-blocked"),
     "cancelled": (BacklogStatus.BLOCKED, PhaseCheckpoint.Status.BLOCKED, "cancel"),
     "failed": (BacklogStatus.FAILED, PhaseCheckpoint.Status.FAILED, "phase-failed"),
@@ -220,7 +221,6 @@ def finish_phase(
 def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") -> str:
     """Run the phase of backlog item ``item_id``; returns what happened, for logs and tests."""
     correlation_id = correlation_id or uuid.uuid4().hex
-    close_old_connections()
     item = BacklogItem.objects.select_related("plan").filter(pk=item_id).first()
     if item is None:
         logger.warning("backlog item %s no longer exists; nothing to run", item_id)
@@ -337,7 +337,7 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
         return "failed"
 
     if (
-        result.status == "failed"
+        result.status in ("failed", "skipped")
         and result.retryable
         and self.request.retries < settings.PIPELINE_MAX_RETRIES
     ):

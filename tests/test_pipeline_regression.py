@@ -1,0 +1,325 @@
+"""The scripted pipeline regression: one plan through all five phases, in the test process.
+
+Tasks run eagerly and the after-commit callbacks that queue the next phases are executed, so the
+whole chain — vision → iterative → chapter architect → scroll refiner → scene weaver — runs as on
+a worker, with a scripted agent whose every call is counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from cognition.agents.base import AgentError, AgentReply, ChatMessage
+from cognition.agents.scripted import ScriptedAgent
+from planners.actions import create_plan, start_pipeline
+from planners.demo import DEMO_PROJECT_TITLE, ensure_demo_pipeline, project_defaults
+from planners.models import (
+    ActionLogEntry,
+    BacklogItem,
+    BacklogStatus,
+    BacklogTransition,
+    ChapterBlueprint,
+    ChapterScene,
+    ChapterScroll,
+    FictionPlan,
+    FictionProject,
+    Phase,
+    PhaseCheckpoint,
+    PhaseTranscript,
+    PlannerExecution,
+)
+from planners.tasks import run_backlog_item_task
+from tests.worker import eager_tasks  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
+
+#: The command's --wait loop polls the database while the tasks run, so their after-commit
+#: callbacks must fire as they would in production: a test with real transactions.
+COMMITTED = pytest.mark.django_db(transaction=True)
+
+FIVE_PHASES = [
+    Phase.VISION,
+    Phase.ITERATIVE,
+    Phase.CHAPTER_ARCHITECT,
+    Phase.SCROLL_REFINER,
+    Phase.SCENE_WEAVER,
+]
+
+
+@pytest.fixture
+def use_agent(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], Any]:
+    """Make the phase tasks talk to ``agent`` (the model is the one thing outside the machine)."""
+
+    def install(agent: Any) -> Any:
+        monkeypatch.setattr("planners.tasks.get_agent_service", lambda backend=None: agent)
+        return agent
+
+    return install
+
+
+@pytest.fixture
+def agent(use_agent: Callable[[Any], Any]) -> ScriptedAgent:
+    return use_agent(ScriptedAgent())
+
+
+@pytest.fixture
+def plan() -> FictionPlan:
+    project = FictionProject.objects.create(
+        title=DEMO_PROJECT_TITLE, **project_defaults(DEMO_PROJECT_TITLE)
+    )
+    return create_plan(project, agent_backend="scripted", actor="olivia")
+
+
+@pytest.fixture
+def run_to_end(django_capture_on_commit_callbacks: Any) -> Callable[[FictionPlan], None]:
+    def run(plan: FictionPlan) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            start_pipeline(plan, actor="olivia")
+        plan.refresh_from_db()
+
+    return run
+
+
+def row_counts() -> dict[str, int]:
+    return {
+        "items": BacklogItem.objects.count(),
+        "transitions": BacklogTransition.objects.count(),
+        "checkpoints": PhaseCheckpoint.objects.count(),
+        "transcripts": PhaseTranscript.objects.count(),
+        "executions": PlannerExecution.objects.count(),
+        "scenes": ChapterScene.objects.count(),
+    }
+
+
+def test_scripted_plan_runs_all_five_phases_to_complete(
+    plan: FictionPlan, agent: ScriptedAgent, run_to_end: Callable[[FictionPlan], None]
+) -> None:
+    run_to_end(plan)
+
+    assert [phase for phase, _ in agent.calls] == FIVE_PHASES
+    assert plan.status == FictionPlan.Status.COMPLETE
+
+    items = list(plan.backlog_items.order_by("id"))
+    assert {item.phase for item in items} == set(FIVE_PHASES)
+    assert all(item.status == BacklogStatus.COMPLETE for item in items), [
+        (item.backlog_id, item.status, item.last_error) for item in items
+    ]
+    assert all(item.agent_backend == "scripted" for item in items)
+
+    checkpoints = list(plan.checkpoints.all())
+    assert len(checkpoints) == len(items)
+    assert all(cp.status == PhaseCheckpoint.Status.COMPLETE for cp in checkpoints)
+    assert {cp.backlog_item_id for cp in checkpoints} == {item.pk for item in items}
+
+    transcripts = list(plan.transcripts.all())
+    assert len(transcripts) == 5
+    by_item = {t.backlog_item_id: t for t in transcripts}
+    for item in items:
+        assert by_item[item.pk].metadata["backlogItemId"] in (item.backlog_id, item.pk)
+        assert by_item[item.pk].phase == item.phase
+        assert by_item[item.pk].validation_status == PhaseTranscript.Validation.PASSED
+    scene_transcript = plan.transcripts.get(phase=Phase.SCENE_WEAVER)
+    assert scene_transcript.metadata["sceneSlug"] == "mara-enters-the-archive"
+    assert PlannerExecution.objects.filter(plan=plan, outcome="success").count() == 5
+
+    blueprint = ChapterBlueprint.objects.get(plan=plan)
+    assert blueprint.title
+    assert blueprint.synopsis
+    assert blueprint.beats.exists()
+    scroll = ChapterScroll.objects.get(plan=plan)
+    assert scroll.scroll_slug == "the-drowned-archive"
+    assert scroll.sections.exists()
+    scene = ChapterScene.objects.get(section__scroll=scroll)
+    assert scene.scene_slug == "mara-enters-the-archive"
+    assert scene.status == ChapterScene.Status.DRAFTED
+    assert scene.prose
+    assert plan.backlog_items.get(phase=Phase.SCENE_WEAVER).scene == scene
+
+
+def test_every_phase_moves_through_start_and_complete(
+    plan: FictionPlan, agent: ScriptedAgent, run_to_end: Callable[[FictionPlan], None]
+) -> None:
+    run_to_end(plan)
+
+    for item in plan.backlog_items.all():
+        reasons = list(
+            item.transitions.filter(reason__startswith="phase-")
+            .order_by("id")
+            .values_list("reason", flat=True)
+        )
+        assert reasons == ["phase-start", "phase-complete"], item.backlog_id
+
+
+def test_task_run_twice_for_the_same_item_writes_no_duplicates(
+    plan: FictionPlan, agent: ScriptedAgent, run_to_end: Callable[[FictionPlan], None]
+) -> None:
+    run_to_end(plan)
+    before = row_counts()
+    calls = len(agent.calls)
+
+    for item in plan.backlog_items.all():
+        assert run_backlog_item_task.apply(args=[item.pk]).get() == "already-complete"
+
+    assert row_counts() == before
+    assert len(agent.calls) == calls
+
+
+def test_redelivered_task_whose_checkpoint_is_complete_does_nothing(
+    plan: FictionPlan, agent: ScriptedAgent, run_to_end: Callable[[FictionPlan], None]
+) -> None:
+    run_to_end(plan)
+    scene_item = plan.backlog_items.get(phase=Phase.SCENE_WEAVER)
+    # The broker hands the task back although its phase committed (the ack was lost).
+    BacklogItem.objects.filter(pk=scene_item.pk).update(status=BacklogStatus.IN_PROGRESS)
+    before = row_counts()
+
+    assert run_backlog_item_task.apply(args=[scene_item.pk]).get() == "already-complete"
+
+    assert row_counts() == before
+    assert len(agent.calls) == 5
+
+
+def test_checkpoint_held_by_a_live_worker_is_not_run_again(
+    plan: FictionPlan, agent: ScriptedAgent
+) -> None:
+    vision = plan.backlog_items.get()
+    BacklogItem.objects.filter(pk=vision.pk).update(status=BacklogStatus.IN_PROGRESS)
+    from planners.tasks import checkpoint_for, claim_checkpoint
+
+    assert claim_checkpoint(checkpoint_for(vision), "another-worker-task")
+
+    assert run_backlog_item_task.apply(args=[vision.pk]).get() == "claimed-elsewhere"
+    assert agent.calls == []
+    assert PhaseCheckpoint.objects.count() == 1
+
+
+class FlakyAgent(ScriptedAgent):
+    """The scripted model behind a gateway that answers 503 ``failures`` times first."""
+
+    def __init__(self, failures: int, *, permanent: bool = False) -> None:
+        super().__init__()
+        self.failures = failures
+        self.permanent = permanent
+
+    def chat(self, messages: Any, *, phase: str = "") -> AgentReply:
+        if self.failures > 0:
+            self.failures -= 1
+            self.calls.append((phase, list[ChatMessage](messages)))
+            status = 400 if self.permanent else 503
+            raise AgentError(f"gateway said {status}", permanent=self.permanent, status_code=status)
+        return super().chat(messages, phase=phase)
+
+
+def test_transient_agent_error_is_retried_then_the_phase_completes(
+    plan: FictionPlan,
+    use_agent: Callable[[Any], Any],
+    run_to_end: Callable[[FictionPlan], None],
+    settings: Any,
+) -> None:
+    settings.AGENT_RETRY_BACKOFF_SECONDS = 0
+    flaky = use_agent(FlakyAgent(failures=2))
+
+    run_to_end(plan)
+
+    assert plan.status == FictionPlan.Status.COMPLETE
+    vision = plan.backlog_items.get(phase=Phase.VISION)
+    assert vision.attempts == 3
+    assert plan.checkpoints.get(backlog_item=vision).attempts == 3
+    assert len(flaky.calls) == 7
+
+
+def test_permanent_agent_error_fails_the_item_without_retrying(
+    plan: FictionPlan,
+    use_agent: Callable[[Any], Any],
+    run_to_end: Callable[[FictionPlan], None],
+) -> None:
+    flaky = use_agent(FlakyAgent(failures=1, permanent=True))
+
+    run_to_end(plan)
+
+    vision = plan.backlog_items.get()
+    assert vision.status == BacklogStatus.FAILED
+    assert "gateway said 400" in vision.last_error
+    assert vision.transitions.order_by("-id").first().reason == "phase-failed"
+    assert plan.checkpoints.get().status == PhaseCheckpoint.Status.FAILED
+    assert len(flaky.calls) == 1
+    assert plan.status == FictionPlan.Status.BLOCKED
+
+
+def test_retries_stop_after_the_configured_maximum(
+    plan: FictionPlan,
+    use_agent: Callable[[Any], Any],
+    run_to_end: Callable[[FictionPlan], None],
+    settings: Any,
+) -> None:
+    settings.AGENT_RETRY_BACKOFF_SECONDS = 0
+    settings.PIPELINE_MAX_RETRIES = 2
+    flaky = use_agent(FlakyAgent(failures=10))
+
+    run_to_end(plan)
+
+    vision = plan.backlog_items.get()
+    assert vision.status == BacklogStatus.FAILED
+    assert len(flaky.calls) == 3  # the first try and two retries
+
+
+@COMMITTED
+def test_run_pipeline_command_waits_and_prints_each_transition(
+    agent: ScriptedAgent, capsys: Any
+) -> None:
+    call_command(
+        "run_pipeline", "--wait", "--poll", "0", "--timeout", "20", "--actor", "cli:olivia"
+    )
+
+    out = capsys.readouterr().out
+    plan = FictionPlan.objects.get()
+    assert plan.project.title == DEMO_PROJECT_TITLE
+    assert plan.status == FictionPlan.Status.COMPLETE
+    for phase in FIVE_PHASES:
+        assert f"{phase}" in out
+    assert "vision-plan: pending → in_progress (phase-start)" in out
+    assert f"plan {plan.pk} complete: 5 backlog items done." in out
+    assert ActionLogEntry.objects.filter(action="run-pipeline", actor="cli:olivia").exists()
+
+
+@COMMITTED
+def test_run_pipeline_command_starts_a_fresh_branch_when_main_is_complete(
+    plan: FictionPlan, agent: ScriptedAgent
+) -> None:
+    start_pipeline(plan, actor="olivia")
+
+    call_command("run_pipeline", "--wait", "--poll", "0", "--timeout", "20")
+
+    fresh = FictionPlan.objects.get(branch="run-2")
+    assert fresh.status == FictionPlan.Status.COMPLETE
+
+
+@COMMITTED
+def test_run_pipeline_command_exits_non_zero_when_the_plan_blocks(
+    use_agent: Callable[[Any], Any],
+) -> None:
+    use_agent(FlakyAgent(failures=1, permanent=True))
+
+    with pytest.raises(CommandError, match="is blocked") as blocked:
+        call_command("run_pipeline", "--wait", "--poll", "0", "--timeout", "20")
+
+    assert blocked.value.returncode == 1
+    assert "resume_backlog" in str(blocked.value)
+
+
+def test_demo_pipeline_is_queued_once(
+    agent: ScriptedAgent, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        first = ensure_demo_pipeline()
+        second = ensure_demo_pipeline()
+
+    assert first is not None
+    assert second is None
+    first.refresh_from_db()
+    assert first.status == FictionPlan.Status.COMPLETE
+    assert FictionPlan.objects.count() == 1
