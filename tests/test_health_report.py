@@ -218,6 +218,11 @@ def test_one_contract_drift_event_is_a_warning(seeded: None, plan: FictionPlan) 
     alert = report.alert("backlog:contract-drift")
     assert alert is not None
     assert alert.severity == Severity.WARNING
+    assert (alert.planner, alert.plan_id, alert.backlog_id) == (
+        "iterative",
+        plan.pk,
+        "outline-core-conflicts",
+    )
     assert report.status == HealthStatus.DEGRADED
 
 

@@ -101,3 +101,11 @@ def test_database_outage_is_unavailable(
 
 def test_healthz_refuses_writes(client: Client) -> None:
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.redis
+def test_healthz_is_ok_with_a_reachable_redis_broker(client: Client) -> None:
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}

@@ -206,6 +206,11 @@ def backlog_alerts(backlog: BacklogSection, thresholds: AlertThresholds) -> list
                     )
                     + "."
                 ),
+                planner=(
+                    backlog.contract_drift[0].planner
+                    if len({e.planner for e in backlog.contract_drift}) == 1
+                    else ""
+                ),
                 plan_id=latest.plan_id if latest and drift == 1 else None,
                 backlog_id=latest.backlog_id if latest and drift == 1 else "",
             )

@@ -252,7 +252,14 @@ def contract_drift(*, plan_id: int | None, since: datetime) -> tuple[int, tuple[
         events.annotate(total=Window(expression=Count("id")))
         .order_by("-created_at", "-id")
         .values(
-            "created_at", "plan_id", "item__backlog_id", "actor", "requested", "recorded", "total"
+            "created_at",
+            "plan_id",
+            "item__backlog_id",
+            "item__phase",
+            "actor",
+            "requested",
+            "recorded",
+            "total",
         )[:DRIFT_LIMIT]
     )
     drift = tuple(
@@ -260,6 +267,7 @@ def contract_drift(*, plan_id: int | None, since: datetime) -> tuple[int, tuple[
             at=row["created_at"],
             plan_id=row["plan_id"],
             backlog_id=row["item__backlog_id"],
+            planner=planner_slug_for_phase(row["item__phase"]),
             actor=row["actor"],
             requested=row["requested"] or {},
             recorded=row["recorded"] or {},

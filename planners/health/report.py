@@ -152,6 +152,7 @@ class DriftEvent:
     at: datetime
     plan_id: int
     backlog_id: str
+    planner: str
     actor: str
     requested: Mapping[str, Any]
     recorded: Mapping[str, Any]
