@@ -197,6 +197,10 @@ def test_run_pipeline_runs_every_phase_and_shows_progress(
     ).content.decode()
     assert 'data-phase="vision" data-status="complete"' in progress
     assert plan.backlog_items.exclude(status=BacklogStatus.COMPLETE).count() == 0
+    watched = staff_client.get(
+        reverse("console:plan-progress", args=[plan.pk]), {"watch": "1"}, **HTMX
+    ).content.decode()
+    assert "The pipeline finished." in watched
 
 
 def test_run_pipeline_without_javascript_redirects_to_the_plan(

@@ -528,6 +528,9 @@ PINNED_QUERIES = {
     "card-action-log": 4,
     "card-telemetry": 10,
     "card-failures": 5,
+    "health": 24,
+    "plan-progress": 4,
+    "transcript": 4,
 }
 
 
@@ -540,6 +543,9 @@ def _pinned_urls(data: ConsoleData) -> dict[str, tuple[str, dict[str, str]]]:
     }
     for slug in CARD_SLUGS:
         urls[f"card-{slug}"] = (reverse("console:card", args=[slug]), HTMX)
+    urls["health"] = (reverse("console:health"), HTMX)
+    urls["plan-progress"] = (reverse("console:plan-progress", args=[data.plan.pk]), HTMX)
+    urls["transcript"] = (reverse("console:transcript", args=[data.failed_transcript.pk]), {})
     return urls
 
 
