@@ -497,3 +497,12 @@ def test_reading_the_report_writes_nothing(
 
     statements = [q["sql"].lstrip().split()[0].upper() for q in queries.captured_queries]
     assert set(statements) <= {"SELECT", "WITH"}
+
+
+def test_runs_of_an_unregistered_planner_are_a_warning(seeded: None) -> None:
+    add_execution("plot-doctor", "success")
+
+    report = build_health_report()
+
+    assert report.warnings == ("Recent runs of planners that are not registered: plot-doctor.",)
+    assert report.status == HealthStatus.HEALTHY

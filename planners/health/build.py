@@ -117,10 +117,14 @@ def _build_telemetry(
     )
 
 
-def _warnings(report_planners: int, backlog: BacklogSection) -> list[str]:
+def _warnings(report_planners: int, unregistered: list[str], backlog: BacklogSection) -> list[str]:
     warnings: list[str] = []
     if report_planners == 0:
         warnings.append("No planner is registered in the catalog.")
+    if unregistered:
+        warnings.append(
+            "Recent runs of planners that are not registered: " + ", ".join(unregistered) + "."
+        )
     if backlog.stale_total > len(backlog.stale):
         warnings.append(f"Showing {len(backlog.stale)} of {backlog.stale_total} stale items.")
     if backlog.orphaned_total > len(backlog.orphaned):
@@ -150,7 +154,7 @@ def build_health_report(
         raise UnknownPlanError(plan_id)
     thresholds = current_thresholds()
     catalog = catalog_planners()
-    planners = planner_states(
+    planners, unregistered = planner_states(
         catalog,
         since=backlog_queries.window_start(now, thresholds.failure_window_seconds),
         plan_id=plan_id,
@@ -176,5 +180,5 @@ def build_health_report(
         backlog=backlog,
         telemetry=telemetry,
         alerts=alerts,
-        warnings=tuple(_warnings(len(catalog), backlog)),
+        warnings=tuple(_warnings(len(catalog), unregistered, backlog)),
     )

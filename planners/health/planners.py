@@ -95,7 +95,9 @@ def _recent_runs(since: datetime, plan_id: int | None) -> dict[str, _RunCounts]:
 
 def planner_states(
     planners: list[CatalogPlanner], *, since: datetime, plan_id: int | None
-) -> tuple[PlannerState, ...]:
+) -> tuple[tuple[PlannerState, ...], list[str]]:
+    """Each planner's state, plus the slugs of recent runs no registered planner claims (a
+    renamed or removed planner whose runs would otherwise vanish from the report)."""
     templates = template_states(s.template_id for p in planners for s in p.steps)
     runs = _recent_runs(since, plan_id)
     states: list[PlannerState] = []
@@ -130,4 +132,5 @@ def planner_states(
                 last_run_at=run.last_at,
             )
         )
-    return tuple(states)
+    registered = {p.slug for p in planners}
+    return tuple(states), sorted(set(runs) - registered)
