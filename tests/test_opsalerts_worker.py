@@ -1,0 +1,55 @@
+"""Ops alerting on a real Celery worker: the outbox row committed by an evaluation is sent by
+the worker's task, once, even when the task is queued twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from standardwebhooks import Webhook
+
+from opsalerts.actions import enqueue_deliveries, evaluate_and_sync
+from opsalerts.models import Delivery
+from tests import test_opsalerts_support as support
+from tests.test_opsalerts_support import SIGNING_SECRET, STALE, Receiver, report
+from tests.worker import CeleryWorker, celery_worker, wait_until  # noqa: F401  (fixture)
+
+receiver = support.receiver
+alerting = support.alerting
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_worker_sends_the_committed_delivery_once(
+    alerting: Any,
+    receiver: Receiver,
+    celery_worker: CeleryWorker,  # noqa: F811
+) -> None:
+    celery_worker.start(
+        {
+            "OPS_ALERTING_ENABLED": "true",
+            "OPS_ALERTING_WEBHOOK_URL": receiver.url("/default"),
+            "OPS_ALERTING_SIGNING_SECRET": SIGNING_SECRET,
+            "OPS_ALERTING_TIMEOUT_SECONDS": "5",
+        }
+    )
+    result = evaluate_and_sync(report=report(STALE))  # enqueues after commit
+    [delivery] = result.deliveries
+    enqueue_deliveries([delivery.pk])  # a duplicate task for the same delivery
+
+    wait_until(
+        lambda: Delivery.objects.filter(pk=delivery.pk, status="sent").exists(),
+        timeout=30,
+        what=f"the delivery to be sent; worker log:\n{celery_worker.log()}",
+    )
+    wait_until(
+        lambda: celery_worker.log().count("succeeded in") >= 2,
+        timeout=15,
+        what=f"both tasks to finish; worker log:\n{celery_worker.log()}",
+    )
+    assert "'sent'" in celery_worker.log()
+    assert len(receiver.requests) == 1
+    [request] = receiver.requests
+    payload = Webhook(SIGNING_SECRET).verify(request.body, request.headers)
+    assert payload["alerts"][0]["dedup_key"] == "backlog:stale@dev"
+    assert request.headers["webhook-id"] == delivery.webhook_id
