@@ -66,6 +66,9 @@ def page(browser: Any, live_server: Any, django_user_model: Any) -> Iterator[Any
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.goto("/")
     page.get_by_label("Username").fill("olivia")
     page.get_by_label("Password").fill("ops-console-pass")
@@ -73,6 +76,7 @@ def page(browser: Any, live_server: Any, django_user_model: Any) -> Iterator[Any
     page.wait_for_url("**/operations/backlog-telemetry/")
     try:
         yield page
+        assert errors == [], f"the browser reported errors: {errors}"
     finally:
         context.close()
 

@@ -517,7 +517,7 @@ def _count_queries(
 # Session and user lookups are 2 of each count.
 PINNED_QUERIES = {
     "dashboard": 47,
-    "alerts": 5,
+    "alerts": 7,
     "plans": 5,
     "plan": 11,
     "card-alerts": 5,

@@ -211,9 +211,9 @@ def card(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def alerts_page(request: HttpRequest) -> HttpResponse:
     context = _alerts_context(request)
-    context["nav_firing_count"] = queries.firing_alert_count()
     if is_partial(request):
         return render(request, "console/partials/alerts.html", context)
+    context.update(_counters_context())
     return render(request, "console/alerts.html", context)
 
 
