@@ -1,0 +1,120 @@
+"""The pipeline on a real Celery worker process: the whole run, and a worker killed mid-phase.
+
+On a laptop these use SQLite and the filesystem broker; in CI they run again on PostgreSQL with a
+worker over Redis (``CELERY_BROKER_URL=redis://...``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from planners.actions import create_plan, start_pipeline
+from planners.demo import DEMO_PROJECT_TITLE, project_defaults
+from planners.models import (
+    BacklogItem,
+    BacklogStatus,
+    FictionPlan,
+    FictionProject,
+    Phase,
+    PhaseCheckpoint,
+    PhaseTranscript,
+    PlannerExecution,
+)
+from planners.tasks import sweep_stale_backlog
+from tests.worker import CeleryWorker, celery_worker, wait_until  # noqa: F401  (fixture)
+
+PLAN_TIMEOUT = 30.0
+
+
+def new_plan() -> FictionPlan:
+    project = FictionProject.objects.create(
+        title=DEMO_PROJECT_TITLE, **project_defaults(DEMO_PROJECT_TITLE)
+    )
+    return create_plan(project, agent_backend="scripted", actor="olivia")
+
+
+def plan_status(plan: FictionPlan) -> str:
+    plan.refresh_from_db(fields=["status"])
+    return plan.status
+
+
+def assert_plan_complete_without_duplicates(plan: FictionPlan) -> None:
+    items = list(plan.backlog_items.all())
+    assert sorted(item.phase for item in items) == sorted(
+        [
+            Phase.VISION,
+            Phase.ITERATIVE,
+            Phase.CHAPTER_ARCHITECT,
+            Phase.SCROLL_REFINER,
+            Phase.SCENE_WEAVER,
+        ]
+    )
+    assert all(item.status == BacklogStatus.COMPLETE for item in items)
+    checkpoints = Counter(plan.checkpoints.values_list("backlog_item_id", flat=True))
+    assert checkpoints == Counter({item.pk: 1 for item in items})
+    assert set(plan.checkpoints.values_list("status", flat=True)) == {"complete"}
+    transcripts = Counter(PhaseTranscript.objects.values_list("backlog_item_id", flat=True))
+    assert transcripts == Counter({item.pk: 1 for item in items})
+    executions = Counter(PlannerExecution.objects.values_list("backlog_item_id", flat=True))
+    assert executions == Counter({item.pk: 1 for item in items})
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_runs_the_whole_pipeline(celery_worker: CeleryWorker) -> None:  # noqa: F811
+    celery_worker.start()
+    plan = new_plan()
+
+    queued = start_pipeline(plan, actor="olivia")
+
+    assert [item.backlog_id for item in queued] == ["vision-plan"]
+    wait_until(
+        lambda: plan_status(plan) == FictionPlan.Status.COMPLETE,
+        timeout=PLAN_TIMEOUT,
+        what=f"the plan to complete; worker log:\n{celery_worker.log()}",
+    )
+    assert_plan_complete_without_duplicates(plan)
+    assert " succeeded in " in celery_worker.log()
+
+
+@pytest.mark.redis
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_phase_is_resumed_and_completes_without_duplicates(
+    celery_worker: CeleryWorker,  # noqa: F811
+    settings: Any,
+) -> None:
+    # Each scripted reply takes two seconds, so the worker can be killed inside a phase.
+    celery_worker.start({"SCRIPTED_AGENT_DELAY_SECONDS": "2", "BACKLOG_STALE_AFTER_SECONDS": "2"})
+    plan = new_plan()
+    start_pipeline(plan, actor="olivia")
+
+    def architect_running() -> PhaseCheckpoint | None:
+        return PhaseCheckpoint.objects.filter(
+            plan=plan, phase=Phase.CHAPTER_ARCHITECT, status=PhaseCheckpoint.Status.RUNNING
+        ).first()
+
+    wait_until(architect_running, timeout=PLAN_TIMEOUT, what="the chapter architect phase")
+    celery_worker.kill()
+    architect = BacklogItem.objects.get(plan=plan, phase=Phase.CHAPTER_ARCHITECT)
+    assert architect.status == BacklogStatus.IN_PROGRESS
+    assert not PhaseTranscript.objects.filter(backlog_item=architect).exists()
+
+    celery_worker.start({"BACKLOG_STALE_AFTER_SECONDS": "2"})
+    settings.BACKLOG_STALE_AFTER_SECONDS = 2
+    # The dead worker's heartbeat goes silent; the beat sweep notices and resumes the item.
+    wait_until(sweep_stale_backlog, timeout=PLAN_TIMEOUT, interval=0.5, what="a stale item")
+    wait_until(
+        lambda: plan_status(plan) == FictionPlan.Status.COMPLETE,
+        timeout=PLAN_TIMEOUT,
+        what=f"the plan to complete; worker log:\n{celery_worker.log()}",
+    )
+
+    assert_plan_complete_without_duplicates(plan)
+    architect.refresh_from_db()
+    reasons = list(architect.transitions.order_by("id").values_list("reason", flat=True))
+    assert reasons == ["vision-sync", "phase-start", "auto-resume", "phase-start", "phase-complete"]
+    assert plan.checkpoints.get(backlog_item=architect).attempts == 2
