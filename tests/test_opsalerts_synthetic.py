@@ -99,6 +99,16 @@ def test_unknown_planner_is_a_clear_error(alerting: Any) -> None:
 
 
 @pytest.mark.django_db
+def test_receiver_down_is_reported_with_a_non_zero_exit(
+    alerting: Any, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receiver.stop()
+    with pytest.raises(CommandError, match="Delivery not confirmed yet \\(network error"):
+        call_command("trigger_synthetic_alert", "--planner", "vision")
+    assert "delivery:      failed" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
 def test_disabled_alerting_refuses_to_trigger(alerting: Any) -> None:
     alerting.OPS_ALERTING_ENABLED = False
     with pytest.raises(CommandError, match="OPS_ALERTING_ENABLED is false"):

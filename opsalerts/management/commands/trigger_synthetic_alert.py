@@ -1,7 +1,8 @@
 """Fire a synthetic alert for a planner, deliver it now, optionally wait for its ack.
 
 Exit codes: 0 delivered (and acknowledged, with --wait-ack), 1 error (unknown planner,
-configuration, delivery failed), 3 acknowledgement not received within --wait-ack seconds.
+configuration, not delivered), 3 acknowledgement not received within --wait-ack seconds. With
+--wait-ack a failed first attempt is not fatal: the worker retries while the command waits.
 """
 
 from __future__ import annotations
@@ -54,10 +55,20 @@ class Command(BaseCommand):
         self._print(result)
         if result.alert is None:
             raise CommandError(result.skipped_reason or "No synthetic alert was raised.")
-        if result.delivery is not None and result.delivery.status == Delivery.Status.DEAD:
-            raise CommandError(f"Delivery failed for good: {result.delivery.last_error}")
         wait = options["wait_ack"]
-        if wait is None or options["resolve"]:
+        if options["resolve"]:
+            return
+        delivery = result.delivery
+        if delivery is None:
+            raise CommandError(f"The synthetic alert was not delivered: {result.skipped_reason}.")
+        if delivery.status == Delivery.Status.DEAD:
+            raise CommandError(f"Delivery failed for good: {delivery.last_error}")
+        if delivery.status != Delivery.Status.SENT and wait is None:
+            raise CommandError(
+                f"Delivery not confirmed yet ({delivery.last_error}); the worker retries it. "
+                "Check the admin, or run again with --wait-ack."
+            )
+        if wait is None:
             return
         if self._wait_for_ack(result.alert, wait):
             alert = result.alert
