@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,13 +16,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from opsalerts.actions import acknowledge_alert
+from opsalerts.models import Alert
 from planners.framework.catalog import catalog
+from planners.models import ActionLogEntry
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
 from tests.test_rollout_support import (
     PLANNER,
     make_live_evidence,
     pass_manual_items,
+    seed_vision_template,
     signed_off_dev,
     waive_system_items,
 )
@@ -321,3 +330,55 @@ def test_admin_verify_action_runs_the_checks(admin_client_olivia: Client, settin
 
     assert "Vision / dev: 5 of 5 checks passed." in response.content.decode()
     assert checklist.items.get(key="synthetic-alert").checked_via == "admin"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """The Ops target channel: records webhook bodies, answers 200."""
+
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def ops_channel(settings) -> Iterator[list[bytes]]:  # type: ignore[no-untyped-def]
+    _Receiver.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.OPS_ALERTING_ENABLED = True
+    settings.OPS_ALERTING_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hook"
+    try:
+        yield _Receiver.bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_synthetic_alert_triggered_from_the_checklist_then_acknowledged_passes_verify(
+    staff_client: Client, ops_channel: list[bytes]
+) -> None:
+    seed_vision_template()
+    staff_client.post(f"{CHECKLIST_URL}start/", **HX)
+
+    page = staff_client.post(f"{CHECKLIST_URL}synthetic-alert/", **HX).content.decode()
+
+    assert "delivered. Acknowledge it from the target channel" in page
+    assert len(ops_channel) == 1
+    payload = json.loads(ops_channel[0])
+    assert "vision" in json.dumps(payload)
+    alert = Alert.objects.get(synthetic=True, planner_slug=PLANNER)
+    acknowledge_alert(alert, actor="oncall@ops", channel=Alert.Channel.LINK)
+
+    staff_client.post(f"{CHECKLIST_URL}verify/", **HX)
+
+    item = RolloutChecklist.objects.get().items.get(key="synthetic-alert")
+    assert item.status == ItemStatus.PASSED
+    assert item.evidence_snapshot["acknowledged_by"] == "oncall@ops"
+    assert ActionLogEntry.objects.filter(action="rollout-synthetic").exists()

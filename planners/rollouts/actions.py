@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
+from opsalerts.actions import OpsAlertingError, SyntheticResult, trigger_synthetic_alert
 from planners.framework.catalog import catalog
 from planners.framework.metadata import PlannerMetadata
 from planners.models import ActionLogEntry
@@ -316,6 +317,35 @@ def verify_checklist(
         checks={name: r.passed for name, r in results.items()},
     )
     return VerificationRun(checklist, results, items)
+
+
+def trigger_synthetic_alert_for(checklist: RolloutChecklist, *, actor: str) -> SyntheticResult:
+    """Send the runbook's synthetic Ops alert for the checklist's planner from this deployment.
+
+    Not atomic on purpose: the alert is evaluated and delivered over HTTP at once
+    (``opsalerts.actions.trigger_synthetic_alert``); the acknowledgement then comes from the
+    target channel, and Verify records it as evidence.
+    """
+    env_name = checklist.environment.name
+    if env_name != settings.DEPLOY_ENVIRONMENT:
+        raise VerificationRefused(
+            f"This deployment is {settings.DEPLOY_ENVIRONMENT}: trigger the synthetic alert for "
+            f"{checklist} on the {env_name} deployment."
+        )
+    _ensure_open(checklist)
+    try:
+        result = trigger_synthetic_alert(checklist.planner_slug, actor=actor)
+    except OpsAlertingError as exc:
+        raise RolloutError(str(exc)) from exc
+    _log(
+        "rollout-synthetic",
+        checklist,
+        actor,
+        alert=result.alert.dedup_key if result.alert else "",
+        delivered=result.delivery is not None,
+        skipped=result.skipped_reason,
+    )
+    return result
 
 
 # --- sign-off --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ _ACTION_TEXT = {
     "rollout-mark": "Item marked",
     "rollout-evidence": "Evidence attached",
     "rollout-import": "Evidence imported",
+    "rollout-synthetic": "Synthetic Ops alert triggered",
     "sign-off": "Signed off",
 }
 

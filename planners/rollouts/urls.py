@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(f"{_checklist}start/", views.start, name="start"),
     path(f"{_checklist}verify/", views.verify, name="verify"),
     path(f"{_checklist}sign-off/", views.sign_off, name="sign-off"),
+    path(f"{_checklist}synthetic-alert/", views.synthetic_alert, name="synthetic-alert"),
     path(f"{_checklist}items/<slug:key>/mark/", views.mark, name="mark"),
     path(f"{_checklist}items/<slug:key>/evidence/", views.attach, name="attach"),
     path(f"{_checklist}items/<slug:key>/file/", views.evidence_file, name="evidence-file"),

@@ -118,7 +118,11 @@ def check_diagnostics_healthy(ctx: CheckContext) -> CheckResult:
     errors = sorted(set(live_errors) | set(firing))
     if errors:
         problems.append("error alerts firing: " + ", ".join(errors))
-    summary = "; ".join(problems) if problems else f"Report {report.status}; no error alerts."
+    summary = (
+        "; ".join(problems)
+        if problems
+        else f"Templates found and no error alert for {slug} (whole report: {report.status})."
+    )
     snapshot = {
         "report_generated_at": report.generated_at.isoformat(),
         "report_status": str(report.status),

@@ -224,6 +224,29 @@ def verify(request: HttpRequest, planner: str, environment: str) -> HttpResponse
 
 @staff_required
 @require_POST
+def synthetic_alert(request: HttpRequest, planner: str, environment: str) -> HttpResponse:
+    meta, env = _resolve(planner, environment)
+    checklist, _ = actions.get_or_create_checklist(meta.slug, env, actor=_actor(request))
+    try:
+        result = actions.trigger_synthetic_alert_for(checklist, actor=_actor(request))
+    except actions.RolloutError as exc:
+        return _respond(request, meta, env, str(exc), error=True)
+    if result.alert is None:
+        return _respond(
+            request, meta, env, f"No synthetic alert: {result.skipped_reason}.", error=True
+        )
+    sent = (
+        "delivered" if result.delivery is not None else f"not delivered ({result.skipped_reason})"
+    )
+    notice = (
+        f"Synthetic alert {result.alert.alert_id} {sent}. Acknowledge it from the target "
+        "channel (or the Alerts page), then run Verify."
+    )
+    return _respond(request, meta, env, notice)
+
+
+@staff_required
+@require_POST
 def sign_off(request: HttpRequest, planner: str, environment: str) -> HttpResponse:
     meta, env = _resolve(planner, environment)
     checklist = _load_checklist(meta.slug, env)
