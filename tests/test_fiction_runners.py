@@ -454,3 +454,47 @@ def test_create_plan_returns_the_existing_plan(project: FictionProject) -> None:
         ["vision"],
     )
     assert BacklogTransition.objects.filter(item=item).count() == 1
+
+
+def test_second_iterative_pass_builds_on_the_first(plan: FictionPlan) -> None:
+    two_passes = json.loads(json.dumps(VISION_REPLY))
+    two_passes["planningBacklog"] = [
+        {
+            "id": "outline-core-conflicts",
+            "description": "First pass.",
+            "inputs": ["vision"],
+            "outputs": ["core-conflicts"],
+        },
+        {
+            "id": "deepen-the-guild",
+            "description": "Second pass.",
+            "inputs": ["core-conflicts"],
+            "outputs": ["guild-notes"],
+        },
+    ]
+    agent = ScriptedAgent(replies=_replies(vision=json.dumps(two_passes)))
+    results = _run_plan(plan, agent)
+
+    assert [r.status for r in results] == ["completed"] * 3
+    passes = PlanPass.objects.filter(plan=plan).order_by("iteration")
+    assert [(p.iteration, p.backlog_item.backlog_id) for p in passes if p.backlog_item] == [
+        (1, "outline-core-conflicts"),
+        (2, "deepen-the-guild"),
+    ]
+    second_prompt = agent.calls[2][1][-1].content
+    assert "This is planning pass 2." in second_prompt
+    assert "Pass 1:" in second_prompt
+
+
+def test_seeded_template_version_is_recorded_on_transcripts(plan: FictionPlan) -> None:
+    from cognition.seeding import seed_planner_templates
+
+    seed_planner_templates()
+    result = _run(_item(plan, "vision-plan"), ScriptedAgent())
+
+    assert result.status == "completed"
+    (transcript,) = PhaseTranscript.objects.filter(backlog_item__backlog_id="vision-plan")
+    assert (transcript.template_id, transcript.template_version) == ("planner.fiction.vision", 1)
+    assert transcript.execution is not None
+    assert transcript.execution.used_fallback is False
+    assert 'planning the novel "The Lantern Cartographers"' in transcript.request[-1]["content"]

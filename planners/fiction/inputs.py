@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from django.db.models import Max
 from pydantic import BaseModel
 
 from planners.fiction.chapter_architect import ChapterArchitectParams
@@ -124,11 +125,13 @@ def resolve_blueprint(item: BacklogItem) -> ChapterBlueprint | None:
 
 def next_iteration(item: BacklogItem) -> int:
     """The pass number this iterative item writes: its own pass again if it wrote one before
-    (a re-run), else one more than the plan's existing passes."""
+    (a re-run), else the pass after the plan's existing ones. Counting from the highest number
+    rather than the number of rows keeps a deleted pass from handing out a number in use."""
     own = PlanPass.objects.filter(backlog_item=item).values_list("iteration", flat=True).first()
     if own is not None:
         return own
-    return PlanPass.objects.filter(plan_id=item.plan_id).count() + 1
+    highest = PlanPass.objects.filter(plan_id=item.plan_id).aggregate(n=Max("iteration"))["n"]
+    return (highest or 0) + 1
 
 
 def _persona(plan: FictionPlan) -> dict[str, str]:
