@@ -100,13 +100,17 @@ class OpsAlertingConfig:
             "enabled": self.enabled,
             "environment": self.environment,
             "source": self.source,
-            "webhook_url": self.webhook_url or "(none)",
+            "webhook_url": mask_url(self.webhook_url),
             "routing_key": self.routing_key or "(none)",
             "debounce_seconds": self.debounce_seconds,
             "repeat_seconds": self.repeat_seconds,
             "severity_filter": sorted(self.severity_filter) or "all",
             "routes": [
-                {"match": r.match, "webhook_url": r.webhook_url, "routing_key": r.routing_key}
+                {
+                    "match": r.match,
+                    "webhook_url": mask_url(r.webhook_url),
+                    "routing_key": r.routing_key,
+                }
                 for r in self.routes
             ],
             "slo_thresholds": dict(self.slo_thresholds),
@@ -116,6 +120,26 @@ class OpsAlertingConfig:
             "ack_ttl_seconds": self.ack_ttl_seconds,
             "public_base_url": self.public_base_url,
         }
+
+
+def mask_url(url: str) -> str:
+    """A webhook URL for printing: chat webhooks carry their secret in the path or query
+    (``/services/T0/B0/XXXX``), so only the host, the first path segment and the last four
+    characters are shown; a password in the URL is never shown."""
+    if not url:
+        return "(none)"
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    if parts.username:
+        host = f"{parts.username}:****@{host}" if parts.password else f"{parts.username}@{host}"
+    segments = [s for s in parts.path.split("/") if s]
+    path = "/" + "/".join(segments[:1])
+    rest = "/".join(segments[1:]) + (f"?{parts.query}" if parts.query else "")
+    if rest:
+        path += f"/…{rest[-4:]}" if len(rest) > 4 else "/…"
+    return f"{parts.scheme}://{host}{path}"
 
 
 def mask_secret(secret: str) -> str:

@@ -246,6 +246,20 @@ def test_check_command_prints_masked_configuration_and_verdict(
     assert "OK: Ops alerting configuration is valid." in out
 
 
+def test_check_command_masks_secrets_in_webhook_urls(
+    ops: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ops.OPS_ALERTING_WEBHOOK_URL = (
+        "https://bot:hunter2@hooks.example.test/services/T01/B02/s3cr3tT0k3n"
+    )
+    ops.OPS_ALERTING_ROUTES = ""
+    call_command("check_ops_alerting")
+    out = capsys.readouterr().out
+    assert "webhook_url: https://bot:****@hooks.example.test/services/…0k3n\n" in out
+    assert "s3cr3t" not in out
+    assert "hunter2" not in out
+
+
 def test_check_command_exits_non_zero_and_lists_problems_when_invalid(
     ops: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
