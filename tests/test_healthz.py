@@ -99,7 +99,14 @@ def test_database_outage_is_unavailable(
     assert b"db.internal" not in response.content
 
 
-def test_healthz_refuses_writes(client: Client) -> None:
+def test_healthz_answers_head_probes_and_refuses_writes(
+    client: Client, settings: Settings, tmp_path: Path
+) -> None:
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_FILESYSTEM_BROKER_DIR = tmp_path
+    (tmp_path / "queue").mkdir()
+
+    assert client.head("/healthz").status_code == 200
     assert client.post("/healthz").status_code == 405
 
 
