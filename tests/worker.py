@@ -14,6 +14,7 @@ committed rows).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -26,7 +27,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from cognition.celery import app
@@ -121,10 +121,8 @@ class CeleryWorker:
         """SIGKILL the worker and its children at once, as a crashed machine would."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=10)
         self.process = None
 
@@ -135,20 +133,20 @@ class CeleryWorker:
 
 
 def _point_app_at(transport_options: dict[str, Any]) -> None:
-    """Make this process's Celery app publish with ``transport_options`` from now on."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    try:
-        app.amqp._producer_pool = None
-    except AttributeError:
-        pass
+    """Make this process's Celery app publish with ``transport_options`` from now on: drop its
+    cached connection and producer pools (private attributes; Celery resets them the same way
+    after a fork)."""
+    celery_app: Any = app
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
     app.conf.broker_transport_options = transport_options
 
 
 def _purge_redis_queue() -> None:
     with app.connection_for_write() as conn:
-        channel = conn.default_channel
+        channel: Any = conn.default_channel
         channel.queue_purge(app.conf.task_default_queue)
         # Messages a killed worker held, which Redis would hand back after the visibility timeout.
         client = getattr(channel, "client", None)
