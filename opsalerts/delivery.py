@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from opsalerts.config import OpsAlertingConfig, load_ops_alerting_config
+from opsalerts.config import OpsAlertingConfig, load_ops_alerting_config, mask_url
 from opsalerts.models import Alert, AlertEvent, Delivery, DeliveryAttempt
 from opsalerts.webhooks import WebhookError, encode_payload, post_webhook, signed_headers
 
@@ -100,7 +100,7 @@ def send_delivery(
     logger.info(
         "Delivered %s to %s (HTTP %s, attempt %s)",
         delivery.webhook_id,
-        delivery.webhook_url,
+        mask_url(delivery.webhook_url),
         response.status_code,
         attempt,
     )
@@ -174,7 +174,7 @@ def _record_failure(
     log(
         "Delivery %s to %s failed (attempt %s/%s, %s): %s",
         delivery.webhook_id,
-        delivery.webhook_url,
+        mask_url(delivery.webhook_url),
         attempt,
         config.max_attempts,
         "giving up" if give_up else f"retry at {retry_at:%H:%M:%S}" if retry_at else "",
