@@ -506,3 +506,17 @@ def test_runs_of_an_unregistered_planner_are_a_warning(seeded: None) -> None:
 
     assert report.warnings == ("Recent runs of planners that are not registered: plot-doctor.",)
     assert report.status == HealthStatus.HEALTHY
+
+
+def test_stale_alert_names_the_first_items_and_counts_the_rest(
+    seeded: None, plan: FictionPlan
+) -> None:
+    for n in range(7):
+        add_item(plan, f"pass-{n}", status="in_progress", started_hours_ago=3 + n)
+
+    alert = build_health_report().alert("backlog:stale")
+
+    assert alert is not None
+    assert alert.title == "7 backlog item(s) stuck in progress"
+    assert "pass-6 (plan" in alert.description  # the oldest first
+    assert "and 2 more" in alert.description

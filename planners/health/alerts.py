@@ -40,8 +40,9 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds)} s"
 
 
-def _names(items: Iterable[str], total: int) -> str:
-    shown = list(items)
+def _names(items: Iterable[str], total: int, *, limit: int = 5) -> str:
+    """The first few names and how many more: alert text stays readable in a pager."""
+    shown = list(items)[:limit]
     more = total - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
