@@ -18,6 +18,7 @@ from opsalerts.actions import (
     resolve_synthetic_alert,
     trigger_synthetic_alert,
 )
+from opsalerts.config import mask_url
 from opsalerts.models import Alert, Delivery
 
 EXIT_ACK_TIMEOUT = 3
@@ -94,7 +95,7 @@ class Command(BaseCommand):
         delivery = result.delivery
         if delivery is not None:
             write(f"delivery:      {delivery.status} (webhook-id {delivery.webhook_id})")
-            write(f"webhook URL:   {delivery.webhook_url}")
+            write(f"webhook URL:   {mask_url(delivery.webhook_url)}")
             write(f"routing key:   {delivery.routing_key or '(none)'}")
             write(f"response code: {delivery.response_code or '-'}")
             if delivery.last_error:
