@@ -4,6 +4,7 @@ evidence carried between deployments."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -103,7 +104,7 @@ def test_sign_off_refused_while_required_items_are_missing(owner: User) -> None:
     assert not SignOff.objects.exists()
 
 
-def test_dev_sign_off_succeeds_once_every_required_item_is_done(owner: User, settings) -> None:  # type: ignore[no-untyped-def]
+def test_dev_sign_off_succeeds_once_every_required_item_is_done(owner: User, settings: Any) -> None:
     make_live_evidence(settings)
     checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
     pass_manual_items(checklist)
@@ -143,7 +144,7 @@ def test_staging_refuses_sign_off_until_its_own_items_pass(owner: User) -> None:
         actions.sign_off(staging, owner=owner, deployment_date=TODAY)
 
 
-def test_signer_must_be_allowed_for_the_environment(owner: User, django_user_model) -> None:  # type: ignore[no-untyped-def]
+def test_signer_must_be_allowed_for_the_environment(owner: User, django_user_model: Any) -> None:
     signed_off_dev(owner)
     staging = Environment.objects.get(name="staging")
     release_managers = Group.objects.create(name="release-managers")
@@ -161,7 +162,7 @@ def test_signer_must_be_allowed_for_the_environment(owner: User, django_user_mod
     assert actions.sign_off(checklist, owner=rita, deployment_date=TODAY).owner_name == "rita"
 
 
-def test_named_signers_restrict_an_environment(owner: User, django_user_model) -> None:  # type: ignore[no-untyped-def]
+def test_named_signers_restrict_an_environment(owner: User, django_user_model: Any) -> None:
     dev = Environment.objects.get(name="dev")
     sam = django_user_model.objects.create_user("sam", is_staff=True)
     dev.signers.add(sam)
@@ -200,7 +201,7 @@ class _OtherDeployment(Exception):
     """Raised to roll back what "the dev deployment" wrote: its database is not ours."""
 
 
-def _export_from_dev_deployment(owner: User) -> dict:  # type: ignore[type-arg]
+def _export_from_dev_deployment(owner: User) -> dict[str, Any]:
     try:
         with transaction.atomic():
             dev = signed_off_dev(owner)
@@ -216,7 +217,7 @@ def _export_from_dev_deployment(owner: User) -> dict:  # type: ignore[type-arg]
 
 def test_evidence_round_trip_carries_dev_sign_off_to_staging_deployment(
     owner: User,
-    settings,  # type: ignore[no-untyped-def]
+    settings: Any,
 ) -> None:
     exported = _export_from_dev_deployment(owner)
     assert (exported["planner"], exported["environment"]) == ("vision", "dev")
@@ -242,7 +243,7 @@ def test_evidence_round_trip_carries_dev_sign_off_to_staging_deployment(
 
 def test_importing_the_same_evidence_twice_is_refused_once_signed(
     owner: User,
-    settings,  # type: ignore[no-untyped-def]
+    settings: Any,
 ) -> None:
     exported = _export_from_dev_deployment(owner)
     settings.DEPLOY_ENVIRONMENT = "staging"
@@ -252,7 +253,7 @@ def test_importing_the_same_evidence_twice_is_refused_once_signed(
         actions.import_evidence(exported, actor="importer")
 
 
-def test_import_into_the_wrong_checklist_is_refused(owner: User, settings) -> None:  # type: ignore[no-untyped-def]
+def test_import_into_the_wrong_checklist_is_refused(owner: User, settings: Any) -> None:
     exported = export_evidence(signed_off_dev(owner))
     staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
     settings.DEPLOY_ENVIRONMENT = "staging"
@@ -268,7 +269,7 @@ def test_import_of_this_deployments_own_environment_is_refused(owner: User) -> N
         actions.import_evidence(exported, actor="importer")
 
 
-def test_import_rejects_a_file_that_is_not_evidence(settings) -> None:  # type: ignore[no-untyped-def]
+def test_import_rejects_a_file_that_is_not_evidence(settings: Any) -> None:
     settings.DEPLOY_ENVIRONMENT = "staging"
     bad = {"format": "planner-ops.rollout-evidence", "version": 1, "planner": "vision"}
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -30,7 +31,7 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_verify_rollout_passes_on_live_evidence_and_records_the_command(settings) -> None:  # type: ignore[no-untyped-def]
+def test_verify_rollout_passes_on_live_evidence_and_records_the_command(settings: Any) -> None:
     make_live_evidence(settings)
 
     output = run("verify_rollout", PLANNER)
@@ -73,7 +74,7 @@ def test_rollout_status_prints_the_matrix(staff_user: User) -> None:
     assert data["vision"]["production"]["status"] == "not_started"
 
 
-def test_rollout_note_is_the_step_note_from_the_records(settings, staff_user: User) -> None:  # type: ignore[no-untyped-def]
+def test_rollout_note_is_the_step_note_from_the_records(settings: Any, staff_user: User) -> None:
     make_live_evidence(settings)
     checklist, _ = actions.get_or_create_checklist(PLANNER, "dev", actor="olivia")
     pass_manual_items(checklist)
@@ -124,7 +125,9 @@ class _OtherDeployment(Exception):
     pass
 
 
-def test_export_and_import_commands_round_trip(tmp_path: Path, settings, staff_user: User) -> None:  # type: ignore[no-untyped-def]
+def test_export_and_import_commands_round_trip(
+    tmp_path: Path, settings: Any, staff_user: User
+) -> None:
     evidence = tmp_path / "vision-dev.json"
     try:
         with transaction.atomic():  # the dev deployment's database

@@ -33,7 +33,7 @@ from tests.test_rollout_support import (
 
 pytestmark = pytest.mark.django_db
 
-HX = {"HTTP_HX_REQUEST": "true"}
+HX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 CHECKLIST_URL = "/rollouts/vision/dev/"
 
 # Session + user, environments, checklists with counts (matrix); the checklist page adds the
@@ -53,8 +53,8 @@ def _many_checklists(owner: User) -> None:
 
 
 def test_matrix_query_count_is_the_same_for_small_and_larger_data(
-    staff_client: Client, staff_user: User, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+    staff_client: Client, staff_user: User, django_assert_num_queries: Any
+) -> None:
     actions.get_or_create_checklist(PLANNER, "dev")
     with django_assert_num_queries(MATRIX_QUERIES):
         small = staff_client.get("/rollouts/")
@@ -102,8 +102,8 @@ def test_matrix_htmx_refresh_returns_only_the_fragment(staff_client: Client) -> 
 
 
 def test_checklist_query_count_is_the_same_for_small_and_larger_data(
-    staff_client: Client, staff_user: User, settings, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+    staff_client: Client, staff_user: User, settings: Any, django_assert_num_queries: Any
+) -> None:
     actions.get_or_create_checklist(PLANNER, "staging")
     with django_assert_num_queries(CHECKLIST_QUERIES):
         small = staff_client.get("/rollouts/vision/staging/")
@@ -167,8 +167,8 @@ def test_system_item_cannot_be_passed_from_the_console(staff_client: Client) -> 
 
 
 def test_attach_uploads_a_file_served_to_staff_only(
-    staff_client: Client, client: Client, plain_user: User, settings, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    staff_client: Client, client: Client, plain_user: User, settings: Any, tmp_path: Path
+) -> None:
     settings.MEDIA_ROOT = tmp_path
     staff_client.post(f"{CHECKLIST_URL}start/", **HX)
     upload = SimpleUploadedFile("telemetry.png", b"\x89PNG fake", content_type="image/png")
@@ -192,7 +192,7 @@ def test_attach_uploads_a_file_served_to_staff_only(
     assert client.get(file_url).status_code == 403
 
 
-def test_verify_and_sign_off_from_the_console(staff_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_verify_and_sign_off_from_the_console(staff_client: Client, settings: Any) -> None:
     make_live_evidence(settings)
     staff_client.post(f"{CHECKLIST_URL}start/", **HX)
     pass_manual_items(RolloutChecklist.objects.get())
@@ -318,7 +318,7 @@ def test_admin_item_edit_follows_the_rules(admin_client_olivia: Client) -> None:
     assert (docs.status, docs.checked_by, docs.checked_via) == ("waived", "olivia", "admin")
 
 
-def test_admin_verify_action_runs_the_checks(admin_client_olivia: Client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_admin_verify_action_runs_the_checks(admin_client_olivia: Client, settings: Any) -> None:
     make_live_evidence(settings)
     checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
 
@@ -347,7 +347,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def ops_channel(settings) -> Iterator[list[bytes]]:  # type: ignore[no-untyped-def]
+def ops_channel(settings: Any) -> Iterator[list[bytes]]:
     _Receiver.bodies = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

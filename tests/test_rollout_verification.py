@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -88,7 +89,7 @@ def test_error_alert_in_another_environment_does_not_block_this_one() -> None:
     assert check(runbook.DIAGNOSTICS_HEALTHY).passed
 
 
-def test_ops_config_check_needs_alerting_enabled_and_valid(settings) -> None:  # type: ignore[no-untyped-def]
+def test_ops_config_check_needs_alerting_enabled_and_valid(settings: Any) -> None:
     settings.OPS_ALERTING_ENABLED = False
     disabled = check(runbook.OPS_CONFIG_VALID)
     assert not disabled.passed
@@ -107,7 +108,7 @@ def test_ops_config_check_needs_alerting_enabled_and_valid(settings) -> None:  #
     assert valid.snapshot["webhook"] == "https://hooks.example.test/…"  # the token stays out
 
 
-def test_synthetic_alert_check_needs_a_recent_acknowledgement(settings) -> None:  # type: ignore[no-untyped-def]
+def test_synthetic_alert_check_needs_a_recent_acknowledgement(settings: Any) -> None:
     settings.ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS = 3600
     assert not check(runbook.SYNTHETIC_ALERT_ACKNOWLEDGED).passed
 
@@ -149,7 +150,7 @@ def test_failed_or_other_environment_runs_do_not_count() -> None:
     assert not check(runbook.PIPELINE_RUN_COMPLETED).passed
 
 
-def test_verify_stores_snapshots_as_evidence_on_every_system_item(settings) -> None:  # type: ignore[no-untyped-def]
+def test_verify_stores_snapshots_as_evidence_on_every_system_item(settings: Any) -> None:
     make_live_evidence(settings)
     checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
 
