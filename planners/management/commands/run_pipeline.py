@@ -6,6 +6,7 @@ import getpass
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Max
 
@@ -64,8 +65,8 @@ class Command(BaseCommand):
         started = time.monotonic()
         queued = start_pipeline(plan, actor=actor, agent_backend=options["agent"])
         plan.refresh_from_db()
-        agent = plan.agent_backend or "default"
-        where = f"plan {plan.pk} {plan.name!r} ({plan.project.title}, branch {plan.branch})"
+        agent = plan.agent_backend or settings.AGENT_BACKEND
+        where = f"plan {plan.pk} {plan.name!r}"
         if queued:
             names = ", ".join(f"{item.backlog_id} ({item.phase})" for item in queued)
             self.stdout.write(f"Queued {names} of {where} on the worker (agent {agent}).")
