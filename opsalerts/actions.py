@@ -112,10 +112,19 @@ def evaluate_and_sync(
 
 
 def enqueue_deliveries(delivery_ids: Sequence[int]) -> None:
+    """Queue one send task per delivery. A broker outage loses nothing: the rows are in the
+    outbox and the ``deliver_due_deliveries`` beat sweep sends whatever is due."""
     from opsalerts.tasks import deliver_delivery
 
     for delivery_id in delivery_ids:
-        deliver_delivery.delay(delivery_id)
+        try:
+            deliver_delivery.delay(delivery_id)
+        except Exception:  # kombu raises several types for an unreachable broker
+            logger.warning(
+                "Could not queue delivery %s; the beat sweep will send it",
+                delivery_id,
+                exc_info=True,
+            )
 
 
 def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: datetime) -> None:
@@ -439,7 +448,7 @@ def _evaluate_and_send_synthetic(planner_slug: str, *, now: datetime) -> Synthet
         else:
             others.append(candidate.pk)
     if others:
-        enqueue_deliveries(others)
+        transaction.on_commit(lambda: enqueue_deliveries(others))
     if delivery is not None:
         outcome = send_delivery(delivery.pk, now=now)
         delivery.refresh_from_db()
