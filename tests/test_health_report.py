@@ -349,6 +349,26 @@ def test_item_whose_inputs_nobody_outputs_is_orphaned(seeded: None, plan: Fictio
     assert "cast-bible" in alert.description
 
 
+def test_tokens_read_like_the_scheduler_reads_them(seeded: None, plan: FictionPlan) -> None:
+    add_item(plan, "outline-core-conflicts", outputs=["outline"])
+    BacklogItem.objects.create(
+        plan=plan, backlog_id="bare-string", phase="iterative", inputs="outline", outputs="x"
+    )
+    BacklogItem.objects.create(
+        plan=plan, backlog_id="bare-missing", phase="iterative", inputs="cast-bible"
+    )
+    BacklogItem.objects.create(
+        plan=plan, backlog_id="blanks", phase="iterative", inputs=["", None, "x"]
+    )
+    BacklogItem.objects.create(plan=plan, backlog_id="object", phase="iterative", inputs={"a": 1})
+
+    report = build_health_report()
+
+    assert [(i.backlog_id, i.missing_inputs) for i in report.backlog.orphaned] == [
+        ("bare-missing", ("cast-bible",))
+    ]
+
+
 def test_outputs_of_another_plan_do_not_resolve_inputs(seeded: None, plan: FictionPlan) -> None:
     other_project = FictionProject.objects.create(title="Glass Harbour")
     other = FictionPlan.objects.create(project=other_project, name="Glass Harbour")

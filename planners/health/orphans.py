@@ -17,29 +17,34 @@ from django.db import connection
 from planners.health.report import BacklogItemRef
 from planners.models import BacklogItem, BacklogStatus, FictionPlan
 
+# Per vendor: unnest a JSON column into rows (alias.value) and the token text of a row. A bare
+# string where a list was expected counts as one token, as the scheduler reads it
+# (``planners.scheduling``); other shapes count as no tokens.
 _UNNEST = {
     "sqlite": (
-        "json_each(CASE WHEN json_type({col}) = 'array' THEN {col} ELSE '[]' END) AS {alias}"
+        "json_each(CASE WHEN json_type({col}) IN ('array', 'text') THEN {col} ELSE '[]' END) "
+        "AS {alias}"
     ),
     "postgresql": (
-        "jsonb_array_elements_text(CASE WHEN jsonb_typeof({col}) = 'array' THEN {col} "
-        "ELSE '[]'::jsonb END) AS {alias}(value)"
+        "jsonb_array_elements_text(CASE jsonb_typeof({col}) WHEN 'array' THEN {col} "
+        "WHEN 'string' THEN jsonb_build_array({col}) ELSE '[]'::jsonb END) AS {alias}(value)"
     ),
 }
+_TOKEN = {"sqlite": "CAST({alias}.value AS TEXT)", "postgresql": "{alias}.value"}
 _ARRAY_AGG = {"sqlite": "json_group_array({expr})", "postgresql": "json_agg({expr})"}
 
 _SQL = """
 WITH outs AS (
-    SELECT DISTINCT o.plan_id AS plan_id, oj.value AS token
+    SELECT DISTINCT o.plan_id AS plan_id, {out_token} AS token
     FROM {items} o, {unnest_outputs}
-    WHERE o.synthetic = %s
+    WHERE o.synthetic = %s AND {out_token} <> ''
 ),
 missing AS (
-    SELECT bi.id AS item_id, ij.value AS token
+    SELECT bi.id AS item_id, {in_token} AS token
     FROM {items} bi, {unnest_inputs}
-    WHERE bi.synthetic = %s AND bi.status <> %s {plan_filter}
+    WHERE bi.synthetic = %s AND bi.status <> %s {plan_filter} AND {in_token} <> ''
       AND NOT EXISTS (
-          SELECT 1 FROM outs WHERE outs.plan_id = bi.plan_id AND outs.token = ij.value
+          SELECT 1 FROM outs WHERE outs.plan_id = bi.plan_id AND outs.token = {in_token}
       )
 ),
 orphans AS (
@@ -64,7 +69,7 @@ def _tokens(value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         value = json.loads(value)
-    return tuple(sorted(str(token) for token in value if token is not None))
+    return tuple(sorted(str(token) for token in value if token not in (None, "")))
 
 
 def orphaned_items(*, plan_id: int | None, limit: int) -> tuple[int, tuple[BacklogItemRef, ...]]:
@@ -79,6 +84,8 @@ def orphaned_items(*, plan_id: int | None, limit: int) -> tuple[int, tuple[Backl
         plans=qn(FictionPlan._meta.db_table),
         unnest_outputs=_UNNEST[vendor].format(col="o.outputs", alias="oj"),
         unnest_inputs=_UNNEST[vendor].format(col="bi.inputs", alias="ij"),
+        out_token=_TOKEN[vendor].format(alias="oj"),
+        in_token=_TOKEN[vendor].format(alias="ij"),
         array_agg=_ARRAY_AGG[vendor].format(expr="m.token"),
         plan_filter=plan_filter,
     )
