@@ -122,7 +122,20 @@ def test_fresh_install_json_uses_lowercase_strings_seconds_and_utc_times(seeded:
     assert json.loads(json.dumps(data)) == data
     assert data["status"] == "healthy"
     assert data["generated_at"].endswith("Z")
-    assert data["alerts"][0]["severity"] == "info"
+    assert data["alerts"] == [
+        {
+            "id": "planner:no-executions",
+            "severity": "info",
+            "title": "No planner has run yet",
+            "description": "No planner execution is recorded; start a plan to see telemetry.",
+            "planner": "",
+            "plan_id": None,
+            "backlog_id": "",
+            "template_id": "",
+            "synthetic": False,
+            "dedup_key": "planner:no-executions@dev",
+        }
+    ]
     assert data["thresholds"]["stale_backlog_seconds"] == 7200
     assert data["backlog"]["counts"] == {
         "pending": 0,

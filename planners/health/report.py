@@ -265,6 +265,9 @@ class PlannerHealthReport:
         data["telemetry"]["tokens"]["total"] = self.telemetry.tokens.total
         for planner, state in zip(data["planners"], self.planners, strict=True):
             planner["fallback_in_use"] = state.fallback_in_use
+        # The key ops alerting stores the alert under (and the ack API takes) here.
+        for alert, source in zip(data["alerts"], self.alerts, strict=True):
+            alert["dedup_key"] = source.dedup_key(self.environment)
         data["alert_counts"] = {
             severity.value: sum(1 for a in self.alerts if a.severity == severity)
             for severity in Severity
