@@ -382,3 +382,16 @@ def test_synthetic_alert_triggered_from_the_checklist_then_acknowledged_passes_v
     assert item.status == ItemStatus.PASSED
     assert item.evidence_snapshot["acknowledged_by"] == "oncall@ops"
     assert ActionLogEntry.objects.filter(action="rollout-synthetic").exists()
+
+
+def test_uploaded_html_evidence_is_downloaded_not_rendered(
+    staff_client: Client, settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    staff_client.post(f"{CHECKLIST_URL}start/", **HX)
+    upload = SimpleUploadedFile("notes.html", b"<script>alert(1)</script>", "text/html")
+    staff_client.post(f"{CHECKLIST_URL}items/deploy-artifacts/evidence/", {"file": upload}, **HX)
+
+    served = staff_client.get(f"{CHECKLIST_URL}items/deploy-artifacts/file/")
+
+    assert served["Content-Disposition"].startswith("attachment;")

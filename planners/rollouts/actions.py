@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, User
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
 from django.urls import reverse
@@ -240,7 +241,10 @@ def attach_evidence(
     item.checked_by = actor
     item.checked_via = via
     item.checked_at = timezone.now()
-    item.full_clean(exclude=["checklist"])
+    try:
+        item.full_clean(exclude=["checklist"])
+    except ValidationError as exc:
+        raise ItemChangeRefused("; ".join(exc.messages)) from exc
     item.save()
     _log("rollout-evidence", checklist, actor, item=item.key, via=via)
     return item

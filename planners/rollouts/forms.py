@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
 from planners.models.rollout import ItemStatus
@@ -14,10 +15,19 @@ class MarkItemForm(forms.Form):
     note = forms.CharField(required=False, max_length=4000)
 
 
+MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
+
+
 class EvidenceForm(forms.Form):
     text = forms.CharField(required=False, max_length=4000)
     link = forms.URLField(required=False, max_length=1000, assume_scheme="https")
-    file = forms.FileField(required=False)
+    file = forms.FileField(required=False, max_length=200)
+
+    def clean_file(self) -> UploadedFile | None:
+        upload: UploadedFile | None = self.cleaned_data.get("file")
+        if upload is not None and (upload.size or 0) > MAX_EVIDENCE_BYTES:
+            raise forms.ValidationError("Evidence files are limited to 20 MB.")
+        return upload
 
 
 class SignOffForm(forms.Form):

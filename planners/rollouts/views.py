@@ -8,6 +8,7 @@ JavaScript the same forms post normally and are redirected back to the page.
 from __future__ import annotations
 
 import logging
+import mimetypes
 from typing import Any, cast
 
 from django.conf import settings
@@ -31,6 +32,10 @@ from planners.rollouts.forms import EvidenceForm, MarkItemForm, SignOffForm, fir
 from planners.rollouts.queries import checklist_status, rollout_matrix
 
 logger = logging.getLogger(__name__)
+
+INLINE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
+)
 
 
 def _is_partial(request: HttpRequest) -> bool:
@@ -204,8 +209,14 @@ def evidence_file(request: HttpRequest, planner: str, environment: str, key: str
     item = _item(meta, env, key)
     if not item.evidence_file:
         raise Http404("No file attached to this item.")
+    # Only inert types are shown inline; anything else (an uploaded .html, say) downloads, so
+    # evidence can never run script in the console's origin.
+    content_type, _ = mimetypes.guess_type(item.evidence_file.name)
+    response = FileResponse(
+        item.evidence_file.open("rb"), as_attachment=content_type not in INLINE_TYPES
+    )
     # FileResponse streams; staff_required is typed for HttpResponse but passes it through.
-    return cast(HttpResponse, FileResponse(item.evidence_file.open("rb")))
+    return cast(HttpResponse, response)
 
 
 @staff_required
