@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.contrib.auth.models import User
+from django.test import Client, override_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM_PATH = "/usr/bin/chromium"
@@ -96,18 +97,18 @@ def _fast_password_hashing() -> Iterator[None]:
 
 
 @pytest.fixture
-def staff_user(django_user_model):  # type: ignore[no-untyped-def]
+def staff_user(django_user_model: type[User]) -> User:
     return django_user_model.objects.create_user(
         username="olivia", password="ops-console-pass", is_staff=True
     )
 
 
 @pytest.fixture
-def staff_client(client, staff_user):  # type: ignore[no-untyped-def]
+def staff_client(client: Client, staff_user: User) -> Client:
     client.force_login(staff_user)
     return client
 
 
 @pytest.fixture
-def plain_user(django_user_model):  # type: ignore[no-untyped-def]
+def plain_user(django_user_model: type[User]) -> User:
     return django_user_model.objects.create_user(username="paul", password="not-staff-pass")
