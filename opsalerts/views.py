@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
-from planners.api_auth import staff_api_view
 
 from opsalerts.ack import AckLinkError, read_ack_token
 from opsalerts.actions import acknowledge_alert
 from opsalerts.models import Alert
+from planners.api_auth import staff_api_view
 
 ACK_NAME_MAX = 100
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def ack_link(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the alert and a confirm button; POST acknowledges (channel ``link``).
