@@ -251,6 +251,7 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     if not claim_checkpoint(checkpoint, owner):
         logger.info("checkpoint %s is held by another worker", checkpoint.phase_key)
         return "claimed-elsewhere"
+    checkpoint.refresh_from_db(fields=["attempts"])
     BacklogItem.objects.filter(pk=item.pk).update(
         attempts=F("attempts") + 1, heartbeat_at=timezone.now()
     )
@@ -273,11 +274,12 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     from planners.fiction.runners import run_backlog_item
 
     logger.info(
-        "running %s (%s) of plan %s, attempt %s",
+        "running %s (%s) of plan %s: attempt %s, retry %s",
         item.backlog_id,
         item.phase,
         item.plan_id,
-        self.request.retries + 1,
+        checkpoint.attempts,
+        self.request.retries,
     )
     try:
         if self.request.is_eager:

@@ -118,3 +118,34 @@ def test_worker_killed_mid_phase_is_resumed_and_completes_without_duplicates(
     reasons = list(architect.transitions.order_by("id").values_list("reason", flat=True))
     assert reasons == ["vision-sync", "phase-start", "auto-resume", "phase-start", "phase-complete"]
     assert plan.checkpoints.get(backlog_item=architect).attempts == 2
+
+
+@pytest.mark.redis
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_phase_whose_pool_process_dies_is_redelivered_to_the_same_worker(
+    celery_worker: CeleryWorker,  # noqa: F811
+) -> None:
+    celery_worker.start({"SCRIPTED_AGENT_DELAY_SECONDS": "1.5"})
+    plan = new_plan()
+    start_pipeline(plan, actor="olivia")
+    wait_until(
+        lambda: PhaseCheckpoint.objects.filter(
+            plan=plan, phase=Phase.VISION, status=PhaseCheckpoint.Status.RUNNING
+        ).exists(),
+        timeout=PLAN_TIMEOUT,
+        what="the vision phase",
+    )
+
+    celery_worker.kill_pool_processes()
+
+    # acks_late + reject_on_worker_lost: the main process hands the message back to the broker
+    # and a fresh pool process runs the same task, which takes its own checkpoint back.
+    wait_until(
+        lambda: plan_status(plan) == FictionPlan.Status.COMPLETE,
+        timeout=PLAN_TIMEOUT,
+        what=f"the plan to complete; worker log:\n{celery_worker.log()}",
+    )
+    assert "WorkerLostError" in celery_worker.log()
+    assert_plan_complete_without_duplicates(plan)
+    assert plan.checkpoints.get(phase=Phase.VISION).attempts == 2

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psutil
 import pytest
 from django.db import connection
 
@@ -125,6 +126,13 @@ class CeleryWorker:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
         self.process = None
+
+    def kill_pool_processes(self) -> None:
+        """SIGKILL the pool's child processes only; the main process lives on and notices."""
+        assert self.process is not None
+        for child in psutil.Process(self.process.pid).children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.send_signal(signal.SIGKILL)
 
     def stop(self) -> None:
         """End the worker at the end of a test. Nothing it holds is needed any more, so no
