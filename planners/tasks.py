@@ -10,6 +10,7 @@ the ``sweep_stale_backlog`` beat task resumes what the broker cannot (a silent h
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
@@ -27,6 +28,7 @@ from django.utils import timezone
 from cognition.agents import get_agent_service
 from cognition.agents.base import AgentError, AgentService
 from planners.fiction.phases import phase_key
+from planners.fiction.runners import PhaseResult, run_backlog_item
 from planners.models import BacklogItem, BacklogStatus, PhaseCheckpoint
 from planners.scheduling import schedule_ready_items
 from planners.transitions import transition_backlog_item
@@ -256,97 +258,28 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
         attempts=F("attempts") + 1, heartbeat_at=timezone.now()
     )
 
-    backend = item.agent_backend or item.plan.agent_backend or settings.AGENT_BACKEND
-    try:
-        agent = get_agent_service(backend)
-    except Exception as exc:  # a misconfigured backend is permanent: say so on the item
-        finish_phase(
-            item,
-            checkpoint,
-            "failed",
-            reason=f"agent backend {backend!r}: {exc}",
-            owner=owner,
-            correlation_id=correlation_id,
-        )
-        return "failed"
-    _record_agent_contract(item, backend, agent)
-
-    from planners.fiction.runners import run_backlog_item
-
-    logger.info(
-        "running %s (%s) of plan %s: attempt %s, retry %s",
-        item.backlog_id,
-        item.phase,
-        item.plan_id,
-        checkpoint.attempts,
-        self.request.retries,
-    )
-    try:
-        if self.request.is_eager:
-            result = run_backlog_item(
-                item, agent, correlation_id=correlation_id, actor=WORKER_ACTOR
-            )
-        else:
-            with PhaseHeartbeat(item.pk, checkpoint.pk, owner, settings.PIPELINE_HEARTBEAT_SECONDS):
-                result = run_backlog_item(
-                    item, agent, correlation_id=correlation_id, actor=WORKER_ACTOR
-                )
-    except AgentError as exc:
-        retries_left = self.request.retries < settings.PIPELINE_MAX_RETRIES
-        if exc.permanent or not retries_left:
-            finish_phase(
-                item,
-                checkpoint,
-                "failed",
-                reason=f"agent error: {exc}",
-                owner=owner,
-                correlation_id=correlation_id,
-            )
-            return "failed"
-        countdown = _retry_countdown(self.request.retries)
-        logger.warning(
-            "transient agent error on %s (%s); retry %s in %.1fs",
-            item.backlog_id,
-            exc,
-            self.request.retries + 1,
-            countdown,
-        )
-        PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
-            status=PhaseCheckpoint.Status.PENDING, result={"retrying": str(exc)}
-        )
-        BacklogItem.objects.filter(pk=item.pk).update(last_error=f"retrying: {exc}")
-        raise self.retry(exc=exc, countdown=countdown) from exc
-    except SoftTimeLimitExceeded:
-        finish_phase(
-            item,
-            checkpoint,
-            "failed",
-            reason=f"phase exceeded {settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS}s",
-            owner=owner,
-            correlation_id=correlation_id,
-        )
-        return "failed"
-    except Exception as exc:
-        logger.exception("phase %s of backlog item %s crashed", item.phase, item.backlog_id)
-        finish_phase(
-            item,
-            checkpoint,
-            "failed",
-            reason=f"{type(exc).__name__}: {exc}",
-            owner=owner,
-            correlation_id=correlation_id,
-        )
-        return "failed"
-
+    result = _run_phase(item, checkpoint, owner, correlation_id, eager=self.request.is_eager)
     if (
         result.status in ("failed", "skipped")
         and result.retryable
         and self.request.retries < settings.PIPELINE_MAX_RETRIES
     ):
+        countdown = _retry_countdown(self.request.retries)
+        logger.warning(
+            "%s of plan %s will be retried in %.1fs (retry %s of %s): %s",
+            item.backlog_id,
+            item.plan_id,
+            countdown,
+            self.request.retries + 1,
+            settings.PIPELINE_MAX_RETRIES,
+            result.reason,
+        )
+        # Hand the checkpoint back so the retry (same task id) or a resume can take it.
         PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
             status=PhaseCheckpoint.Status.PENDING, result={"retrying": result.reason}
         )
-        raise self.retry(countdown=_retry_countdown(self.request.retries))
+        BacklogItem.objects.filter(pk=item.pk).update(last_error=f"retrying: {result.reason}")
+        raise self.retry(countdown=countdown, max_retries=settings.PIPELINE_MAX_RETRIES)
     finish_phase(
         item,
         checkpoint,
@@ -356,6 +289,44 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
         correlation_id=correlation_id,
     )
     return result.status
+
+
+def _run_phase(
+    item: BacklogItem, checkpoint: PhaseCheckpoint, owner: str, correlation_id: str, *, eager: bool
+) -> PhaseResult:
+    """Run the item's phase under a heartbeat; every way it can end becomes a ``PhaseResult``
+    (an agent error the runner let through is retryable unless the agent says permanent)."""
+    backend = item.agent_backend or item.plan.agent_backend or settings.AGENT_BACKEND
+    try:
+        agent = get_agent_service(backend)
+    except Exception as exc:  # a misconfigured backend: nothing a retry can fix
+        return PhaseResult(status="failed", reason=f"agent backend {backend!r}: {exc}")
+    _record_agent_contract(item, backend, agent)
+    logger.info(
+        "running %s (%s) of plan %s: attempt %s",
+        item.backlog_id,
+        item.phase,
+        item.plan_id,
+        checkpoint.attempts,
+    )
+    heartbeat = (
+        contextlib.nullcontext()
+        if eager  # in-process (tests, CELERY_TASK_ALWAYS_EAGER): nobody to tell we are alive
+        else PhaseHeartbeat(item.pk, checkpoint.pk, owner, settings.PIPELINE_HEARTBEAT_SECONDS)
+    )
+    try:
+        with heartbeat:
+            return run_backlog_item(item, agent, correlation_id=correlation_id, actor=WORKER_ACTOR)
+    except AgentError as exc:
+        return PhaseResult(
+            status="failed", reason=f"agent error: {exc}", retryable=not exc.permanent
+        )
+    except SoftTimeLimitExceeded:
+        limit = settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS
+        return PhaseResult(status="failed", reason=f"the phase ran longer than {limit}s")
+    except Exception as exc:
+        logger.exception("phase %s of backlog item %s crashed", item.phase, item.backlog_id)
+        return PhaseResult(status="failed", reason=f"{type(exc).__name__}: {exc}")
 
 
 @shared_task(name="planners.tasks.sweep_stale_backlog", ignore_result=True)
