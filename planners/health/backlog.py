@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce
 
 from planners.health.report import (
@@ -101,8 +112,12 @@ def backlog_counts(*, plan_id: int | None, stale_cutoff: datetime) -> BacklogCou
 
 def plan_summaries(*, plan_id: int | None) -> tuple[int, tuple[PlanSummary, ...]]:
     """The most recently updated plans with their real item counts, and how many plans there
-    are in all (one query)."""
-    real = Q(backlog_items__synthetic=False)
+    are in all (two queries).
+
+    The page of plans is chosen first (no join, so the blocked-lore subquery runs once per
+    listed plan), then the items of just those plans are counted on the (plan, status) index.
+    One joined GROUP BY would group every backlog row and re-run the subquery per row.
+    """
     blocked_lore = (
         LoreRequirement.objects.filter(
             plan_id=OuterRef("pk"), status=LoreRequirement.Status.BLOCKED
@@ -112,51 +127,49 @@ def plan_summaries(*, plan_id: int | None) -> tuple[int, tuple[PlanSummary, ...]
         .annotate(n=Count("id"))
         .values("n")
     )
+    items = BacklogItem.objects.filter(plan_id=OuterRef("pk"))
     plans = FictionPlan.objects.all() if plan_id is None else FictionPlan.objects.filter(pk=plan_id)
-    rows = (
-        plans.annotate(
-            items_total=Count("backlog_items", filter=real),
-            synthetic_items=Count("backlog_items", filter=Q(backlog_items__synthetic=True)),
-            last_activity_at=Max("backlog_items__updated_at", filter=real),
+    page = list(
+        # A plan holding only synthetic entries (ops alerting's drill plan) is not real work.
+        plans.exclude(~Exists(items.filter(synthetic=False)) & Exists(items.filter(synthetic=True)))
+        .annotate(
             blocked_lore=Coalesce(Subquery(blocked_lore), Value(0)),
             plans_total=Window(expression=Count("id")),
+        )
+        .order_by("-updated_at", "-id")
+        .values("id", "name", "branch", "status", "blocked_lore", "plans_total")[:PLAN_LIMIT]
+    )
+    real = Q(synthetic=False)
+    counted = {
+        row["plan_id"]: row
+        for row in BacklogItem.objects.filter(real, plan_id__in=[p["id"] for p in page])
+        .values("plan_id")
+        .annotate(
+            items_total=Count("id"),
+            last_activity_at=Max("updated_at"),
             **{
-                f"status_{status}": Count(
-                    "backlog_items", filter=real & Q(backlog_items__status=status)
-                )
+                f"status_{status}": Count("id", filter=Q(status=status))
                 for status in BacklogStatus.values
             },
         )
-        # A plan holding only synthetic entries (ops alerting's drill plan) is not real work.
-        .exclude(Q(items_total=0) & Q(synthetic_items__gt=0))
-        .order_by("-updated_at", "-id")
-        .values(
-            "id",
-            "name",
-            "branch",
-            "status",
-            "items_total",
-            "last_activity_at",
-            "blocked_lore",
-            "plans_total",
-            *(f"status_{status}" for status in BacklogStatus.values),
-        )[:PLAN_LIMIT]
-    )
-    rows = list(rows)
-    summaries = tuple(
-        PlanSummary(
-            id=row["id"],
-            name=row["name"],
-            branch=row["branch"],
-            status=row["status"],
-            items_total=row["items_total"],
-            counts={status: row[f"status_{status}"] for status in BacklogStatus.values},
-            blocked_lore=row["blocked_lore"],
-            last_activity_at=row["last_activity_at"],
+        .order_by()
+    }
+    summaries = []
+    for plan in page:
+        row = counted.get(plan["id"], {})
+        summaries.append(
+            PlanSummary(
+                id=plan["id"],
+                name=plan["name"],
+                branch=plan["branch"],
+                status=plan["status"],
+                items_total=row.get("items_total", 0),
+                counts={s: row.get(f"status_{s}", 0) for s in BacklogStatus.values},
+                blocked_lore=plan["blocked_lore"],
+                last_activity_at=row.get("last_activity_at"),
+            )
         )
-        for row in rows
-    )
-    return (rows[0]["plans_total"] if rows else 0), summaries
+    return (page[0]["plans_total"] if page else 0), tuple(summaries)
 
 
 _ITEM_FIELDS = ("id", "plan_id", "plan__name", "backlog_id", "phase", "status", "in_progress_at")
