@@ -7,6 +7,7 @@ a worker, with a scripted agent whose every call is counted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +16,9 @@ from django.core.management import CommandError, call_command
 
 from cognition.agents.base import AgentError, AgentReply, ChatMessage
 from cognition.agents.scripted import ScriptedAgent
-from planners.actions import create_plan, start_pipeline
+from planners.actions import create_plan, resume_backlog_item, start_pipeline
 from planners.demo import DEMO_PROJECT_TITLE, ensure_demo_pipeline, project_defaults
+from planners.fiction.scripted_replies import DEFAULT_REPLIES, VISION_REPLY
 from planners.models import (
     ActionLogEntry,
     BacklogItem,
@@ -27,6 +29,7 @@ from planners.models import (
     ChapterScroll,
     FictionPlan,
     FictionProject,
+    LoreRequirement,
     Phase,
     PhaseCheckpoint,
     PhaseTranscript,
@@ -323,3 +326,50 @@ def test_demo_pipeline_is_queued_once(
     first.refresh_from_db()
     assert first.status == FictionPlan.Status.COMPLETE
     assert FictionPlan.objects.count() == 1
+
+
+def test_scroll_blocked_by_lore_blocks_the_plan_until_resolved_and_resumed(
+    plan: FictionPlan,
+    use_agent: Callable[[Any], Any],
+    run_to_end: Callable[[FictionPlan], None],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    vision = json.loads(json.dumps(VISION_REPLY))
+    vision["loreNeeds"].append(
+        {
+            "title": "Who leads the Lantern Guild",
+            "requirementSlug": "guild-succession",
+            "status": "planned",
+            "description": "The scroll cannot be refined until the succession is settled.",
+            "requiredFor": ["chapter-one-scroll"],
+        }
+    )
+    agent = use_agent(ScriptedAgent(replies={**DEFAULT_REPLIES, "vision": json.dumps(vision)}))
+
+    run_to_end(plan)
+
+    scroll_item = plan.backlog_items.get(backlog_id="chapter-one-scroll")
+    assert [phase for phase, _ in agent.calls] == FIVE_PHASES[:3]  # no call for the scroll
+    assert scroll_item.status == BacklogStatus.BLOCKED
+    assert "guild-succession" in scroll_item.last_error
+    assert plan.status == FictionPlan.Status.BLOCKED
+
+    LoreRequirement.objects.filter(requirement_slug="guild-succession").update(
+        status=LoreRequirement.Status.READY
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        resume_backlog_item(scroll_item, actor="olivia")
+
+    plan.refresh_from_db()
+    assert plan.status == FictionPlan.Status.COMPLETE
+    assert [phase for phase, _ in agent.calls] == FIVE_PHASES
+    scroll_item.refresh_from_db()
+    reasons = list(scroll_item.transitions.order_by("id").values_list("reason", flat=True))
+    assert reasons == [
+        "vision-sync",
+        "phase-start",
+        "phase-blocked",
+        "resume",
+        "phase-start",
+        "phase-complete",
+    ]
