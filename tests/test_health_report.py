@@ -553,3 +553,15 @@ def test_stale_alert_names_the_first_items_and_counts_the_rest(
     assert alert.title == "7 backlog item(s) stuck in progress"
     assert "pass-6 (plan" in alert.description  # the oldest first
     assert "and 2 more" in alert.description
+
+
+def test_now_pins_the_windows(seeded: None) -> None:
+    add_execution("scene-weaver", "failed", error="upstream 502")
+
+    today = build_health_report()
+    tomorrow = build_health_report(now=timezone.now() + timedelta(hours=25))
+
+    assert today.alert("planner:recent-failures") is not None
+    assert tomorrow.alert("planner:recent-failures") is None
+    assert tomorrow.telemetry.executions_by_outcome["failed"] == 1
+    assert tomorrow.status == HealthStatus.HEALTHY
