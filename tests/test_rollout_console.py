@@ -395,3 +395,24 @@ def test_uploaded_html_evidence_is_downloaded_not_rendered(
     served = staff_client.get(f"{CHECKLIST_URL}items/deploy-artifacts/file/")
 
     assert served["Content-Disposition"].startswith("attachment;")
+
+
+def test_step_notes_are_recorded_and_the_note_is_served_as_markdown(staff_client: Client) -> None:
+    staff_client.post(f"{CHECKLIST_URL}start/", **HX)
+
+    saved = staff_client.post(
+        f"{CHECKLIST_URL}notes/",
+        {"files_touched": "planners/fiction/vision.py\n\n  README.md ", "follow_ups": "Tune"},
+        **HX,
+    ).content.decode()
+
+    assert "Files touched and follow-ups saved." in saved
+    checklist = RolloutChecklist.objects.get()
+    assert checklist.files_touched == "planners/fiction/vision.py\nREADME.md"
+    note = staff_client.get(f"{CHECKLIST_URL}step-note.md")
+    assert note["Content-Type"].startswith("text/markdown")
+    text = note.content.decode()
+    assert text.startswith("# Step note: Vision Planner (`vision`) rollout to dev")
+    assert "- `README.md`" in text
+    assert "Files touched and follow-ups recorded" in text
+    assert staff_client.get("/rollouts/vision/staging/step-note.md").status_code == 404

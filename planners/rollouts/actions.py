@@ -250,6 +250,23 @@ def attach_evidence(
     return item
 
 
+@transaction.atomic
+def record_step_notes(
+    checklist: RolloutChecklist, *, files_touched: str, follow_ups: str, actor: str
+) -> RolloutChecklist:
+    """Record the files the rollout touched and its follow-ups (for the step note)."""
+    _ensure_open(checklist)
+    checklist.files_touched = "\n".join(_clean_lines(files_touched))
+    checklist.follow_ups = "\n".join(_clean_lines(follow_ups))
+    checklist.save(update_fields=["files_touched", "follow_ups", "updated_at"])
+    _log("rollout-notes", checklist, actor)
+    return checklist
+
+
+def _clean_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 @dataclass(frozen=True)
 class VerificationRun:
     checklist: RolloutChecklist

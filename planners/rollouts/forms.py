@@ -41,3 +41,8 @@ def first_error(form: forms.Form) -> str:
         label = "" if field == "__all__" else f"{field.replace('_', ' ')}: "
         return f"{label}{errors[0]}"
     return "Invalid input."
+
+
+class StepNotesForm(forms.Form):
+    files_touched = forms.CharField(required=False, max_length=10000)
+    follow_ups = forms.CharField(required=False, max_length=10000)

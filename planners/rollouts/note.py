@@ -29,6 +29,7 @@ _ACTION_TEXT = {
     "rollout-evidence": "Evidence attached",
     "rollout-import": "Evidence imported",
     "rollout-synthetic": "Synthetic Ops alert triggered",
+    "rollout-notes": "Files touched and follow-ups recorded",
     "sign-off": "Signed off",
 }
 

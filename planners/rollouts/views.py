@@ -28,7 +28,14 @@ from planners.models.rollout import (
     RolloutChecklist,
 )
 from planners.rollouts import actions
-from planners.rollouts.forms import EvidenceForm, MarkItemForm, SignOffForm, first_error
+from planners.rollouts.forms import (
+    EvidenceForm,
+    MarkItemForm,
+    SignOffForm,
+    StepNotesForm,
+    first_error,
+)
+from planners.rollouts.note import render_step_note
 from planners.rollouts.queries import checklist_status, rollout_matrix
 
 logger = logging.getLogger(__name__)
@@ -254,6 +261,32 @@ def synthetic_alert(request: HttpRequest, planner: str, environment: str) -> Htt
         "channel (or the Alerts page), then run Verify."
     )
     return _respond(request, meta, env, notice)
+
+
+@staff_required
+@require_POST
+def step_notes(request: HttpRequest, planner: str, environment: str) -> HttpResponse:
+    meta, env = _resolve(planner, environment)
+    checklist, _ = actions.get_or_create_checklist(meta.slug, env, actor=_actor(request))
+    form = StepNotesForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, meta, env, first_error(form), error=True)
+    try:
+        actions.record_step_notes(checklist, actor=_actor(request), **form.cleaned_data)
+    except actions.RolloutError as exc:
+        return _respond(request, meta, env, str(exc), error=True)
+    return _respond(request, meta, env, "Files touched and follow-ups saved.")
+
+
+@staff_required
+@require_GET
+def step_note(request: HttpRequest, planner: str, environment: str) -> HttpResponse:
+    """The same Markdown as ``manage.py rollout_note``, to read or save from the browser."""
+    meta, env = _resolve(planner, environment)
+    checklist = _load_checklist(meta.slug, env)
+    if checklist is None:
+        raise Http404(f"No rollout checklist for {meta.slug} in {env.name} yet.")
+    return HttpResponse(render_step_note(checklist), content_type="text/markdown; charset=utf-8")
 
 
 @staff_required
