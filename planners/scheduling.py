@@ -112,10 +112,19 @@ def refresh_plan_status(plan: FictionPlan) -> str:
 
 
 def _enqueue(item_id: int, correlation_id: str) -> None:
+    """Send the phase task (runs after commit). A broker outage must not undo or hide the
+    committed claim: the item stays in progress without a heartbeat, so the stale sweep
+    resumes it once the broker is back; the error is logged for the operator."""
     # Imported here: the task module imports this one.
     from planners.tasks import run_backlog_item_task
 
-    run_backlog_item_task.delay(item_id, correlation_id=correlation_id)
+    try:
+        run_backlog_item_task.delay(item_id, correlation_id=correlation_id)
+    except Exception:
+        logger.exception(
+            "could not queue backlog item %s on the broker; the stale sweep will resume it",
+            item_id,
+        )
 
 
 def schedule_ready_items(
