@@ -16,8 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.functions import Coalesce, RowNumber, TruncHour
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -559,7 +559,7 @@ class PhaseView:
 
 
 ITEMS_PER_PHASE = 50
-TRANSCRIPTS_PER_PLAN = 100
+TRANSCRIPTS_PER_PHASE = 20
 TRANSITIONS_PER_ITEM = 5
 
 
@@ -584,6 +584,10 @@ def plan_phases(plan: FictionPlan) -> list[PhaseView]:
     checkpoints = list(PhaseCheckpoint.objects.filter(plan=plan).order_by("id"))
     items = list(
         BacklogItem.objects.filter(plan=plan, synthetic=False)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("phase")], order_by=[F("position"), F("id")])
+        )
+        .filter(rank__lte=ITEMS_PER_PHASE)
         .prefetch_related(
             Prefetch(
                 "transitions",
@@ -600,12 +604,20 @@ def plan_phases(plan: FictionPlan) -> list[PhaseView]:
                 to_attr="transcript_refs",
             ),
         )
-        .order_by("position", "id")[: ITEMS_PER_PHASE * len(Phase.values)]
+        .order_by("position", "id")
     )
     transcripts = list(
         PhaseTranscript.objects.filter(plan=plan)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("phase")],
+                order_by=[F("created_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=TRANSCRIPTS_PER_PHASE)
         .select_related("backlog_item", "execution")
-        .order_by("-created_at", "-id")[:TRANSCRIPTS_PER_PLAN]
+        .order_by("-created_at", "-id")
     )
     views = []
     for phase, label in Phase.choices:
@@ -617,8 +629,8 @@ def plan_phases(plan: FictionPlan) -> list[PhaseView]:
                 label=str(label),
                 counts=counts.get(phase, {}),
                 checkpoints=[c for c in checkpoints if c.phase == phase],
-                items=phase_items[:ITEMS_PER_PHASE],
-                more_items=max(0, total - min(len(phase_items), ITEMS_PER_PHASE)),
+                items=phase_items,
+                more_items=max(0, total - len(phase_items)),
                 transcripts=[t for t in transcripts if t.phase == phase],
             )
         )
