@@ -594,3 +594,23 @@ def test_dashboard_costs_the_same_at_10_and_1000_items(
     with CaptureQueriesContext(connection) as large:
         staff_client.get(url)
     assert len(large) == len(small)
+
+
+def test_synthetic_items_stay_out_of_backlog_counts(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    project = FictionProject.objects.create(title="Synthetic checks")
+    synthetic_plan = FictionPlan.objects.create(project=project, name="Synthetic checks")
+    BacklogItem.objects.create(
+        plan=synthetic_plan,
+        backlog_id="synthetic-stale-vision",
+        phase=Phase.VISION,
+        status=BacklogStatus.IN_PROGRESS,
+        synthetic=True,
+    )
+    content = staff_client.get(reverse("console:dashboard")).content.decode()
+    assert (
+        "synthetic-stale-vision" not in content.split('id="card-backlog"')[1].split("</section>")[0]
+    )
+    assert "Synthetic checks" not in content
+    assert '<span class="summary-value" id="summary-in_progress">1</span>' in content

@@ -221,20 +221,26 @@ class PlanCounts:
 
 
 def plans_with_counts() -> list[PlanCounts]:
-    """Every plan with its backlog counts by status (synthetic items excluded); two queries."""
+    """Every plan with its backlog counts by status; two queries.
+
+    Synthetic items (made by synthetic alerts) are left out of the counts, and a plan holding
+    nothing but synthetic items is left out altogether: it is a test fixture, not work."""
     plans = list(FictionPlan.objects.select_related("project").order_by("project__title", "branch"))
     counts: dict[int, dict[str, int]] = defaultdict(dict)
-    rows = (
-        BacklogItem.objects.filter(synthetic=False)
-        .values("plan_id", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
+    synthetic_only: set[int] = set()
+    real_plans: set[int] = set()
+    rows = BacklogItem.objects.values("plan_id", "status", "synthetic").annotate(n=Count("id"))
+    for row in rows.order_by():
+        if row["synthetic"]:
+            synthetic_only.add(row["plan_id"])
+            continue
+        real_plans.add(row["plan_id"])
         counts[row["plan_id"]][row["status"]] = row["n"]
+    synthetic_only -= real_plans
     return [
         PlanCounts(plan, {s: counts[plan.pk].get(s, 0) for s in BacklogStatus.values})
         for plan in plans
+        if plan.pk not in synthetic_only
     ]
 
 
