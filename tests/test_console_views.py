@@ -614,3 +614,12 @@ def test_synthetic_items_stay_out_of_backlog_counts(
     )
     assert "Synthetic checks" not in content
     assert '<span class="summary-value" id="summary-in_progress">1</span>' in content
+
+
+def test_firing_alerts_are_listed_before_resolved_ones(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    content = staff_client.get(reverse("console:alerts")).content.decode()
+    assert content.index(f'id="alert-{data.failure_alert.pk}"') < content.index(
+        f'id="alert-{data.resolved_alert.pk}"'
+    )

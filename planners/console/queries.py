@@ -44,6 +44,7 @@ from planners.models import (
 logger = logging.getLogger(__name__)
 
 ALERT_STATES = ("firing", "acknowledged", "resolved", "silenced")
+STATE_ORDER = {"firing": 0, "acknowledged": 1, "silenced": 2, "resolved": 3}
 FAILED_OUTCOMES = (
     PlannerOutcome.FAILED,
     PlannerOutcome.BLOCKED,
@@ -157,6 +158,9 @@ def alert_listing(filters: AlertFilters, *, now: datetime | None = None) -> Aler
         AlertRow(alert, silenced_until(alert.alert_id, silences), _alert_links(alert))
         for alert in queryset[:ALERTS_SHOWN]
     ]
+    # What needs a person first: firing, then acknowledged, silenced, resolved (stable sort, so
+    # each group stays most recently seen first).
+    rows.sort(key=lambda row: STATE_ORDER[row.state])
     counts = Counter(row.state for row in rows)
     if filters.state:
         rows = [row for row in rows if row.state == filters.state]
