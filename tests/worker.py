@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import kombu.pools
 import psutil
 import pytest
 from django.db import connection
@@ -149,6 +150,9 @@ def _point_app_at(transport_options: dict[str, Any]) -> None:
         celery_app._pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # kombu keeps producer pools in a process-wide registry keyed by connection URL; the one
+    # for this broker still holds the connection pool just closed.
+    kombu.pools.reset()
     app.conf.broker_transport_options = transport_options
 
 
