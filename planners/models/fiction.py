@@ -49,7 +49,7 @@ class FictionPlan(models.Model):
         indexes = [models.Index(fields=["status"], name="plan_status")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.branch})"
+        return self.name
 
 
 class CastMember(models.Model):
