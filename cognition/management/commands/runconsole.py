@@ -33,6 +33,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
         call_command("seed_planner_templates", stdout=self.stdout)
+        if not settings.DEBUG:
+            call_command("collectstatic", interactive=False, verbosity=0)
         login = ensure_console_login()
         self._print_login(login.username, login.password, options["addr"])
 
