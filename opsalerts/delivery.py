@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from opsalerts.config import OpsAlertingConfig, load_ops_alerting_config, mask_url
@@ -43,14 +44,58 @@ class SendOutcome:
     retry_at: datetime | None
 
 
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """What one attempt needs of the outbox row, read back by the claim itself."""
+
+    pk: int
+    webhook_url: str
+    webhook_id: str
+    routing_key: str
+    payload: dict[str, Any]
+    attempt: int
+
+
+def _claim_sql() -> str:
+    """``UPDATE ... RETURNING`` (PostgreSQL, SQLite >= 3.35): claim and load in one statement."""
+    meta = Delivery._meta
+    qn = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return qn(meta.get_field(name).column)
+
+    due = f"{column('next_attempt_at')}"
+    return (
+        f"UPDATE {qn(meta.db_table)} "
+        f"SET {due} = %s, {column('attempts')} = {column('attempts')} + 1 "
+        f"WHERE {column('id')} = %s AND {column('status')} IN (%s, %s) "
+        f"AND ({due} IS NULL OR {due} <= %s) "
+        f"RETURNING {column('webhook_url')}, {column('webhook_id')}, {column('routing_key')}, "
+        f"{column('payload')}, {column('attempts')}"
+    )
+
+
+def _claim(delivery_id: int, *, now: datetime, lease: timedelta) -> ClaimedDelivery | None:
+    """One conditional UPDATE that both takes the row (only if due and retryable) and returns
+    what the attempt needs: a second worker's UPDATE finds the row no longer due and gets no
+    row back. The statement commits on its own (autocommit), before any POST."""
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _claim_sql(),
+            [adapt(now + lease), delivery_id, *RETRYABLE, adapt(now)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    url, webhook_id, routing_key, raw_payload, attempts = row
+    payload = Delivery._meta.get_field("payload").from_db_value(raw_payload, None, connection)
+    return ClaimedDelivery(delivery_id, url, webhook_id, routing_key, payload, attempts)
+
+
 def claim_delivery(delivery_id: int, *, now: datetime, lease: timedelta) -> bool:
     """Take the delivery for one attempt; False when it is not due or someone else has it."""
-    claimed = Delivery.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        pk=delivery_id,
-        status__in=RETRYABLE,
-    ).update(next_attempt_at=now + lease, attempts=F("attempts") + 1)
-    return claimed == 1
+    return _claim(delivery_id, now=now, lease=lease) is not None
 
 
 def send_delivery(
@@ -59,13 +104,17 @@ def send_delivery(
     now: datetime | None = None,
     config: OpsAlertingConfig | None = None,
 ) -> SendOutcome | None:
-    """One attempt at ``delivery_id`` if it is due; None when there was nothing to do."""
+    """One attempt at ``delivery_id`` if it is due; None when there was nothing to do.
+
+    Three round trips to the database on success: the claim (which also loads the row), then
+    one transaction that records the attempt, marks the delivery sent and the alerts delivered.
+    """
     config = config or load_ops_alerting_config()
     now = now or timezone.now()
     lease = timedelta(seconds=config.timeout_seconds * 2 + 30)
-    if not claim_delivery(delivery_id, now=now, lease=lease):
+    delivery = _claim(delivery_id, now=now, lease=lease)
+    if delivery is None:
         return None
-    delivery = Delivery.objects.get(pk=delivery_id)
     body = encode_payload(delivery.payload)
     headers = signed_headers(
         secret=config.signing_secret,
@@ -73,7 +122,7 @@ def send_delivery(
         timestamp=timezone.now(),
         body=body,
     )
-    attempt = delivery.attempts
+    attempt = delivery.attempt
     try:
         response = post_webhook(
             delivery.webhook_url, body=body, headers=headers, timeout=config.timeout_seconds
@@ -84,7 +133,7 @@ def send_delivery(
     finished = now
     with transaction.atomic():
         DeliveryAttempt.objects.create(
-            delivery=delivery,
+            delivery_id=delivery.pk,
             number=attempt,
             response_code=response.status_code,
             duration_ms=response.duration_ms,
@@ -97,32 +146,42 @@ def send_delivery(
             next_attempt_at=None,
         )
         _mark_delivered(delivery, at=finished)
-    logger.info(
-        "Delivered %s to %s (HTTP %s, attempt %s)",
-        delivery.webhook_id,
-        mask_url(delivery.webhook_url),
-        response.status_code,
-        attempt,
-    )
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(
+            "Delivered %s to %s (HTTP %s, attempt %s)",
+            delivery.webhook_id,
+            mask_url(delivery.webhook_url),
+            response.status_code,
+            attempt,
+        )
     return SendOutcome(delivery.pk, Delivery.Status.SENT, attempt, response.status_code, "", None)
 
 
-def _mark_delivered(delivery: Delivery, *, at: datetime) -> None:
-    """The receiver now knows each alert in the payload as it was sent (debounce, repeat)."""
+def _delivery_alert_ids(delivery: ClaimedDelivery) -> dict[str, int]:
+    """The delivery's alerts as ``{dedup_key: alert id}`` (one query, no model rows)."""
+    links = Delivery.alerts.through.objects.filter(delivery_id=delivery.pk)
+    return dict(links.values_list("alert__dedup_key", "alert_id"))
+
+
+def _mark_delivered(delivery: ClaimedDelivery, *, at: datetime) -> None:
+    """The receiver now knows each alert in the payload as it was sent (debounce, repeat).
+
+    One UPDATE per distinct (status, severity) sent, not one per alert.
+    """
+    entries = [e for e in delivery.payload.get("alerts", []) if e.get("dedup_key")]
+    if not entries:
+        return
+    alert_ids = _delivery_alert_ids(delivery)
+    sent_as: dict[tuple[str, str], list[int]] = {}
     events: list[AlertEvent] = []
-    alerts = {a.dedup_key: a for a in delivery.alerts.all()}
-    for entry in delivery.payload.get("alerts", []):
-        alert = alerts.get(entry.get("dedup_key", ""))
-        if alert is None:
+    for entry in entries:
+        alert_id = alert_ids.get(entry["dedup_key"])
+        if alert_id is None:
             continue
-        Alert.objects.filter(pk=alert.pk).update(
-            last_delivered_at=at,
-            delivered_status=entry["status"],
-            delivered_severity=entry["severity"],
-        )
+        sent_as.setdefault((entry["status"], entry["severity"]), []).append(alert_id)
         events.append(
             AlertEvent(
-                alert=alert,
+                alert_id=alert_id,
                 kind="notified",
                 detail={
                     "delivery": delivery.pk,
@@ -132,11 +191,15 @@ def _mark_delivered(delivery: Delivery, *, at: datetime) -> None:
                 },
             )
         )
+    for (status, severity), ids in sent_as.items():
+        Alert.objects.filter(pk__in=ids).update(
+            last_delivered_at=at, delivered_status=status, delivered_severity=severity
+        )
     AlertEvent.objects.bulk_create(events)
 
 
 def _record_failure(
-    delivery: Delivery,
+    delivery: ClaimedDelivery,
     exc: WebhookError,
     *,
     attempt: int,
@@ -148,7 +211,7 @@ def _record_failure(
     retry_at = None if give_up else now + timedelta(seconds=backoff_seconds(attempt))
     with transaction.atomic():
         DeliveryAttempt.objects.create(
-            delivery=delivery,
+            delivery_id=delivery.pk,
             number=attempt,
             response_code=exc.status_code,
             error=exc.message[:2000],
@@ -164,11 +227,11 @@ def _record_failure(
             why = "permanent error" if exc.permanent else f"{attempt} attempts"
             AlertEvent.objects.bulk_create(
                 AlertEvent(
-                    alert=alert,
+                    alert_id=alert_id,
                     kind="delivery-dead",
                     detail={"delivery": delivery.pk, "error": exc.message[:500], "why": why},
                 )
-                for alert in delivery.alerts.all()
+                for alert_id in _delivery_alert_ids(delivery).values()
             )
     log = logger.error if give_up else logger.warning
     log(
