@@ -10,6 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class CountingHandler(BaseHTTPRequestHandler):
+    # HTTP/1.1 like any production receiver (nginx, a load balancer, a chat service): a client
+    # that keeps its connection alive can reuse it; one that does not pays a handshake per POST.
+    protocol_version = "HTTP/1.1"
     received = 0
 
     def do_POST(self) -> None:
