@@ -185,13 +185,14 @@ def celery_worker(transactional_db: None, tmp_path: Path, settings: Any) -> Iter
     )
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         folder = tmp_path / "broker"
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         env["CELERY_FILESYSTEM_BROKER_DIR"] = str(folder)
         options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
         settings.CELERY_FILESYSTEM_BROKER_DIR = folder
