@@ -96,9 +96,13 @@ def plan_status_for(items: Sequence[BacklogItem]) -> str | None:
     return FictionPlan.Status.BLOCKED
 
 
-def refresh_plan_status(plan: FictionPlan) -> str:
-    """Store the status the plan's items imply (a draft with no items stays a draft)."""
-    status = plan_status_for(_real_items(plan))
+def refresh_plan_status(plan: FictionPlan, items: Sequence[BacklogItem] | None = None) -> str:
+    """Store the status the plan's items imply (a draft with no items stays a draft).
+
+    ``items``: the plan's real items as the caller already holds them in this transaction
+    (saves reading them again); read here when not given.
+    """
+    status = plan_status_for(_real_items(plan) if items is None else items)
     if status is not None and status != plan.status:
         changed = (
             FictionPlan.objects.filter(pk=plan.pk)
@@ -138,7 +142,8 @@ def schedule_ready_items(
     """
     claimed: list[BacklogItem] = []
     with transaction.atomic():
-        for item in ready_items(plan):
+        items = _real_items(plan)
+        for item in ready_among(items):
             if transition_backlog_item(
                 item,
                 BacklogStatus.IN_PROGRESS,
@@ -149,7 +154,8 @@ def schedule_ready_items(
             ):
                 claimed.append(item)
                 transaction.on_commit(partial(_enqueue, item.pk, correlation_id))
-        refresh_plan_status(plan)
+        # A claimed item's status was updated in place: the list is what the rows now hold.
+        refresh_plan_status(plan, items)
     if claimed:
         logger.info("plan %s: queued %s", plan.pk, ", ".join(item.backlog_id for item in claimed))
     return claimed

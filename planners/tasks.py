@@ -21,7 +21,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -45,17 +45,28 @@ def checkpoint_for(item: BacklogItem) -> PhaseCheckpoint:
     """The item's checkpoint, created on first use (one per plan + phase key, never two).
 
     An existing checkpoint of the item wins over the computed key: a runner may attach a target
-    row to the item while it runs, and a redelivered task must find the same checkpoint.
+    row to the item while it runs, and a redelivered task must find the same checkpoint. Both
+    are looked up in one query; a new checkpoint is inserted, and of two workers inserting the
+    same key at once the loser reads the winner's row.
     """
-    existing = PhaseCheckpoint.objects.filter(plan_id=item.plan_id, backlog_item=item).first()
-    if existing is not None:
-        return existing
-    checkpoint, _ = PhaseCheckpoint.objects.get_or_create(
-        plan_id=item.plan_id,
-        phase_key=phase_key(item, branch=item.plan.branch),
-        defaults={"phase": item.phase, "backlog_item": item},
+    key = phase_key(item, branch=item.plan.branch)
+    found = list(
+        PhaseCheckpoint.objects.filter(
+            Q(backlog_item=item) | Q(phase_key=key), plan_id=item.plan_id
+        ).order_by("id")
     )
-    return checkpoint
+    mine = next((c for c in found if c.backlog_item_id == item.pk), None)
+    if mine is not None:
+        return mine
+    if found:
+        return next(c for c in found if c.phase_key == key)
+    try:
+        with transaction.atomic():
+            return PhaseCheckpoint.objects.create(
+                plan_id=item.plan_id, phase_key=key, phase=item.phase, backlog_item=item
+            )
+    except IntegrityError:
+        return PhaseCheckpoint.objects.get(plan_id=item.plan_id, phase_key=key)
 
 
 def claim_checkpoint(checkpoint: PhaseCheckpoint, owner: str) -> bool:
@@ -137,18 +148,15 @@ class PhaseHeartbeat:
             connections.close_all()
 
 
-def _record_agent_contract(item: BacklogItem, backend: str, agent: AgentService) -> None:
-    """Record the agent the item runs under the first time it runs (resume checks it)."""
+def _agent_contract(item: BacklogItem, backend: str, agent: AgentService) -> dict[str, str]:
+    """The agent fields to record the first time the item runs (resume checks them); only
+    those not recorded yet."""
     fields = {
         "agent_backend": item.agent_backend or backend,
         "agent_provider": item.agent_provider or agent.provider,
         "agent_model": item.agent_model or agent.model,
     }
-    changed = {name: value for name, value in fields.items() if getattr(item, name) != value}
-    if changed:
-        BacklogItem.objects.filter(pk=item.pk).update(**changed)
-        for name, value in changed.items():
-            setattr(item, name, value)
+    return {name: value for name, value in fields.items() if getattr(item, name) != value}
 
 
 def _retry_countdown(retries: int) -> float:
@@ -254,11 +262,26 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
         logger.info("checkpoint %s is held by another worker", checkpoint.phase_key)
         return "claimed-elsewhere"
     checkpoint.refresh_from_db(fields=["attempts"])
+    backend = item.agent_backend or item.plan.agent_backend or settings.AGENT_BACKEND
+    try:
+        agent: AgentService | None = get_agent_service(backend)
+        agent_error = ""
+    except Exception as exc:  # a misconfigured backend: nothing a retry can fix
+        agent, agent_error = None, f"agent backend {backend!r}: {exc}"
+    # One UPDATE: the attempt, the first heartbeat and the agent contract of the first run.
+    contract = _agent_contract(item, backend, agent) if agent is not None else {}
     BacklogItem.objects.filter(pk=item.pk).update(
-        attempts=F("attempts") + 1, heartbeat_at=timezone.now()
+        attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
     )
+    for name, value in contract.items():
+        setattr(item, name, value)
 
-    result = _run_phase(item, checkpoint, owner, correlation_id, eager=self.request.is_eager)
+    if agent is None:
+        result = PhaseResult(status="failed", reason=agent_error)
+    else:
+        result = _run_phase(
+            item, checkpoint, agent, owner, correlation_id, eager=self.request.is_eager
+        )
     if (
         result.status in ("failed", "skipped")
         and result.retryable
@@ -292,16 +315,16 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
 
 
 def _run_phase(
-    item: BacklogItem, checkpoint: PhaseCheckpoint, owner: str, correlation_id: str, *, eager: bool
+    item: BacklogItem,
+    checkpoint: PhaseCheckpoint,
+    agent: AgentService,
+    owner: str,
+    correlation_id: str,
+    *,
+    eager: bool,
 ) -> PhaseResult:
     """Run the item's phase under a heartbeat; every way it can end becomes a ``PhaseResult``
     (an agent error the runner let through is retryable unless the agent says permanent)."""
-    backend = item.agent_backend or item.plan.agent_backend or settings.AGENT_BACKEND
-    try:
-        agent = get_agent_service(backend)
-    except Exception as exc:  # a misconfigured backend: nothing a retry can fix
-        return PhaseResult(status="failed", reason=f"agent backend {backend!r}: {exc}")
-    _record_agent_contract(item, backend, agent)
     logger.info(
         "running %s (%s) of plan %s: attempt %s",
         item.backlog_id,

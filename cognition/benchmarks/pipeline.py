@@ -11,7 +11,6 @@ from typing import Any
 
 from celery import chain
 from django.conf import settings
-from django.db import connection
 
 from cognition.benchmarks.figures import Figure
 
@@ -33,8 +32,21 @@ class Workers:
             cwd=settings.BASE_DIR,
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "cognition.settings"},
         )  # fmt: skip
-        time.sleep(4)  # let the pool fork and connect before the clock starts
+        self._wait_until_ready()
         return self
+
+    def _wait_until_ready(self, timeout: float = 60) -> None:
+        """Until every pool process answers a ping (not a fixed sleep: a slow start would put
+        the pool's start-up on our clock, a fast one would waste the wait)."""
+        from cognition.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("the benchmark worker exited during start-up")
+            if app.control.ping(timeout=0.5):
+                return
+        raise TimeoutError("the benchmark worker did not answer a ping in time")
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
@@ -75,7 +87,9 @@ def pipeline_figure(scale: str, pipelines: int, *, timeout: float = 600) -> Figu
             start_pipeline(plan, actor="bench", agent_backend="scripted")
 
         def all_done() -> bool:
-            connection.close()  # fresh snapshot on every poll
+            # Autocommit: every poll is its own statement and sees what the workers committed
+            # (like the floor's poll below; reconnecting on every poll cost CPU the workers
+            # share on a small machine).
             return (
                 FictionPlan.objects.filter(pk__in=plan_ids)
                 .exclude(status__in=[FictionPlan.Status.COMPLETE, FictionPlan.Status.BLOCKED])

@@ -58,6 +58,10 @@ from planners.models import (
 
 logger = logging.getLogger(__name__)
 
+_ITEM_WITH_TARGETS = BacklogItem.objects.select_related(
+    "plan__project", "blueprint", "scroll", "section", "scene"
+)
+
 PhaseStatus = Literal["completed", "blocked", "failed", "cancelled", "skipped"]
 
 
@@ -128,7 +132,8 @@ def run_backlog_item(
     Never raises for an unsuccessful phase: bad replies, lore blocks, agent errors and quota
     breaches come back as a ``PhaseResult``. Call it outside a transaction you might roll back.
     """
-    item.refresh_from_db()
+    # One query for the item and the rows every phase reads (plan, project, its targets).
+    item.refresh_from_db(from_queryset=_ITEM_WITH_TARGETS)
     plan = item.plan
     planner = catalog.get(planner_slug_for(item.phase))
 
