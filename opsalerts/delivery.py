@@ -9,6 +9,8 @@ of a delivery it already processed.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,15 +58,17 @@ class ClaimedDelivery:
     attempt: int
 
 
+@functools.cache
 def _claim_sql() -> str:
     """``UPDATE ... RETURNING`` (PostgreSQL, SQLite >= 3.35): claim and load in one statement."""
     meta = Delivery._meta
     qn = connection.ops.quote_name
+    columns = {field.name: field.column for field in meta.concrete_fields}
 
     def column(name: str) -> str:
-        return qn(meta.get_field(name).column)
+        return qn(columns[name])
 
-    due = f"{column('next_attempt_at')}"
+    due = column("next_attempt_at")
     return (
         f"UPDATE {qn(meta.db_table)} "
         f"SET {due} = %s, {column('attempts')} = {column('attempts')} + 1 "
@@ -89,7 +93,8 @@ def _claim(delivery_id: int, *, now: datetime, lease: timedelta) -> ClaimedDeliv
     if row is None:
         return None
     url, webhook_id, routing_key, raw_payload, attempts = row
-    payload = Delivery._meta.get_field("payload").from_db_value(raw_payload, None, connection)
+    # JSON arrives as text on both backends (Django decodes it in the field, not the driver).
+    payload = json.loads(raw_payload) if isinstance(raw_payload, str | bytes) else raw_payload
     return ClaimedDelivery(delivery_id, url, webhook_id, routing_key, payload, attempts)
 
 
