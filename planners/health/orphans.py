@@ -35,31 +35,22 @@ _ARRAY_AGG = {"sqlite": "json_group_array({expr})", "postgresql": "json_agg({exp
 
 _SQL = """
 WITH outs AS (
-    SELECT DISTINCT o.plan_id AS plan_id, {out_token} AS token
+    SELECT o.plan_id AS plan_id, {out_token} AS token
     FROM {items} o, {unnest_outputs}
-    WHERE o.synthetic = %s AND {out_token} <> ''
-),
-missing AS (
-    SELECT bi.id AS item_id, {in_token} AS token
-    FROM {items} bi, {unnest_inputs}
-    WHERE bi.synthetic = %s AND bi.status <> %s {plan_filter} AND {in_token} <> ''
-      AND NOT EXISTS (
-          SELECT 1 FROM outs WHERE outs.plan_id = bi.plan_id AND outs.token = {in_token}
-      )
-),
-orphans AS (
-    SELECT bi.id AS id, bi.plan_id AS plan_id, p.name AS plan_name, bi.backlog_id AS backlog_id,
-           bi.phase AS phase, bi.status AS status,
-           (SELECT {array_agg} FROM missing m WHERE m.item_id = bi.id) AS missing_tokens,
-           CASE WHEN p.id IS NULL THEN 1 ELSE 0 END AS plan_missing
-    FROM {items} bi LEFT JOIN {plans} p ON p.id = bi.plan_id
-    WHERE bi.synthetic = %s AND bi.status <> %s {plan_filter}
-      AND (p.id IS NULL OR EXISTS (SELECT 1 FROM missing m WHERE m.item_id = bi.id))
+    WHERE o.synthetic = %s {out_plan_filter}
 )
-SELECT id, plan_id, plan_name, backlog_id, phase, status, missing_tokens, plan_missing,
-       COUNT(*) OVER () AS total
-FROM orphans
-ORDER BY plan_id, id
+SELECT bi.id, bi.plan_id, p.name, bi.backlog_id, bi.phase, bi.status,
+       {array_agg} FILTER (WHERE ij.value IS NOT NULL AND outs.token IS NULL),
+       CASE WHEN p.id IS NULL THEN 1 ELSE 0 END, COUNT(*) OVER ()
+FROM {items} bi
+LEFT JOIN {plans} p ON p.id = bi.plan_id
+LEFT JOIN {unnest_inputs} ON {in_token} <> ''
+LEFT JOIN outs ON outs.plan_id = bi.plan_id AND outs.token = {in_token}
+WHERE bi.synthetic = %s AND bi.status <> %s {plan_filter}
+GROUP BY bi.id, bi.plan_id, p.id, p.name, bi.backlog_id, bi.phase, bi.status
+HAVING p.id IS NULL
+    OR COUNT(*) FILTER (WHERE ij.value IS NOT NULL AND outs.token IS NULL) > 0
+ORDER BY bi.plan_id, bi.id
 LIMIT %s
 """
 
@@ -86,14 +77,13 @@ def orphaned_items(*, plan_id: int | None, limit: int) -> tuple[int, tuple[Backl
         unnest_inputs=_UNNEST[vendor].format(col="bi.inputs", alias="ij"),
         out_token=_TOKEN[vendor].format(alias="oj"),
         in_token=_TOKEN[vendor].format(alias="ij"),
-        array_agg=_ARRAY_AGG[vendor].format(expr="m.token"),
+        array_agg=_ARRAY_AGG[vendor].format(expr=_TOKEN[vendor].format(alias="ij")),
         plan_filter=plan_filter,
+        out_plan_filter="AND o.plan_id = %s" if plan_id is not None else "",
     )
     scoped: list[Any] = [plan_id] if plan_id is not None else []
     params: list[Any] = [
         False,
-        False,
-        BacklogStatus.COMPLETE.value,
         *scoped,
         False,
         BacklogStatus.COMPLETE.value,
