@@ -521,7 +521,7 @@ def _count_queries(
 # the health report, whose own (fixed) cost belongs to planners.health and is added at run time.
 HEALTH_REPORT_PAGES = ("dashboard", "health")
 PINNED_QUERIES = {
-    "dashboard": 28,
+    "dashboard": 25,
     "alerts": 7,
     "plans": 5,
     "plan": 11,

@@ -21,7 +21,7 @@ from planners.models import (
 
 pytestmark = pytest.mark.django_db
 
-REPORT_QUERIES = 20
+REPORT_QUERIES = 15
 PLAN_REPORT_QUERIES = REPORT_QUERIES + 1  # the plan's existence check
 
 STATUSES = ("pending", "in_progress", "complete", "blocked", "failed")

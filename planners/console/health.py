@@ -5,6 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from planners.health import PlannerHealthReport
 
 logger = logging.getLogger(__name__)
 
@@ -18,11 +22,15 @@ class HealthSummary:
     alert_titles: list[str] = field(default_factory=list)
 
 
-def health_summary(*, plan_id: int | None = None) -> HealthSummary:
-    """Status, time and warnings of the health report, as the banner shows them."""
+def health_summary(
+    *, plan_id: int | None = None, report: PlannerHealthReport | None = None
+) -> HealthSummary:
+    """Status, time and warnings of the health report, as the banner shows them. A page that
+    also needs the report for its cards builds it once and passes it in."""
     from planners.health import build_health_report
 
-    report = build_health_report(plan_id=plan_id)
+    if report is None:
+        report = build_health_report(plan_id=plan_id)
     alerts = list(report.alerts)
     return HealthSummary(
         status=str(report.status),

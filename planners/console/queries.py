@@ -27,7 +27,7 @@ from planners.actions import can_resume
 from planners.framework.catalog import catalog
 from planners.health import backlog as health_backlog
 from planners.health import orphans as health_orphans
-from planners.health.report import BacklogItemRef
+from planners.health.report import BacklogItemRef, PlannerHealthReport
 from planners.models import (
     ActionLogEntry,
     BacklogItem,
@@ -306,17 +306,28 @@ class StaleAndOrphaned:
     orphaned_total: int
 
 
-def stale_and_orphaned(now: datetime | None = None) -> StaleAndOrphaned:
+def stale_and_orphaned(
+    now: datetime | None = None, *, report: PlannerHealthReport | None = None
+) -> StaleAndOrphaned:
     """The health report's definitions of stale and orphaned items, so this card always agrees
-    with the ``backlog:stale`` and ``backlog:orphaned`` alerts; three queries."""
+    with the ``backlog:stale`` and ``backlog:orphaned`` alerts. A page that already built the
+    report passes it and this costs nothing; alone it is three queries."""
+    if report is not None:
+        backlog = report.backlog
+        return StaleAndOrphaned(
+            backlog.stale[:RECENT_ROWS],
+            backlog.stale_total,
+            backlog.orphaned[:RECENT_ROWS],
+            backlog.orphaned_total,
+        )
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.HEALTH_STALE_BACKLOG_SECONDS)
-    stale = health_backlog.stale_items(plan_id=None, cutoff=cutoff, now=now, synthetic=False)
+    stale, _ = health_backlog.stale_items(plan_id=None, cutoff=cutoff, now=now)
     stale_total = BacklogItem.objects.filter(
         health_backlog.stale_filter(cutoff), synthetic=False
     ).count()
     orphaned_total, orphaned = health_orphans.orphaned_items(plan_id=None, limit=RECENT_ROWS)
-    return StaleAndOrphaned(stale, stale_total, orphaned, orphaned_total)
+    return StaleAndOrphaned(stale[:RECENT_ROWS], stale_total, orphaned, orphaned_total)
 
 
 def recent_transitions(limit: int = RECENT_ROWS) -> list[BacklogTransition]:

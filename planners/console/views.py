@@ -31,6 +31,7 @@ from planners.console import queries
 from planners.console.access import staff_required
 from planners.console.charts import hourly_chart
 from planners.console.health import health_summary
+from planners.health import PlannerHealthReport, build_health_report
 from planners.models import BacklogItem, BacklogStatus, FictionPlan, Phase, PhaseTranscript
 
 logger = logging.getLogger(__name__)
@@ -99,11 +100,13 @@ def _backlog_context(request: HttpRequest, params: Any = None) -> dict[str, Any]
     }
 
 
-def _stale_context(request: HttpRequest) -> dict[str, Any]:
+def _stale_context(
+    request: HttpRequest, report: PlannerHealthReport | None = None
+) -> dict[str, Any]:
     seconds = settings.HEALTH_STALE_BACKLOG_SECONDS
     label = f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{max(1, seconds // 60)} min"
     return {
-        "stale_and_orphaned": queries.stale_and_orphaned(),
+        "stale_and_orphaned": queries.stale_and_orphaned(report=report),
         "stale_after_label": label,
     }
 
@@ -172,10 +175,15 @@ def _counters_context() -> dict[str, Any]:
 @staff_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context: dict[str, Any] = {"health": health_summary()}
+    # One report per request: the banner and the stale & orphaned card read the same one.
+    report = build_health_report()
+    context: dict[str, Any] = {"health": health_summary(report=report)}
     context.update(_counters_context())
     for card in CARDS.values():
-        context.update(card.context(request))
+        if card.slug == "stale":
+            context.update(_stale_context(request, report))
+        else:
+            context.update(card.context(request))
     return render(request, "console/dashboard.html", context)
 
 

@@ -25,7 +25,7 @@ from django.db.models import (
     Value,
     Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 
 from planners.health.report import (
     ActionLogLine,
@@ -191,16 +191,25 @@ def _item_ref(row: Mapping[str, Any], now: datetime, *, synthetic: bool) -> Back
 
 
 def stale_items(
-    *, plan_id: int | None, cutoff: datetime, now: datetime, synthetic: bool
-) -> tuple[BacklogItemRef, ...]:
-    """The oldest stale items, real or synthetic (one query)."""
+    *, plan_id: int | None, cutoff: datetime, now: datetime
+) -> tuple[tuple[BacklogItemRef, ...], tuple[BacklogItemRef, ...]]:
+    """The oldest stale items, real and synthetic, ``ITEM_LIMIT`` of each (one query: each
+    kind numbered oldest first, the first of each kept)."""
+    oldest_first = [F("in_progress_at").asc(nulls_first=True), F("id").asc()]
     rows = (
         _items(plan_id)
-        .filter(stale_filter(cutoff), synthetic=synthetic)
-        .order_by(F("in_progress_at").asc(nulls_first=True), "id")
-        .values(*_ITEM_FIELDS)[:ITEM_LIMIT]
+        .filter(stale_filter(cutoff))
+        .annotate(rank=Window(RowNumber(), partition_by=[F("synthetic")], order_by=oldest_first))
+        .filter(rank__lte=ITEM_LIMIT)
+        .order_by(*oldest_first)
+        .values(*_ITEM_FIELDS, "synthetic")
     )
-    return tuple(_item_ref(row, now, synthetic=synthetic) for row in rows)
+    real: list[BacklogItemRef] = []
+    synthetic: list[BacklogItemRef] = []
+    for row in rows:
+        kind = synthetic if row["synthetic"] else real
+        kind.append(_item_ref(row, now, synthetic=row["synthetic"]))
+    return tuple(real), tuple(synthetic)
 
 
 def flapping_items(

@@ -51,6 +51,9 @@ def _build_backlog(
 ) -> BacklogSection:
     start = backlog_queries.window_start
     stale_cutoff = start(now, thresholds.stale_seconds)
+    stale, stale_synthetic = backlog_queries.stale_items(
+        plan_id=plan_id, cutoff=stale_cutoff, now=now
+    )
     counts = backlog_queries.backlog_counts(plan_id=plan_id, stale_cutoff=stale_cutoff)
     plans_total, plans = backlog_queries.plan_summaries(plan_id=plan_id)
     orphaned_total, orphaned = orphaned_items(plan_id=plan_id, limit=backlog_queries.ITEM_LIMIT)
@@ -65,12 +68,8 @@ def _build_backlog(
         plans_total=plans_total,
         plans=plans,
         stale_total=counts.stale_total,
-        stale=backlog_queries.stale_items(
-            plan_id=plan_id, cutoff=stale_cutoff, now=now, synthetic=False
-        ),
-        stale_synthetic=backlog_queries.stale_items(
-            plan_id=plan_id, cutoff=stale_cutoff, now=now, synthetic=True
-        ),
+        stale=stale,
+        stale_synthetic=stale_synthetic,
         orphaned_total=orphaned_total,
         orphaned=orphaned,
         flapping=backlog_queries.flapping_items(
@@ -87,12 +86,16 @@ def _build_backlog(
 
 
 def _build_telemetry(
-    *, plan_id: int | None, now: datetime, thresholds: AlertThresholds
+    *,
+    plan_id: int | None,
+    now: datetime,
+    thresholds: AlertThresholds,
+    groups: list[telemetry_queries.ExecutionGroup],
 ) -> TelemetrySection:
     since = backlog_queries.window_start(now, thresholds.failure_window_seconds)
-    totals = telemetry_queries.execution_totals(plan_id=plan_id, since=since)
+    totals = telemetry_queries.execution_totals(groups)
     failures_total, failures = telemetry_queries.recent_failures(plan_id=plan_id, since=since)
-    critique = telemetry_queries.critique_counts(plan_id=plan_id, since=since)
+    critique = telemetry_queries.critique_counts(groups)
     critique_status_counts: dict[str, int] = {}
     for entry in critique:
         critique_status_counts[entry.status] = critique_status_counts.get(entry.status, 0) + (
@@ -113,7 +116,7 @@ def _build_telemetry(
         tokens=totals["tokens"],
         critique_status_counts=critique_status_counts,
         critique=critique,
-        quota_breaches=telemetry_queries.quota_breaches(plan_id=plan_id, since=since),
+        quota_breaches=telemetry_queries.quota_breaches(groups),
     )
 
 
@@ -154,13 +157,13 @@ def build_health_report(
         raise UnknownPlanError(plan_id)
     thresholds = current_thresholds()
     catalog = catalog_planners()
-    planners, unregistered = planner_states(
-        catalog,
-        since=backlog_queries.window_start(now, thresholds.failure_window_seconds),
+    groups = telemetry_queries.execution_groups(
         plan_id=plan_id,
+        since=backlog_queries.window_start(now, thresholds.failure_window_seconds),
     )
+    planners, unregistered = planner_states(catalog, groups=groups)
     backlog = _build_backlog(plan_id=plan_id, now=now, thresholds=thresholds)
-    telemetry = _build_telemetry(plan_id=plan_id, now=now, thresholds=thresholds)
+    telemetry = _build_telemetry(plan_id=plan_id, now=now, thresholds=thresholds, groups=groups)
     alerts = derive_alerts(planners, backlog, telemetry, thresholds)
     status = overall_status(alerts)
     logger.debug("planner health %s with %s alert(s)", status, len(alerts))

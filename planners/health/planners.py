@@ -1,8 +1,9 @@
 """The planners section: every catalog planner, its steps and their template state.
 
-Two queries whatever the catalog size: one for the templates of every step (helper
-``cognition.prompts.template_states``, the same answer planners act on), one grouping recent
-executions per planner and template (runs, fallback runs, failures, last run).
+One query whatever the catalog size, for the templates of every step (helper
+``cognition.prompts.template_states``, the same answer planners act on); the recent runs per
+planner and template (runs, fallback runs, failures, last run) are summed from the telemetry's
+execution groups.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Max, Q
-
 from cognition.prompts import MISSING, template_states
 from planners.health.report import PlannerState, StepState
-from planners.models import PlannerExecution, PlannerOutcome
+from planners.health.telemetry import ExecutionGroup
+from planners.models import PlannerOutcome
 
 
 @dataclass(frozen=True)
@@ -65,41 +65,33 @@ class _RunCounts:
     fallback_templates: set[str] = field(default_factory=set)
 
 
-def _recent_runs(since: datetime, plan_id: int | None) -> dict[str, _RunCounts]:
-    """Per planner, recent runs grouped by template so fallback can be pinned to a step."""
-    runs = PlannerExecution.objects.filter(synthetic=False, created_at__gte=since)
-    if plan_id is not None:
-        runs = runs.filter(plan_id=plan_id)
-    rows = (
-        runs.values("planner_slug", "template_id")
-        .annotate(
-            runs=Count("id"),
-            fallback=Count("id", filter=Q(used_fallback=True)),
-            failed=Count("id", filter=Q(outcome=PlannerOutcome.FAILED)),
-            last_at=Max("created_at"),
-        )
-        .order_by("planner_slug", "template_id")
-    )
+def _recent_runs(groups: list[ExecutionGroup]) -> dict[str, _RunCounts]:
+    """Per planner, recent runs summed over its execution groups; the templates of fallback runs
+    are kept so fallback can be pinned to a step (no query)."""
     counts: dict[str, _RunCounts] = {}
-    for row in rows:
-        entry = counts.setdefault(row["planner_slug"], _RunCounts())
-        entry.runs += row["runs"]
-        entry.fallback += row["fallback"]
-        entry.failed += row["failed"]
-        if row["last_at"] is not None and (entry.last_at is None or row["last_at"] > entry.last_at):
-            entry.last_at = row["last_at"]
-        if row["fallback"]:
-            entry.fallback_templates.add(row["template_id"] or "")
+    for group in groups:
+        if not group.recent:
+            continue
+        entry = counts.setdefault(group.planner_slug, _RunCounts())
+        entry.runs += group.recent
+        entry.fallback += group.recent_fallback
+        if group.outcome == PlannerOutcome.FAILED:
+            entry.failed += group.recent
+        last_at = group.recent_last_at
+        if last_at is not None and (entry.last_at is None or last_at > entry.last_at):
+            entry.last_at = last_at
+        if group.recent_fallback:
+            entry.fallback_templates.add(group.template_id)
     return counts
 
 
 def planner_states(
-    planners: list[CatalogPlanner], *, since: datetime, plan_id: int | None
+    planners: list[CatalogPlanner], *, groups: list[ExecutionGroup]
 ) -> tuple[tuple[PlannerState, ...], list[str]]:
     """Each planner's state, plus the slugs of recent runs no registered planner claims (a
     renamed or removed planner whose runs would otherwise vanish from the report)."""
     templates = template_states(s.template_id for p in planners for s in p.steps)
-    runs = _recent_runs(since, plan_id)
+    runs = _recent_runs(groups)
     states: list[PlannerState] = []
     for planner in planners:
         run = runs.get(planner.slug, _RunCounts())

@@ -1,20 +1,22 @@
 """The telemetry section: what planner runs did, from ``PlannerExecution`` rows.
 
-A fixed number of queries: one aggregate for the counts and token totals, one for the last run,
-one bounded list of recent failures, two single-row reads for the latency percentiles (ORDER BY
-+ OFFSET from the count, which works the same on SQLite and PostgreSQL), and two small
-group-bys for critique statuses and quota breaches. Synthetic runs are left out.
+A fixed number of queries: one group-by (``execution_groups``) that the counts, token totals,
+critique statuses, quota breaches and the planners section are all summed from, one for the last
+run, one bounded list of recent failures and one read of the two latency percentiles (runs
+numbered in latency order, which works the same on SQLite and PostgreSQL). Synthetic runs are
+left out.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet, Sum, Window
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
+from django.db.models.functions import Coalesce, RowNumber
 
 from planners.health.report import (
     CritiqueCount,
@@ -35,31 +37,81 @@ def _executions(plan_id: int | None) -> QuerySet[PlannerExecution]:
     return runs if plan_id is None else runs.filter(plan_id=plan_id)
 
 
-def execution_totals(*, plan_id: int | None, since: datetime) -> dict[str, Any]:
-    """Counts per outcome (all time and within the window) and token totals, in one query."""
+@dataclass(frozen=True)
+class ExecutionGroup:
+    """Runs sharing planner, template, outcome, critique status and quota limit: all-time and
+    in-window counts and token sums. Every per-planner figure of the report is a sum of these."""
+
+    planner_slug: str
+    template_id: str
+    outcome: str
+    critique_status: str
+    quota_limit: str
+    total: int
+    recent: int
+    recent_fallback: int
+    recent_last_at: datetime | None
+    prompt_tokens: int
+    completion_tokens: int
+    critique_tokens: int
+
+
+def execution_groups(*, plan_id: int | None, since: datetime) -> list[ExecutionGroup]:
+    """One grouped query over the runs. The groups are bounded by the catalog (planners,
+    templates, outcomes, statuses), not by the number of runs, so summing them in Python costs
+    the same at 300 and at 300,000 runs."""
     recent = Q(created_at__gte=since)
-    aggregates: dict[str, Any] = {}
-    for outcome in PlannerOutcome.values:
-        aggregates[f"all_{outcome}"] = Count("id", filter=Q(outcome=outcome))
-        aggregates[f"recent_{outcome}"] = Count("id", filter=recent & Q(outcome=outcome))
-    row = _executions(plan_id).aggregate(
-        total=Count("id"),
-        recent=Count("id", filter=recent),
-        prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
-        completion_tokens=Coalesce(Sum("completion_tokens"), 0),
-        critique_tokens=Coalesce(Sum("critique_tokens"), 0),
-        **aggregates,
+    rows = (
+        _executions(plan_id)
+        .values("planner_slug", "template_id", "outcome", "critique_status", "quota_limit")
+        .annotate(
+            total=Count("id"),
+            recent=Count("id", filter=recent),
+            recent_fallback=Count("id", filter=recent & Q(used_fallback=True)),
+            recent_last_at=Max("created_at", filter=recent),
+            prompt=Coalesce(Sum("prompt_tokens"), 0),
+            completion=Coalesce(Sum("completion_tokens"), 0),
+            critique=Coalesce(Sum("critique_tokens"), 0),
+        )
+        .order_by()
     )
+    return [
+        ExecutionGroup(
+            planner_slug=row["planner_slug"],
+            template_id=row["template_id"] or "",
+            outcome=row["outcome"],
+            critique_status=row["critique_status"] or "",
+            quota_limit=row["quota_limit"] or "",
+            total=row["total"],
+            recent=row["recent"],
+            recent_fallback=row["recent_fallback"],
+            recent_last_at=row["recent_last_at"],
+            prompt_tokens=row["prompt"],
+            completion_tokens=row["completion"],
+            critique_tokens=row["critique"],
+        )
+        for row in rows
+    ]
+
+
+def execution_totals(groups: list[ExecutionGroup]) -> dict[str, Any]:
+    """Counts per outcome (all time and within the window) and token totals (no query)."""
+    by_outcome = dict.fromkeys(PlannerOutcome.values, 0)
+    recent_by_outcome = dict.fromkeys(PlannerOutcome.values, 0)
+    prompt = completion = critique = 0
+    for group in groups:
+        if group.outcome in by_outcome:
+            by_outcome[group.outcome] += group.total
+            recent_by_outcome[group.outcome] += group.recent
+        prompt += group.prompt_tokens
+        completion += group.completion_tokens
+        critique += group.critique_tokens
     return {
-        "total": row["total"],
-        "recent": row["recent"],
-        "by_outcome": {o: row[f"all_{o}"] for o in PlannerOutcome.values},
-        "recent_by_outcome": {o: row[f"recent_{o}"] for o in PlannerOutcome.values},
-        "tokens": TokenTotals(
-            prompt=row["prompt_tokens"],
-            completion=row["completion_tokens"],
-            critique=row["critique_tokens"],
-        ),
+        "total": sum(g.total for g in groups),
+        "recent": sum(g.recent for g in groups),
+        "by_outcome": by_outcome,
+        "recent_by_outcome": recent_by_outcome,
+        "tokens": TokenTotals(prompt=prompt, completion=completion, critique=critique),
     }
 
 
@@ -131,52 +183,55 @@ def _rank_offset(samples: int, percentile: float) -> int:
 
 
 def latency_percentiles(*, plan_id: int | None, since: datetime, samples: int) -> LatencySummary:
-    """p50/p95 of agent latency within the window. ``samples`` is the window's run count from
-    ``execution_totals``; both reads run even when it is 0 so the query count never varies."""
-    ordered = (
+    """p50/p95 of agent latency within the window, in one query: the window's runs numbered
+    in latency order and the two nearest ranks picked. ``samples`` is the window's run count
+    from ``execution_totals``; the read runs even when it is 0 so the query count never varies."""
+    offsets = [_rank_offset(samples, percentile) for percentile in (0.5, 0.95)]
+    found = dict(
         _executions(plan_id)
         .filter(created_at__gte=since)
-        .order_by("latency_ms", "id")
-        .values_list("latency_ms", flat=True)
+        .annotate(rank=Window(RowNumber(), order_by=[F("latency_ms").asc(), F("id").asc()]))
+        .filter(rank__in=[offset + 1 for offset in offsets])
+        .values_list("rank", "latency_ms")
     )
-    values = []
-    for percentile in (0.5, 0.95):
-        offset = _rank_offset(samples, percentile)
-        found = list(ordered[offset : offset + 1])
-        values.append(round(found[0] / 1000, 3) if found and samples else None)
+    values = [
+        round(found[offset + 1] / 1000, 3) if samples and offset + 1 in found else None
+        for offset in offsets
+    ]
     return LatencySummary(samples=samples, p50_seconds=values[0], p95_seconds=values[1])
 
 
-def critique_counts(*, plan_id: int | None, since: datetime) -> tuple[CritiqueCount, ...]:
-    rows = (
-        _executions(plan_id)
-        .filter(created_at__gte=since)
-        .exclude(critique_status="")
-        .values("planner_slug", "critique_status")
-        .annotate(n=Count("id"))
-        .order_by("planner_slug", "critique_status")
-    )
+def critique_counts(groups: list[ExecutionGroup]) -> tuple[CritiqueCount, ...]:
+    """Runs in the window per planner and critique status (no query)."""
+    counts: dict[tuple[str, str], int] = {}
+    for group in groups:
+        if group.recent and group.critique_status:
+            key = (group.planner_slug, group.critique_status)
+            counts[key] = counts.get(key, 0) + group.recent
     return tuple(
-        CritiqueCount(planner=row["planner_slug"], status=row["critique_status"], count=row["n"])
-        for row in rows
+        CritiqueCount(planner=planner, status=status, count=count)
+        for (planner, status), count in sorted(counts.items())
     )
 
 
-def quota_breaches(*, plan_id: int | None, since: datetime) -> tuple[QuotaBreach, ...]:
-    rows = (
-        _executions(plan_id)
-        .filter(created_at__gte=since, outcome__in=QUOTA_OUTCOMES)
-        .values("planner_slug", "quota_limit", "outcome")
-        .annotate(n=Count("id"), last_at=Max("created_at"))
-        .order_by("planner_slug", "quota_limit", "outcome")
-    )
+def quota_breaches(groups: list[ExecutionGroup]) -> tuple[QuotaBreach, ...]:
+    """Throttled and rejected runs in the window per planner, quota and outcome (no query)."""
+    breaches: dict[tuple[str, str, str], tuple[int, datetime | None]] = {}
+    for group in groups:
+        if not group.recent or group.outcome not in QUOTA_OUTCOMES:
+            continue
+        key = (group.planner_slug, group.quota_limit, group.outcome)
+        count, last_at = breaches.get(key, (0, None))
+        if group.recent_last_at is not None and (last_at is None or group.recent_last_at > last_at):
+            last_at = group.recent_last_at
+        breaches[key] = (count + group.recent, last_at)
     return tuple(
         QuotaBreach(
-            planner=row["planner_slug"],
-            limit=row["quota_limit"] or "unknown",
-            outcome=row["outcome"],
-            count=row["n"],
-            last_at=row["last_at"],
+            planner=planner,
+            limit=limit or "unknown",
+            outcome=outcome,
+            count=count,
+            last_at=last_at,
         )
-        for row in rows
+        for (planner, limit, outcome), (count, last_at) in sorted(breaches.items())
     )
