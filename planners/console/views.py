@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from opsalerts.actions import acknowledge_alert, silence_alerts
 from opsalerts.models import Alert, Severity
 from planners.actions import ResumeRefused, resume_backlog_item, start_pipeline
-from planners.console import queries
+from planners.console import plan_table, queries
 from planners.console.access import staff_required
 from planners.console.charts import hourly_chart
 from planners.console.health import health_summary
@@ -87,6 +87,8 @@ def _backlog_context(request: HttpRequest, params: Any = None) -> dict[str, Any]
         "backlog_filters": filters,
         "backlog_query": urlencode(filters.as_query(page=filters.page)),
         "plan_counts": plan_counts,
+        "plan_count_rows": plan_table.plan_count_rows(plan_counts, selected=filters.plan_id),
+        "plan_options": plan_table.plan_options(plan_counts, selected=filters.plan_id),
         "backlog_page": page,
         "backlog_rows": rows,
         "prev_page_query": urlencode(filters.as_query(page=page.number - 1))
