@@ -521,12 +521,12 @@ def _count_queries(
 # the health report, whose own (fixed) cost belongs to planners.health and is added at run time.
 HEALTH_REPORT_PAGES = ("dashboard", "health")
 PINNED_QUERIES = {
-    "dashboard": 25,
+    "dashboard": 22,
     "alerts": 7,
     "plans": 5,
     "plan": 11,
     "card-alerts": 5,
-    "card-planners": 6,
+    "card-planners": 5,
     "card-backlog": 7,
     "card-stale": 6,
     "card-transitions": 4,

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber, TruncHour
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -389,13 +389,17 @@ def planner_rows() -> list[PlannerRow]:
         )
     }
     slugs = [p.metadata.slug for p in planners]
-    last_ids = (
-        PlannerExecution.objects.filter(planner_slug__in=slugs, synthetic=False)
-        .values("planner_slug")
-        .annotate(last=Max("id"))
-        .values_list("last", flat=True)
+    # Each planner's newest run, one subquery per registered planner (a handful): each reads
+    # one entry of the (planner_slug, id) index, where a GROUP BY would read every run.
+    runs = PlannerExecution.objects.filter(synthetic=False)
+    last_ids = [
+        Subquery(runs.filter(planner_slug=slug).order_by("-id").values("id")[:1]) for slug in slugs
+    ]
+    last_runs = (
+        {e.planner_slug: e for e in PlannerExecution.objects.filter(id__in=last_ids)}
+        if last_ids
+        else {}
     )
-    last_runs = {e.planner_slug: e for e in PlannerExecution.objects.filter(id__in=list(last_ids))}
     rows = []
     for planner in planners:
         meta = planner.metadata

@@ -79,9 +79,12 @@ def _planners_context(request: HttpRequest) -> dict[str, Any]:
     return {"planner_rows": queries.planner_rows()}
 
 
-def _backlog_context(request: HttpRequest, params: Any = None) -> dict[str, Any]:
+def _backlog_context(
+    request: HttpRequest, params: Any = None, plan_counts: list[queries.PlanCounts] | None = None
+) -> dict[str, Any]:
     filters = queries.BacklogFilters.from_params(params if params is not None else request.GET)
-    plan_counts = queries.plans_with_counts()
+    if plan_counts is None:
+        plan_counts = queries.plans_with_counts()
     page, rows = queries.backlog_page(filters)
     return {
         "backlog_filters": filters,
@@ -166,8 +169,9 @@ CARDS: dict[str, Card] = {
 }
 
 
-def _counters_context() -> dict[str, Any]:
-    plan_counts = queries.plans_with_counts()
+def _counters_context(plan_counts: list[queries.PlanCounts] | None = None) -> dict[str, Any]:
+    if plan_counts is None:
+        plan_counts = queries.plans_with_counts()
     return {
         "nav_firing_count": queries.firing_alert_count(),
         "backlog_totals": queries.backlog_totals(plan_counts),
@@ -179,11 +183,15 @@ def _counters_context() -> dict[str, Any]:
 def dashboard(request: HttpRequest) -> HttpResponse:
     # One report per request: the banner and the stale & orphaned card read the same one.
     report = build_health_report()
+    # Likewise one count of every plan's items for the counters strip and the backlog card.
+    plan_counts = queries.plans_with_counts()
     context: dict[str, Any] = {"health": health_summary(report=report)}
-    context.update(_counters_context())
+    context.update(_counters_context(plan_counts))
     for card in CARDS.values():
         if card.slug == "stale":
             context.update(_stale_context(request, report))
+        elif card.slug == "backlog":
+            context.update(_backlog_context(request, plan_counts=plan_counts))
         else:
             context.update(card.context(request))
     return render(request, "console/dashboard.html", context)
@@ -312,7 +320,9 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
         (messages.error if error else messages.success)(request, notice)
         return HttpResponseRedirect(_safe_next(request, reverse("console:dashboard")))
     context = _backlog_context(request, request.POST)
-    context.update(_counters_context(), notice=notice, notice_is_error=error, oob=True)
+    context.update(
+        _counters_context(context["plan_counts"]), notice=notice, notice_is_error=error, oob=True
+    )
     return render(request, "console/partials/backlog_action.html", context)
 
 
