@@ -93,12 +93,28 @@ def console_figures(scale: str, repetitions: int, urls: list[tuple[str, str]]) -
     return figures
 
 
+_PEAK_RSS_KB = """
+def peak_rss_kb():
+    # Linux keeps ru_maxrss across exec, so a child started by a process that once held a
+    # gigabyte (the data generator) would report that gigabyte. VmHWM is this process's own.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+
 def report_memory_figure(scale: str) -> dict[str, Any]:
     """Peak RSS of a fresh process that builds the report once."""
     code = (
-        "import resource, django; django.setup();"
-        "from planners.health import build_health_report; build_health_report();"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        _PEAK_RSS_KB + "import django; django.setup()\n"
+        "from planners.health import build_health_report; build_health_report()\n"
+        "print(peak_rss_kb())"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
