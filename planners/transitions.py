@@ -1,7 +1,8 @@
 """Changing a backlog item's status: one conditional update plus its transition row.
 
-Every status change in the product goes through ``transition_backlog_item`` so that the
-history behind flapping detection, recent transitions and the action log is complete.
+Every status change in the product goes through ``transition_backlog_item`` (and a new item's
+first status through ``record_new_backlog_item``) so that the history behind flapping
+detection, recent transitions and the action log is complete.
 """
 
 from __future__ import annotations
@@ -70,3 +71,18 @@ def transition_backlog_item(
         "backlog %s: %s -> %s (%s) by %s", item.backlog_id, current, to_status, reason, actor or "-"
     )
     return True
+
+
+def record_new_backlog_item(
+    item: BacklogItem, *, reason: str, actor: str = "", detail: str = ""
+) -> BacklogTransition:
+    """The transition that shows a just-created item entering the backlog (from nothing)."""
+    return BacklogTransition.objects.create(
+        item=item,
+        plan_id=item.plan_id,
+        from_status="",
+        to_status=item.status,
+        reason=reason,
+        actor=actor,
+        detail=detail,
+    )

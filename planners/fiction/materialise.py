@@ -25,7 +25,6 @@ from planners.fiction.schemas import (
 from planners.models import (
     BacklogItem,
     BacklogStatus,
-    BacklogTransition,
     CastMember,
     ChapterBeat,
     ChapterBlueprint,
@@ -36,6 +35,7 @@ from planners.models import (
     Phase,
     PlanPass,
 )
+from planners.transitions import record_new_backlog_item
 
 logger = logging.getLogger(__name__)
 
@@ -164,11 +164,8 @@ def sync_backlog(
         item = existing.get(backlog_id)
         if item is None:
             item = BacklogItem.objects.create(plan=plan, backlog_id=backlog_id, **fields)
-            BacklogTransition.objects.create(
-                item=item,
-                plan=plan,
-                from_status="",
-                to_status=BacklogStatus.PENDING,
+            record_new_backlog_item(
+                item,
                 reason="vision-sync",
                 actor=actor,
                 detail=f"added by vision ({vision_item.backlog_id})",
@@ -390,11 +387,8 @@ def materialise_scroll(
             )
             if created:
                 position += 1
-                BacklogTransition.objects.create(
-                    item=scene_item,
-                    plan=plan,
-                    from_status="",
-                    to_status=BacklogStatus.PENDING,
+                record_new_backlog_item(
+                    scene_item,
                     reason="scroll-sync",
                     actor=actor,
                     detail=f"added by scroll refinement ({item.backlog_id})",

@@ -9,12 +9,11 @@ from django.db import IntegrityError, transaction
 from planners.fiction.phases import VISION_BACKLOG_ID, VISION_OUTPUT
 from planners.models import (
     BacklogItem,
-    BacklogStatus,
-    BacklogTransition,
     FictionPlan,
     FictionProject,
     Phase,
 )
+from planners.transitions import record_new_backlog_item
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +45,7 @@ def create_plan(
                 inputs=[],
                 outputs=[VISION_OUTPUT],
             )
-            BacklogTransition.objects.create(
-                item=item,
-                plan=plan,
-                from_status="",
-                to_status=BacklogStatus.PENDING,
-                reason="plan-created",
-            )
+            record_new_backlog_item(item, reason="plan-created")
     except IntegrityError:
         # Another request created the same plan between our check and insert.
         return FictionPlan.objects.get(project=project, branch=branch)

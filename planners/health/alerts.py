@@ -284,15 +284,14 @@ def telemetry_alerts(telemetry: TelemetrySection, thresholds: AlertThresholds) -
             )
         )
     by_limit: dict[str, list[str]] = {}
+    planners_by_limit: dict[str, set[str]] = {}
     for breach in telemetry.quota_breaches:
         by_limit.setdefault(breach.limit, []).append(
             f"{breach.planner} {breach.outcome} x{breach.count}"
         )
-    planners_by_limit = {
-        limit: sorted({b.planner for b in telemetry.quota_breaches if b.limit == limit})
-        for limit in by_limit
-    }
+        planners_by_limit.setdefault(breach.limit, set()).add(breach.planner)
     for limit, lines in sorted(by_limit.items()):
+        limit_planners = sorted(planners_by_limit[limit])
         alerts.append(
             HealthAlert(
                 id=f"planner:quota:{limit}",
@@ -303,7 +302,7 @@ def telemetry_alerts(telemetry: TelemetrySection, thresholds: AlertThresholds) -
                     + ", ".join(lines)
                     + ". See PLANNER_QUOTAS."
                 ),
-                planner=planners_by_limit[limit][0] if len(planners_by_limit[limit]) == 1 else "",
+                planner=limit_planners[0] if len(limit_planners) == 1 else "",
             )
         )
     return alerts
