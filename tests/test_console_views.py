@@ -29,6 +29,7 @@ from planners.models import (
     PlannerExecution,
     PlannerOutcome,
 )
+from planners.unproduced_inputs import refresh_unproduced_inputs
 
 pytestmark = pytest.mark.django_db
 
@@ -220,6 +221,7 @@ def add_backlog_items(plan: FictionPlan, count: int) -> None:
         )
         for n in range(count)
     )
+    refresh_unproduced_inputs([plan.pk])  # bulk_create sends no signals
 
 
 @pytest.fixture(autouse=True)
@@ -591,6 +593,7 @@ def test_dashboard_costs_the_same_at_10_and_1000_items(
         BacklogItem(plan=data.plan, backlog_id=f"pass-{n:04d}", phase=Phase.ITERATIVE, position=n)
         for n in range(990)
     )
+    refresh_unproduced_inputs([data.plan.pk])
     with CaptureQueriesContext(connection) as large:
         staff_client.get(url)
     assert len(large) == len(small)

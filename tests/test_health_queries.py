@@ -18,6 +18,7 @@ from planners.models import (
     LoreRequirement,
     PlannerExecution,
 )
+from planners.unproduced_inputs import refresh_unproduced_inputs
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,7 @@ def populate(items: int) -> FictionPlan:
         )
         for n in range(items)
     )
+    refresh_unproduced_inputs(plan.pk for plan in plans)  # bulk_create sends no signals
     backlog = list(BacklogItem.objects.values_list("pk", "plan_id"))
     BacklogTransition.objects.bulk_create(
         BacklogTransition(

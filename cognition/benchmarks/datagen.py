@@ -25,6 +25,7 @@ from planners.models import (
     PhaseTranscript,
     PlannerExecution,
 )
+from planners.unproduced_inputs import refresh_all_plans
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def generate(scale: Scale, *, seed: int = 20261126) -> dict[str, int]:
                     plan_ids[n % len(plan_ids)], f"item-{n:06d}", f"Bench item {n}", status,
                     phase, n, [f"in-{n % 97}"], [f"out-{n}"], 1, started, started,
                     started if status == BacklogStatus.COMPLETE else None,
-                    started, started, False, "", "", "", "",
+                    started, started, False, "", "", "", "", [], False,
                 )  # fmt: skip
 
         _copy_rows(
@@ -113,10 +114,13 @@ def generate(scale: Scale, *, seed: int = 20261126) -> dict[str, int]:
                 "plan_id", "backlog_id", "description", "status", "phase", "position",
                 "inputs", "outputs", "attempts", "in_progress_at", "heartbeat_at",
                 "completed_at", "created_at", "updated_at", "synthetic", "agent_backend",
-                "agent_provider", "agent_model", "last_error",
+                "agent_provider", "agent_model", "last_error", "unproduced_inputs",
+                "has_unproduced_inputs",
             ),
-            _json_columns(item_rows(), (6, 7)),
+            _json_columns(item_rows(), (6, 7, 19)),
         )  # fmt: skip
+        # COPY sends no signals: store each item's unproduced inputs as the app would have.
+        refresh_all_plans()
         items = list(BacklogItem.objects.values_list("pk", "plan_id"))
 
         def transition_rows() -> Iterable[tuple[Any, ...]]:

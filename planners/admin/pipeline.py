@@ -39,6 +39,7 @@ from planners.models import (
     PlanPass,
     TelemetryEvent,
 )
+from planners.unproduced_inputs import plan_items_changed, refresh_unproduced_inputs
 
 
 def change_link(obj: Model | None, label: str | None = None) -> SafeString | str:
@@ -198,9 +199,21 @@ class BacklogItemAdmin(admin.ModelAdmin):
         "completed_at",
         "created_at",
         "updated_at",
+        "unproduced_inputs",
         "history",
     )
     actions = ("resume_items",)
+
+    # Deleting an item can leave another without a producer; saves refresh through post_save.
+    def delete_model(self, request: HttpRequest, obj: BacklogItem) -> None:
+        plan_id = obj.plan_id
+        super().delete_model(request, obj)
+        plan_items_changed(plan_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[BacklogItem]) -> None:
+        plan_ids = set(queryset.values_list("plan_id", flat=True))
+        super().delete_queryset(request, queryset)
+        refresh_unproduced_inputs(plan_ids)
 
     @admin.display(description="History")
     def history(self, obj: BacklogItem) -> SafeString:

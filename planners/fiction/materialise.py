@@ -36,6 +36,7 @@ from planners.models import (
     PlanPass,
 )
 from planners.transitions import record_new_backlog_item
+from planners.unproduced_inputs import plan_items_changed, refresh_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ def materialise_vision(item: BacklogItem, reply: VisionReply, *, actor: str) -> 
     )
 
 
+@refresh_deferred()  # the plan's unproduced inputs are worked out once, at the end
 def sync_backlog(
     vision_item: BacklogItem, entries: Iterable[BacklogEntry], *, actor: str
 ) -> dict[str, object]:
@@ -190,6 +192,7 @@ def sync_backlog(
         if backlog_id not in listed and item.phase in VISION_MANAGED_PHASES and _never_ran(item):
             removed.append(backlog_id)
             item.delete()
+            plan_items_changed(plan.pk)
     if removed:
         logger.info("vision sync on plan %s removed never-run items %s", plan.pk, removed)
     logger.info(
@@ -321,6 +324,7 @@ def scene_backlog_id(scroll: ChapterScroll, scene: ChapterScene) -> str:
     return f"scene-{scroll.scroll_slug}-{scene.scene_slug}"[:SLUG_MAX]
 
 
+@refresh_deferred()  # one refresh for all the scene items the scroll adds
 def materialise_scroll(
     item: BacklogItem, reply: ScrollRefinerReply, *, blueprint: ChapterBlueprint, actor: str
 ) -> Materialised:

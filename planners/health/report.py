@@ -93,7 +93,6 @@ class BacklogItemRef:
     age_seconds: float | None = None
     in_progress_at: datetime | None = None
     missing_inputs: tuple[str, ...] = ()
-    plan_missing: bool = False
     synthetic: bool = False
 
 

@@ -34,6 +34,10 @@ class BacklogItem(models.Model):
     position = models.PositiveIntegerField(default=0)
     inputs = models.JSONField(default=list, blank=True)
     outputs = models.JSONField(default=list, blank=True)
+    # Kept by planners.unproduced_inputs whenever the plan's items change: the input tokens no
+    # real item of the plan outputs, so the health report reads orphans without unnesting.
+    unproduced_inputs = models.JSONField(default=list, blank=True, editable=False)
+    has_unproduced_inputs = models.BooleanField(default=False, editable=False)
     blueprint = models.ForeignKey(
         "planners.ChapterBlueprint",
         null=True,
@@ -87,6 +91,11 @@ class BacklogItem(models.Model):
             models.Index(fields=["status", "heartbeat_at"], name="backlog_status_heartbeat"),
             models.Index(fields=["plan", "status"], name="backlog_plan_status"),
             models.Index(fields=["updated_at"], name="backlog_updated"),
+            models.Index(
+                fields=["plan", "id"],
+                name="backlog_unproduced",
+                condition=models.Q(has_unproduced_inputs=True),
+            ),
         ]
 
     def __str__(self) -> str:
