@@ -256,4 +256,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "opsalerts.tasks.deliver_due_deliveries",
         "schedule": 30.0,
     },
+    # Keeps the health report's all-time run totals a read of a small table.
+    "roll-up-planner-executions": {
+        "task": "planners.tasks.roll_up_executions",
+        "schedule": 600.0,
+    },
 }

@@ -359,3 +359,11 @@ def sweep_stale_backlog() -> int:
     from planners.actions import sweep_stale_items
 
     return sweep_stale_items(actor=SWEEP_ACTOR)
+
+
+@shared_task(name="planners.tasks.roll_up_executions", ignore_result=True)
+def roll_up_executions() -> int:
+    """Add settled planner runs to the all-time totals the health report reads."""
+    from planners.execution_rollup import roll_up_executions as roll_up
+
+    return roll_up()

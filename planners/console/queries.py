@@ -20,6 +20,7 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum, Win
 from django.db.models.functions import Coalesce, RowNumber, TruncHour
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from cognition.models import PromptTemplate
 from opsalerts.models import Alert, Severity, Silence
@@ -233,7 +234,7 @@ def plans_with_counts() -> list[PlanCounts]:
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     synthetic_only: set[int] = set()
     real_plans: set[int] = set()
-    rows = BacklogItem.objects.values("plan_id", "status", "synthetic").annotate(n=Count("id"))
+    rows = BacklogItem.objects.values("plan_id", "status", "synthetic").annotate(n=Count("*"))
     for row in rows.order_by():
         if row["synthetic"]:
             synthetic_only.add(row["plan_id"])
@@ -263,8 +264,37 @@ class BacklogRow:
     resume_reason: str
 
 
-def backlog_page(filters: BacklogFilters) -> tuple[Page[BacklogItem], list[BacklogRow]]:
-    """One page of the backlog table; two queries (count and page)."""
+class _CountedPaginator(Paginator):
+    """A paginator told its total up front, so it does not count the rows again."""
+
+    def __init__(self, object_list: QuerySet[BacklogItem], per_page: int, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def known_backlog_total(filters: BacklogFilters, plan_counts: list[PlanCounts]) -> int | None:
+    """The number of real items matching ``filters`` when the per-plan counts already say it
+    (filters by plan and status only); None when it takes a count (phase or text search)."""
+    if filters.phase or filters.q:
+        return None
+    return sum(
+        count
+        for plan_count in plan_counts
+        if not filters.plan_id or plan_count.plan.pk == filters.plan_id
+        for status, count in plan_count.counts.items()
+        if not filters.status or status == filters.status
+    )
+
+
+def backlog_page(
+    filters: BacklogFilters, *, plan_counts: list[PlanCounts] | None = None
+) -> tuple[Page[BacklogItem], list[BacklogRow]]:
+    """One page of the backlog table: one query when ``plan_counts`` (read for the same
+    request) already give the total, else two (count and page)."""
     queryset = BacklogItem.objects.filter(synthetic=False).select_related("plan")
     if filters.plan_id:
         queryset = queryset.filter(plan_id=filters.plan_id)
@@ -277,7 +307,13 @@ def backlog_page(filters: BacklogFilters) -> tuple[Page[BacklogItem], list[Backl
             Q(backlog_id__icontains=filters.q) | Q(description__icontains=filters.q)
         )
     queryset = queryset.order_by("plan_id", "position", "id")
-    page = Paginator(queryset, settings.CONSOLE_PAGE_SIZE).get_page(filters.page)
+    known = known_backlog_total(filters, plan_counts) if plan_counts is not None else None
+    paginator = (
+        Paginator(queryset, settings.CONSOLE_PAGE_SIZE)
+        if known is None
+        else _CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
+    )
+    page = paginator.get_page(filters.page)
     rows = []
     for item in page.object_list:
         allowed, reason = resume_state(item)
@@ -311,7 +347,7 @@ def stale_and_orphaned(
 ) -> StaleAndOrphaned:
     """The health report's definitions of stale and orphaned items, so this card always agrees
     with the ``backlog:stale`` and ``backlog:orphaned`` alerts. A page that already built the
-    report passes it and this costs nothing; alone it is three queries."""
+    report passes it and this costs nothing; alone it is two queries."""
     if report is not None:
         backlog = report.backlog
         return StaleAndOrphaned(
@@ -322,12 +358,9 @@ def stale_and_orphaned(
         )
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.HEALTH_STALE_BACKLOG_SECONDS)
-    stale, _ = health_backlog.stale_items(plan_id=None, cutoff=cutoff, now=now)
-    stale_total = BacklogItem.objects.filter(
-        health_backlog.stale_filter(cutoff), synthetic=False
-    ).count()
+    stale = health_backlog.stale_items(plan_id=None, cutoff=cutoff, now=now)
     orphaned_total, orphaned = health_orphans.orphaned_items(plan_id=None, limit=RECENT_ROWS)
-    return StaleAndOrphaned(stale[:RECENT_ROWS], stale_total, orphaned, orphaned_total)
+    return StaleAndOrphaned(stale.real[:RECENT_ROWS], stale.real_total, orphaned, orphaned_total)
 
 
 def recent_transitions(limit: int = RECENT_ROWS) -> list[BacklogTransition]:

@@ -85,7 +85,7 @@ def _backlog_context(
     filters = queries.BacklogFilters.from_params(params if params is not None else request.GET)
     if plan_counts is None:
         plan_counts = queries.plans_with_counts()
-    page, rows = queries.backlog_page(filters)
+    page, rows = queries.backlog_page(filters, plan_counts=plan_counts)
     return {
         "backlog_filters": filters,
         "backlog_query": urlencode(filters.as_query(page=filters.page)),

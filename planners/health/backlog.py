@@ -86,28 +86,20 @@ class BacklogCounts:
     counts: dict[str, int]
     total: int
     synthetic_total: int
-    stale_total: int
 
 
-def backlog_counts(*, plan_id: int | None, stale_cutoff: datetime) -> BacklogCounts:
-    """One aggregate: real items per status, real stale items and the synthetic total."""
-    real = Q(synthetic=False)
-    aggregates: dict[str, Any] = {
-        f"status_{status}": Count("id", filter=real & Q(status=status))
-        for status in BacklogStatus.values
-    }
-    row = _items(plan_id).aggregate(
-        total=Count("id", filter=real),
-        synthetic_total=Count("id", filter=Q(synthetic=True)),
-        stale_total=Count("id", filter=real & stale_filter(stale_cutoff)),
-        **aggregates,
-    )
-    return BacklogCounts(
-        counts={status: row[f"status_{status}"] for status in BacklogStatus.values},
-        total=row["total"],
-        synthetic_total=row["synthetic_total"],
-        stale_total=row["stale_total"],
-    )
+def backlog_counts(*, plan_id: int | None) -> BacklogCounts:
+    """Real items per status and the synthetic total: one count per (status, synthetic), which
+    the (plan, status, synthetic) index answers without reading the table."""
+    counts = dict.fromkeys(BacklogStatus.values, 0)
+    synthetic_total = 0
+    rows = _items(plan_id).values("status", "synthetic").annotate(n=Count("*")).order_by()
+    for row in rows:
+        if row["synthetic"]:
+            synthetic_total += row["n"]
+        elif row["status"] in counts:
+            counts[row["status"]] += row["n"]
+    return BacklogCounts(counts=counts, total=sum(counts.values()), synthetic_total=synthetic_total)
 
 
 def plan_summaries(*, plan_id: int | None) -> tuple[int, tuple[PlanSummary, ...]]:
@@ -190,26 +182,39 @@ def _item_ref(row: Mapping[str, Any], now: datetime, *, synthetic: bool) -> Back
     )
 
 
-def stale_items(
-    *, plan_id: int | None, cutoff: datetime, now: datetime
-) -> tuple[tuple[BacklogItemRef, ...], tuple[BacklogItemRef, ...]]:
-    """The oldest stale items, real and synthetic, ``ITEM_LIMIT`` of each (one query: each
-    kind numbered oldest first, the first of each kept)."""
+@dataclass(frozen=True)
+class StaleItems:
+    real: tuple[BacklogItemRef, ...]
+    synthetic: tuple[BacklogItemRef, ...]
+    real_total: int
+
+
+def stale_items(*, plan_id: int | None, cutoff: datetime, now: datetime) -> StaleItems:
+    """The oldest stale items, real and synthetic, ``ITEM_LIMIT`` of each, and how many real
+    ones there are (one query: each kind numbered oldest first and counted, the first of each
+    kept). Stale rows are found on the (status, started) index; the rest are not read."""
     oldest_first = [F("in_progress_at").asc(nulls_first=True), F("id").asc()]
     rows = (
         _items(plan_id)
         .filter(stale_filter(cutoff))
-        .annotate(rank=Window(RowNumber(), partition_by=[F("synthetic")], order_by=oldest_first))
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("synthetic")], order_by=oldest_first),
+            kind_total=Window(Count("*"), partition_by=[F("synthetic")]),
+        )
         .filter(rank__lte=ITEM_LIMIT)
         .order_by(*oldest_first)
-        .values(*_ITEM_FIELDS, "synthetic")
+        .values(*_ITEM_FIELDS, "synthetic", "kind_total")
     )
     real: list[BacklogItemRef] = []
     synthetic: list[BacklogItemRef] = []
+    real_total = 0
     for row in rows:
-        kind = synthetic if row["synthetic"] else real
-        kind.append(_item_ref(row, now, synthetic=row["synthetic"]))
-    return tuple(real), tuple(synthetic)
+        if row["synthetic"]:
+            synthetic.append(_item_ref(row, now, synthetic=True))
+        else:
+            real.append(_item_ref(row, now, synthetic=False))
+            real_total = row["kind_total"]
+    return StaleItems(tuple(real), tuple(synthetic), real_total)
 
 
 def flapping_items(

@@ -51,10 +51,8 @@ def _build_backlog(
 ) -> BacklogSection:
     start = backlog_queries.window_start
     stale_cutoff = start(now, thresholds.stale_seconds)
-    stale, stale_synthetic = backlog_queries.stale_items(
-        plan_id=plan_id, cutoff=stale_cutoff, now=now
-    )
-    counts = backlog_queries.backlog_counts(plan_id=plan_id, stale_cutoff=stale_cutoff)
+    stale = backlog_queries.stale_items(plan_id=plan_id, cutoff=stale_cutoff, now=now)
+    counts = backlog_queries.backlog_counts(plan_id=plan_id)
     plans_total, plans = backlog_queries.plan_summaries(plan_id=plan_id)
     orphaned_total, orphaned = orphaned_items(plan_id=plan_id, limit=backlog_queries.ITEM_LIMIT)
     _, lore_blocked = backlog_queries.lore_blocked_plans(plan_id=plan_id)
@@ -67,9 +65,9 @@ def _build_backlog(
         synthetic_total=counts.synthetic_total,
         plans_total=plans_total,
         plans=plans,
-        stale_total=counts.stale_total,
-        stale=stale,
-        stale_synthetic=stale_synthetic,
+        stale_total=stale.real_total,
+        stale=stale.real,
+        stale_synthetic=stale.synthetic,
         orphaned_total=orphaned_total,
         orphaned=orphaned,
         flapping=backlog_queries.flapping_items(

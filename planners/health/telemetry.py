@@ -1,6 +1,7 @@
 """The telemetry section: what planner runs did, from ``PlannerExecution`` rows.
 
-A fixed number of queries: one group-by (``execution_groups``) that the counts, token totals,
+A fixed number of queries: one group-by (``execution_groups``, rolled-up totals plus the runs
+after the roll-up mark) that the counts, token totals,
 critique statuses, quota breaches and the planners section are all summed from, one for the last
 run, one bounded list of recent failures and one read of the two latency percentiles (runs
 numbered in latency order, which works the same on SQLite and PostgreSQL). Synthetic runs are
@@ -12,10 +13,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
+from django.db.models import (
+    Count,
+    DateTimeField,
+    F,
+    Max,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce, RowNumber
 
 from planners.health.report import (
@@ -25,7 +37,12 @@ from planners.health.report import (
     QuotaBreach,
     TokenTotals,
 )
-from planners.models import PlannerExecution, PlannerOutcome
+from planners.models import (
+    ExecutionRollup,
+    ExecutionRollupMark,
+    PlannerExecution,
+    PlannerOutcome,
+)
 
 FAILURE_LIMIT = 10
 SNIPPET_CHARS = 280
@@ -56,22 +73,78 @@ class ExecutionGroup:
     critique_tokens: int
 
 
+_GROUP_FIELDS = ("planner_slug", "template_id", "outcome", "critique_status", "quota_limit")
+
+
+_TOTALS_ONLY = {
+    "total": Count("id"),
+    "recent": Value(0),
+    "recent_fallback": Value(0),
+    "recent_last_at": Value(None, output_field=DateTimeField()),
+}
+#: Before any roll-up, the mark is "the beginning of time": every run is read from the table.
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def execution_groups(*, plan_id: int | None, since: datetime) -> list[ExecutionGroup]:
-    """One grouped query over the runs. The groups are bounded by the catalog (planners,
-    templates, outcomes, statuses), not by the number of runs, so summing them in Python costs
-    the same at 300 and at 300,000 runs."""
-    recent = Q(created_at__gte=since)
-    rows = (
+    """One statement over three parts, each bounded by the catalog or by the window, not by the
+    number of runs ever recorded:
+
+    - the window's runs (``since`` is a constant, so the ``created_at`` index serves it): the
+      recent figures, and the all-time figures of those after the roll-up mark;
+    - runs between the mark and the window, when the roll-up is behind the window (a beat
+      that has not run for a while, or a fresh install): PostgreSQL checks that condition
+      once and skips the scan when it is false, which is the steady state;
+    - the rolled-up totals (``planners.execution_rollup``).
+
+    The same group can come back more than once; every consumer sums groups.
+    """
+    mark = Coalesce(
+        Subquery(ExecutionRollupMark.objects.values("rolled_up_before")[:1]),
+        Value(_NEVER),
+        output_field=DateTimeField(),
+    )
+    after_mark = Q(created_at__gte=mark)
+    window = (
         _executions(plan_id)
-        .values("planner_slug", "template_id", "outcome", "critique_status", "quota_limit")
+        .filter(created_at__gte=since)
+        .values(*_GROUP_FIELDS)
         .annotate(
-            total=Count("id"),
-            recent=Count("id", filter=recent),
-            recent_fallback=Count("id", filter=recent & Q(used_fallback=True)),
-            recent_last_at=Max("created_at", filter=recent),
-            prompt=Coalesce(Sum("prompt_tokens"), 0),
+            total=Count("id", filter=after_mark),
+            recent=Count("id"),
+            recent_fallback=Count("id", filter=Q(used_fallback=True)),
+            recent_last_at=Max("created_at"),
+            prompt=Coalesce(Sum("prompt_tokens", filter=after_mark), 0),
+            completion=Coalesce(Sum("completion_tokens", filter=after_mark), 0),
+            critique=Coalesce(Sum("critique_tokens", filter=after_mark), 0),
+        )
+        .order_by()
+    )
+    behind = (
+        _executions(plan_id)
+        .alias(mark=mark)
+        .filter(mark__lt=since, created_at__gte=F("mark"), created_at__lt=since)
+        .values(*_GROUP_FIELDS)
+        .annotate(**_TOTALS_ONLY, prompt=Coalesce(Sum("prompt_tokens"), 0))
+        .annotate(
             completion=Coalesce(Sum("completion_tokens"), 0),
             critique=Coalesce(Sum("critique_tokens"), 0),
+        )
+        .order_by()
+    )
+    rolled_up = ExecutionRollup.objects.all()
+    if plan_id is not None:
+        rolled_up = rolled_up.filter(plan_id=plan_id)
+    totals = (
+        rolled_up.values(*_GROUP_FIELDS)
+        .annotate(
+            total=Sum("runs"),
+            recent=Value(0),
+            recent_fallback=Value(0),
+            recent_last_at=Value(None, output_field=DateTimeField()),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+            critique=Sum("critique_tokens"),
         )
         .order_by()
     )
@@ -90,7 +163,7 @@ def execution_groups(*, plan_id: int | None, since: datetime) -> list[ExecutionG
             completion_tokens=row["completion"],
             critique_tokens=row["critique"],
         )
-        for row in rows
+        for row in window.union(behind, totals, all=True)
     ]
 
 

@@ -8,7 +8,13 @@ from planners.models.backlog import (
     PhaseCheckpoint,
     PhaseTranscript,
 )
-from planners.models.execution import PlannerExecution, PlannerOutcome, TelemetryEvent
+from planners.models.execution import (
+    ExecutionRollup,
+    ExecutionRollupMark,
+    PlannerExecution,
+    PlannerOutcome,
+    TelemetryEvent,
+)
 from planners.models.fiction import (
     CastMember,
     ChapterBeat,
@@ -42,6 +48,8 @@ __all__ = [
     "ChecklistItem",
     "ContractDriftEvent",
     "Environment",
+    "ExecutionRollup",
+    "ExecutionRollupMark",
     "FictionPlan",
     "FictionProject",
     "LoreRequirement",

@@ -100,3 +100,42 @@ class TelemetryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.planner_slug}"
+
+
+class ExecutionRollup(models.Model):
+    """Running totals of real (non-synthetic) runs created before ``ExecutionRollupMark``, per
+    plan and per group the health report sums (planner, template, outcome, critique status,
+    quota limit). Kept by ``planners.execution_rollup``; the report adds the runs after the mark
+    from ``PlannerExecution`` itself, so all-time totals cost the same after years of runs.
+
+    ``plan_id`` is a plain column, not a foreign key: runs outlive their plan (their own link is
+    set to NULL), and so do their totals.
+    """
+
+    plan_id = models.BigIntegerField(null=True, blank=True)
+    planner_slug = models.CharField(max_length=100)
+    template_id = models.CharField(max_length=200, blank=True)
+    outcome = models.CharField(max_length=16, choices=PlannerOutcome.choices)
+    critique_status = models.CharField(max_length=32, blank=True)
+    quota_limit = models.CharField(max_length=32, blank=True)
+    runs = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    critique_tokens = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["plan_id"], name="execution_rollup_plan")]
+
+    def __str__(self) -> str:
+        return f"{self.planner_slug} {self.outcome}: {self.runs} run(s)"
+
+
+class ExecutionRollupMark(models.Model):
+    """The one row saying which runs ``ExecutionRollup`` holds: those created before
+    ``rolled_up_before`` (none while it is NULL)."""
+
+    rolled_up_before = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"runs rolled up before {self.rolled_up_before or 'never'}"
