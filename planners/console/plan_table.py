@@ -46,7 +46,7 @@ def plan_count_rows(plan_counts: Sequence[PlanCounts], *, selected: int | None) 
             for value, n in pc.cells
         )
         chosen = ' class="is-selected"' if selected == pk else ""
-        label = f"{escape(pc.plan.project.title)} · {escape(pc.plan.branch)}"
+        label = f"{escape(pc.plan.project_title)} · {escape(pc.plan.branch)}"
         rows.append(
             f'    <tr{chosen}>\n      <th scope="row"><a href="{dashboard}?plan={pk}#card-backlog" '
             f'hx-get="{card}?plan={pk}" hx-target="#card-backlog" hx-swap="outerHTML">{label}</a> '
@@ -64,6 +64,6 @@ def plan_options(plan_counts: Sequence[PlanCounts], *, selected: int | None) -> 
         chosen = " selected" if selected == pk else ""
         options.append(
             f'<option value="{pk}"{chosen}>'
-            f"{escape(pc.plan.project.title)} · {escape(pc.plan.branch)}</option>"
+            f"{escape(pc.plan.project_title)} · {escape(pc.plan.branch)}</option>"
         )
     return mark_safe("".join(options))

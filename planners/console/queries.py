@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -210,9 +210,24 @@ class BacklogFilters:
         return {k: v for k, v in values.items() if v}
 
 
+STATUS_VALUES: tuple[str, ...] = tuple(BacklogStatus.values)
+
+
+@dataclass(frozen=True)
+class PlanLabel:
+    """What the plan listings show of a plan (its long texts and JSON are left unread)."""
+
+    pk: int
+    name: str
+    branch: str
+    status: str
+    updated_at: datetime
+    project_title: str
+
+
 @dataclass
 class PlanCounts:
-    plan: FictionPlan
+    plan: PlanLabel
     counts: dict[str, int]
 
     @property
@@ -222,28 +237,37 @@ class PlanCounts:
     @property
     def cells(self) -> list[tuple[str, int]]:
         """Counts in the order of the status columns."""
-        return [(status, self.counts.get(status, 0)) for status in BacklogStatus.values]
+        return [(status, self.counts.get(status, 0)) for status in STATUS_VALUES]
 
 
 def plans_with_counts() -> list[PlanCounts]:
-    """Every plan with its backlog counts by status; two queries.
+    """Every plan with its backlog counts by status; two queries, read as tuples.
 
     Synthetic items (made by synthetic alerts) are left out of the counts, and a plan holding
     nothing but synthetic items is left out altogether: it is a test fixture, not work."""
-    plans = list(FictionPlan.objects.select_related("project").order_by("project__title", "branch"))
+    plans = [
+        PlanLabel(*row)
+        for row in FictionPlan.objects.order_by("project__title", "branch").values_list(
+            "pk", "name", "branch", "status", "updated_at", "project__title"
+        )
+    ]
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     synthetic_only: set[int] = set()
     real_plans: set[int] = set()
-    rows = BacklogItem.objects.values("plan_id", "status", "synthetic").annotate(n=Count("*"))
-    for row in rows.order_by():
-        if row["synthetic"]:
-            synthetic_only.add(row["plan_id"])
+    rows = (
+        BacklogItem.objects.values_list("plan_id", "status", "synthetic")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    for plan_id, status, synthetic, n in rows:
+        if synthetic:
+            synthetic_only.add(plan_id)
             continue
-        real_plans.add(row["plan_id"])
-        counts[row["plan_id"]][row["status"]] = row["n"]
+        real_plans.add(plan_id)
+        counts[plan_id][status] = n
     synthetic_only -= real_plans
     return [
-        PlanCounts(plan, {s: counts[plan.pk].get(s, 0) for s in BacklogStatus.values})
+        PlanCounts(plan, {s: counts[plan.pk].get(s, 0) for s in STATUS_VALUES})
         for plan in plans
         if plan.pk not in synthetic_only
     ]
@@ -262,6 +286,17 @@ class BacklogRow:
     item: BacklogItem
     can_resume: bool
     resume_reason: str
+    resume_url: str
+    plan_url: str
+
+
+# A pk no row has: each per-row URL is reversed once per page and the pk put in per row.
+_PK_PLACEHOLDER = 9876543210
+
+
+def _url_for_pk(name: str) -> Callable[[int], str]:
+    pattern = reverse(name, args=[_PK_PLACEHOLDER])
+    return lambda pk: pattern.replace(str(_PK_PLACEHOLDER), str(int(pk)))
 
 
 class _CountedPaginator(Paginator):
@@ -314,10 +349,11 @@ def backlog_page(
         else _CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
     )
     page = paginator.get_page(filters.page)
+    resume_url, plan_url = _url_for_pk("console:resume"), _url_for_pk("console:plan")
     rows = []
     for item in page.object_list:
         allowed, reason = resume_state(item)
-        rows.append(BacklogRow(item, allowed, reason))
+        rows.append(BacklogRow(item, allowed, reason, resume_url(item.pk), plan_url(item.plan_id)))
     return page, rows
 
 

@@ -18,10 +18,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
 from opsalerts.actions import acknowledge_alert, silence_alerts
@@ -79,6 +82,18 @@ def _planners_context(request: HttpRequest) -> dict[str, Any]:
     return {"planner_rows": queries.planner_rows()}
 
 
+def _resume_form_fields(request: HttpRequest, filters: queries.BacklogFilters) -> SafeString:
+    """The hidden fields every row's Resume form carries (the CSRF token, where to come back
+    to, the card's filters), built once per page rather than once per row."""
+    query = urlencode(filters.as_query(page=filters.page))
+    back = reverse("console:dashboard") + (f"?{query}" if query else "") + "#card-backlog"
+    fields = [("csrfmiddlewaretoken", get_token(request)), ("next", back)]
+    fields += list(filters.as_query(page=filters.page).items())
+    return format_html_join(
+        "", '<input type="hidden" name="{}" value="{}">', ((name, value) for name, value in fields)
+    )
+
+
 def _backlog_context(
     request: HttpRequest, params: Any = None, plan_counts: list[queries.PlanCounts] | None = None
 ) -> dict[str, Any]:
@@ -87,6 +102,7 @@ def _backlog_context(
         plan_counts = queries.plans_with_counts()
     page, rows = queries.backlog_page(filters, plan_counts=plan_counts)
     return {
+        "backlog_resume_fields": _resume_form_fields(request, filters),
         "backlog_filters": filters,
         "backlog_query": urlencode(filters.as_query(page=filters.page)),
         "plan_counts": plan_counts,
