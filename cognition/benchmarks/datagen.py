@@ -108,7 +108,7 @@ def generate(scale: Scale, *, seed: int = 20261126) -> dict[str, int]:
                 phase = PHASES[n % len(PHASES)]
                 yield (
                     plan_ids[n % len(plan_ids)], f"item-{n:06d}", f"Bench item {n}", status,
-                    phase, n, [f"in-{n % 97}"], [f"out-{n}"], 1, started, started,
+                    phase, n, _inputs(n, len(plan_ids)), [f"out-{n}"], 1, started, started,
                     started if status == BacklogStatus.COMPLETE else None,
                     started, started, False, "", "", "", "", [], False,
                 )  # fmt: skip
@@ -219,6 +219,16 @@ def generate(scale: Scale, *, seed: int = 20261126) -> dict[str, int]:
         "transitions": scale.transitions,
         "executions": scale.executions,
     }
+
+
+def _inputs(n: int, plans: int) -> list[str]:
+    """Item ``n`` (of plan ``n % plans``) waits on the plan's previous item, as a backlog's
+    passes build on each other; one item in a hundred also waits on a token no item outputs,
+    so the report has orphans to find among the rest."""
+    tokens = [f"out-{n - plans}"] if n >= plans else []
+    if n % 100 == 99:
+        tokens.append(f"missing-{n % 97}")
+    return tokens
 
 
 def _appended_at(
