@@ -24,7 +24,7 @@ def orphaned_items(*, plan_id: int | None, limit: int) -> tuple[int, tuple[Backl
     if plan_id is not None:
         orphans = orphans.filter(plan_id=plan_id)
     rows = list(
-        orphans.annotate(total=Window(Count("pk")))
+        orphans.annotate(total=Window(Count("*")))
         .order_by("plan_id", "pk")
         .values_list(
             "pk",

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='backlogitem',
-            index=models.Index(condition=models.Q(('has_unproduced_inputs', True)), fields=['plan', 'id'], name='backlog_unproduced'),
+            index=models.Index(condition=models.Q(('has_unproduced_inputs', True), ('synthetic', False), models.Q(('status', 'complete'), _negated=True)), fields=['plan', 'id'], name='backlog_orphaned'),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

@@ -92,10 +92,12 @@ class BacklogItem(models.Model):
             # Covers the counts by plan, status and kind: answered from the index alone.
             models.Index(fields=["plan", "status", "synthetic"], name="backlog_plan_status_kind"),
             models.Index(fields=["updated_at"], name="backlog_updated"),
+            # Exactly the orphans the health report lists (planners.health.orphans).
             models.Index(
                 fields=["plan", "id"],
-                name="backlog_unproduced",
-                condition=models.Q(has_unproduced_inputs=True),
+                name="backlog_orphaned",
+                condition=models.Q(has_unproduced_inputs=True, synthetic=False)
+                & ~models.Q(status="complete"),
             ),
         ]
 
