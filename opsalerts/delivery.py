@@ -269,56 +269,34 @@ def _record(
 ) -> list[SendOutcome]:
     """The batch's attempts, row states and alert marks, in one transaction."""
     outcomes: list[SendOutcome] = []
-    attempts: list[DeliveryAttempt] = []
     sent: list[ClaimedDelivery] = []
     sent_by_code: dict[int, list[int]] = {}
     failed: list[Delivery] = []
     dead: list[tuple[ClaimedDelivery, WebhookError]] = []
     for delivery, result in results:
-        number = delivery.attempt
         if isinstance(result, WebhookResponse):
             code = result.status_code
-            attempts.append(
-                DeliveryAttempt(
-                    delivery_id=delivery.pk,
-                    number=number,
-                    response_code=code,
-                    duration_ms=result.duration_ms,
-                )
-            )
             sent.append(delivery)
             sent_by_code.setdefault(code, []).append(delivery.pk)
-            outcomes.append(SendOutcome(delivery.pk, Delivery.Status.SENT, number, code, "", None))
-            continue
-        give_up = result.permanent or number >= config.max_attempts
-        status = Delivery.Status.DEAD if give_up else Delivery.Status.FAILED
-        retry_at = None if give_up else now + timedelta(seconds=backoff_seconds(number))
-        error = result.message[:2000]
-        attempts.append(
-            DeliveryAttempt(
-                delivery_id=delivery.pk,
-                number=number,
-                response_code=result.status_code,
-                error=error,
-                duration_ms=result.duration_ms,
+            outcomes.append(
+                SendOutcome(delivery.pk, Delivery.Status.SENT, delivery.attempt, code, "", None)
             )
-        )
+            continue
+        outcome = _failure_outcome(delivery, result, now=now, config=config)
+        outcomes.append(outcome)
         failed.append(
             Delivery(
                 pk=delivery.pk,
-                status=status,
+                status=outcome.status,
                 response_code=result.status_code,
-                last_error=error,
-                next_attempt_at=retry_at,
+                last_error=result.message[:2000],
+                next_attempt_at=outcome.retry_at,
             )
         )
-        if give_up:
+        if outcome.status == Delivery.Status.DEAD:
             dead.append((delivery, result))
-        outcomes.append(
-            SendOutcome(delivery.pk, status, number, result.status_code, result.message, retry_at)
-        )
     with transaction.atomic():
-        DeliveryAttempt.objects.bulk_create(attempts)
+        DeliveryAttempt.objects.bulk_create(_attempt_row(d, result) for d, result in results)
         for code, ids in sent_by_code.items():
             Delivery.objects.filter(pk__in=ids).update(
                 status=Delivery.Status.SENT,
@@ -338,6 +316,29 @@ def _record(
             )
         AlertEvent.objects.bulk_create(_mark_alerts(sent, dead, at=now))
     return outcomes
+
+
+def _failure_outcome(
+    delivery: ClaimedDelivery, exc: WebhookError, *, now: datetime, config: OpsAlertingConfig
+) -> SendOutcome:
+    """Retry after the backoff, or give up: a permanent error, or the last allowed attempt."""
+    give_up = exc.permanent or delivery.attempt >= config.max_attempts
+    status = Delivery.Status.DEAD if give_up else Delivery.Status.FAILED
+    retry_at = None if give_up else now + timedelta(seconds=backoff_seconds(delivery.attempt))
+    return SendOutcome(
+        delivery.pk, status, delivery.attempt, exc.status_code, exc.message, retry_at
+    )
+
+
+def _attempt_row(delivery: ClaimedDelivery, result: Result) -> DeliveryAttempt:
+    error = result.message[:2000] if isinstance(result, WebhookError) else ""
+    return DeliveryAttempt(
+        delivery_id=delivery.pk,
+        number=delivery.attempt,
+        response_code=result.status_code,
+        error=error,
+        duration_ms=result.duration_ms,
+    )
 
 
 def _mark_alerts(
