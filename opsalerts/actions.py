@@ -2,7 +2,7 @@
 
 Admin actions, views, commands and tasks stay thin and call these. Each is atomic; the outbox
 rows (``Delivery``) are written in the same transaction as the alert change that caused them, and
-the task that sends them is enqueued only after commit.
+the task that drains the outbox is enqueued only after commit.
 """
 
 from __future__ import annotations
@@ -98,8 +98,7 @@ def evaluate_and_sync(
         if delivering:
             _write_deliveries(result, config=config, now=now)
         if enqueue and result.deliveries:
-            ids = [d.pk for d in result.deliveries]
-            transaction.on_commit(lambda: enqueue_deliveries(ids))
+            transaction.on_commit(enqueue_delivery_drain)
     logger.info(
         "Evaluated alerts: report %s, %s fired, %s updated, %s resolved, %s deliveries",
         result.report_status,
@@ -111,20 +110,15 @@ def evaluate_and_sync(
     return result
 
 
-def enqueue_deliveries(delivery_ids: Sequence[int]) -> None:
-    """Queue one send task per delivery. A broker outage loses nothing: the rows are in the
-    outbox and the ``deliver_due_deliveries`` beat sweep sends whatever is due."""
-    from opsalerts.tasks import deliver_delivery
+def enqueue_delivery_drain() -> None:
+    """Queue one drain of the outbox, which sends every due delivery in batches. A broker
+    outage loses nothing: the rows are in the outbox and beat queues a drain every 30 s."""
+    from opsalerts.tasks import deliver_due_deliveries
 
-    for delivery_id in delivery_ids:
-        try:
-            deliver_delivery.delay(delivery_id)
-        except Exception:  # kombu raises several types for an unreachable broker
-            logger.warning(
-                "Could not queue delivery %s; the beat sweep will send it",
-                delivery_id,
-                exc_info=True,
-            )
+    try:
+        deliver_due_deliveries.delay()
+    except Exception:  # kombu raises several types for an unreachable broker
+        logger.warning("Could not queue an outbox drain; beat will queue one", exc_info=True)
 
 
 def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: datetime) -> None:
@@ -440,18 +434,15 @@ def _evaluate_and_send_synthetic(planner_slug: str, *, now: datetime) -> Synthet
         )
     delivery: Delivery | None = None
     outcome = None
-    others: list[int] = []
     mine = result.deliveries_for(alert) if alert is not None else []
-    for candidate in result.deliveries:
-        if candidate in mine:
-            delivery = candidate
-        else:
-            others.append(candidate.pk)
-    if others:
-        transaction.on_commit(lambda: enqueue_deliveries(others))
-    if delivery is not None:
+    others = [candidate for candidate in result.deliveries if candidate not in mine]
+    if mine:
+        delivery = mine[-1]
         outcome = send_delivery(delivery.pk, now=now)
         delivery.refresh_from_db()
+    if others:
+        # After the synthetic alert's own attempt: a drain running first could claim it.
+        transaction.on_commit(enqueue_delivery_drain)
     if alert is not None:
         alert.refresh_from_db()
     from opsalerts.ack import ack_url_for

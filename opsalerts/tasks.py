@@ -1,7 +1,9 @@
-"""Celery tasks: evaluate the health report on beat, and send the outbox.
+"""Celery tasks: evaluate the health report on beat, and drain the outbox.
 
-Tasks take ids and reload rows; sending claims the row first (``opsalerts.delivery``), so a
-redelivered or duplicated task does nothing. Retries follow the delivery's own backoff.
+The worker sends deliveries by draining the outbox in batches (``send_due_deliveries``): an
+evaluation that wrote deliveries queues a drain after commit, beat queues one every 30 s, and a
+drain whose attempts failed queues another for their retry time. Sending claims rows first
+(``opsalerts.delivery``), so a redelivered or duplicated task does nothing twice.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def evaluate_alerts() -> dict[str, int | str]:
 
 @shared_task(name="opsalerts.tasks.deliver_delivery", ignore_result=True)
 def deliver_delivery(delivery_id: int) -> str | None:
-    """One attempt; a retryable failure schedules the next one at its backoff time."""
+    """One attempt at one delivery; a retryable failure schedules the next one at its backoff
+    time. Evaluations queue drains now; this stays for tasks already queued."""
     outcome = send_delivery(delivery_id)
     if outcome is None:
         return None
@@ -49,5 +52,14 @@ def deliver_delivery(delivery_id: int) -> str | None:
 
 @shared_task(name="opsalerts.tasks.deliver_due_deliveries", ignore_result=True)
 def deliver_due_deliveries() -> int:
-    """Beat safety net: anything due (lost task, dead worker, restart) is sent now."""
-    return len(send_due_deliveries())
+    """Drain the outbox: everything due is attempted now, in batches.
+
+    Queued after an evaluation commits its deliveries and by beat (which also catches a lost
+    task, a dead worker or a restart). Each distinct retry time among the failed attempts gets
+    one more drain at that time, so retries keep their backoff instead of waiting for beat.
+    """
+    outcomes = send_due_deliveries()
+    now = timezone.now()
+    for retry_at in sorted({o.retry_at for o in outcomes if o.retry_at is not None}):
+        deliver_due_deliveries.apply_async(countdown=max((retry_at - now).total_seconds(), 0.0))
+    return len(outcomes)

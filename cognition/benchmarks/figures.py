@@ -150,14 +150,14 @@ class Receiver:
 
 
 def alert_delivery_figure(scale: str, count: int) -> Figure:
+    """``count`` due deliveries drained by the worker's own task body (claim a batch, POST
+    each, record the batch), against plain ``requests.post`` of the same payload in a loop."""
     from django.utils import timezone
 
-    from opsalerts.config import load_ops_alerting_config
-    from opsalerts.delivery import send_delivery
     from opsalerts.models import Delivery
+    from opsalerts.tasks import deliver_due_deliveries
 
     with Receiver() as receiver:
-        config = load_ops_alerting_config()
         now = timezone.now()
         payload = {
             "schema_version": 1,
@@ -166,7 +166,7 @@ def alert_delivery_figure(scale: str, count: int) -> Figure:
             "alerts": [{"id": "backlog:stale", "status": "firing", "severity": "warning"}],
         }
         Delivery.objects.filter(route="bench").delete()
-        deliveries = Delivery.objects.bulk_create(
+        Delivery.objects.bulk_create(
             Delivery(
                 route="bench",
                 webhook_url=receiver.url,
@@ -178,8 +178,7 @@ def alert_delivery_figure(scale: str, count: int) -> Figure:
             for _ in range(count)
         )
         started = time.perf_counter()
-        for delivery in deliveries:
-            send_delivery(delivery.pk, config=config)
+        attempted = deliver_due_deliveries()
         ours_s = time.perf_counter() - started
 
         body = json.dumps(payload)
@@ -203,7 +202,7 @@ def alert_delivery_figure(scale: str, count: int) -> Figure:
         ours_ms=ours_s * 1000 / count,
         floor_ms=floor_s * 1000 / count,
         goal="ratio <= 1.5",
-        passed=ratio <= 1.5 and sent == count and received == 2 * count,
+        passed=ratio <= 1.5 and attempted == sent == count and received == 2 * count,
         detail={
             "deliveries": count,
             "deliveries_per_second": round(count / ours_s, 1),
