@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from planners.models import BacklogItem, BacklogStatus, FictionPlan
@@ -56,6 +56,19 @@ def dependency_map(items: Sequence[BacklogItem]) -> dict[int, set[int]]:
         }
         for item in items
     }
+
+
+def lock_plan(plan_id: int) -> None:
+    """Take the plan's row lock until the transaction ends (call it inside one).
+
+    Everything that changes which of a plan's items are ready and then schedules them takes
+    this lock first, so such transactions on one plan commit one after the other and each
+    one's scheduling sees what the others committed (two phases finishing at once cannot both
+    miss their common dependant). SQLite has no row locks; it lets one transaction write at a
+    time.
+    """
+    if connection.features.has_select_for_update:
+        list(FictionPlan.objects.select_for_update().filter(pk=plan_id).values_list("pk"))
 
 
 def _real_items(plan: FictionPlan) -> list[BacklogItem]:
@@ -138,10 +151,13 @@ def schedule_ready_items(
     queue a task for each once the surrounding transaction commits. Returns the claimed items.
 
     Safe to call from several processes at once: each claim is a conditional update, so an item
-    is queued by exactly one caller. Also brings the plan's status up to date.
+    is queued by exactly one caller, and the plan's lock (``lock_plan``) orders concurrent
+    callers. Also brings the plan's status up to date. Runs in the caller's transaction when
+    there is one.
     """
     claimed: list[BacklogItem] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
+        lock_plan(plan.pk)
         items = _real_items(plan)
         for item in ready_among(items):
             if transition_backlog_item(

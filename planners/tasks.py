@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
@@ -28,9 +29,9 @@ from django.utils import timezone
 from cognition.agents import get_agent_service
 from cognition.agents.base import AgentError, AgentService
 from planners.fiction.phases import phase_key
-from planners.fiction.runners import PhaseResult, run_backlog_item
+from planners.fiction.runners import ITEM_WITH_TARGETS, PhaseResult, run_backlog_item
 from planners.models import BacklogItem, BacklogStatus, PhaseCheckpoint
-from planners.scheduling import schedule_ready_items
+from planners.scheduling import lock_plan, schedule_ready_items
 from planners.transitions import transition_backlog_item
 
 logger = logging.getLogger(__name__)
@@ -41,14 +42,8 @@ SWEEP_ACTOR = "sweep"
 MAX_RETRY_COUNTDOWN_SECONDS = 600.0
 
 
-def checkpoint_for(item: BacklogItem) -> PhaseCheckpoint:
-    """The item's checkpoint, created on first use (one per plan + phase key, never two).
-
-    An existing checkpoint of the item wins over the computed key: a runner may attach a target
-    row to the item while it runs, and a redelivered task must find the same checkpoint. Both
-    are looked up in one query; a new checkpoint is inserted, and of two workers inserting the
-    same key at once the loser reads the winner's row.
-    """
+def find_checkpoint(item: BacklogItem) -> PhaseCheckpoint | None:
+    """The item's checkpoint if it has one (see ``checkpoint_for``), in one query."""
     key = phase_key(item, branch=item.plan.branch)
     found = list(
         PhaseCheckpoint.objects.filter(
@@ -58,14 +53,36 @@ def checkpoint_for(item: BacklogItem) -> PhaseCheckpoint:
     mine = next((c for c in found if c.backlog_item_id == item.pk), None)
     if mine is not None:
         return mine
-    if found:
-        return next(c for c in found if c.phase_key == key)
+    return next((c for c in found if c.phase_key == key), None)
+
+
+def new_checkpoint(item: BacklogItem) -> PhaseCheckpoint:
+    """Insert the item's checkpoint; an ``IntegrityError`` means another worker inserted the
+    same plan + phase key first."""
+    return PhaseCheckpoint.objects.create(
+        plan_id=item.plan_id,
+        phase_key=phase_key(item, branch=item.plan.branch),
+        phase=item.phase,
+        backlog_item=item,
+    )
+
+
+def checkpoint_for(item: BacklogItem) -> PhaseCheckpoint:
+    """The item's checkpoint, created on first use (one per plan + phase key, never two).
+
+    An existing checkpoint of the item wins over the computed key: a runner may attach a target
+    row to the item while it runs, and a redelivered task must find the same checkpoint. Both
+    are looked up in one query; a new checkpoint is inserted, and of two workers inserting the
+    same key at once the loser reads the winner's row.
+    """
+    found = find_checkpoint(item)
+    if found is not None:
+        return found
     try:
         with transaction.atomic():
-            return PhaseCheckpoint.objects.create(
-                plan_id=item.plan_id, phase_key=key, phase=item.phase, backlog_item=item
-            )
+            return new_checkpoint(item)
     except IntegrityError:
+        key = phase_key(item, branch=item.plan.branch)
         return PhaseCheckpoint.objects.get(plan_id=item.plan_id, phase_key=key)
 
 
@@ -127,14 +144,15 @@ class PhaseHeartbeat:
 
     def beat(self) -> None:
         now = timezone.now()
-        BacklogItem.objects.filter(pk=self.item_id, status=BacklogStatus.IN_PROGRESS).update(
-            heartbeat_at=now
-        )
-        PhaseCheckpoint.objects.filter(
-            pk=self.checkpoint_id,
-            status=PhaseCheckpoint.Status.RUNNING,
-            lock_owner=self.owner,
-        ).update(heartbeat_at=now)
+        with transaction.atomic():  # one commit for both rows
+            BacklogItem.objects.filter(pk=self.item_id, status=BacklogStatus.IN_PROGRESS).update(
+                heartbeat_at=now
+            )
+            PhaseCheckpoint.objects.filter(
+                pk=self.checkpoint_id,
+                status=PhaseCheckpoint.Status.RUNNING,
+                lock_owner=self.owner,
+            ).update(heartbeat_at=now)
 
     def _run(self) -> None:
         try:
@@ -164,13 +182,6 @@ def _retry_countdown(retries: int) -> float:
     return min(base * (2**retries), MAX_RETRY_COUNTDOWN_SECONDS)
 
 
-def _schedule_after_commit(item: BacklogItem, correlation_id: str) -> None:
-    plan = item.plan
-    transaction.on_commit(
-        lambda: schedule_ready_items(plan, actor=WORKER_ACTOR, correlation_id=correlation_id)
-    )
-
-
 #: PhaseResult.status → (item status, checkpoint status, transition reason)
 _OUTCOMES: dict[str, tuple[str, str, str]] = {
     "completed": (BacklogStatus.COMPLETE, PhaseCheckpoint.Status.COMPLETE, "phase-complete"),
@@ -191,13 +202,17 @@ def finish_phase(
     owner: str,
     correlation_id: str,
 ) -> None:
-    """Close the checkpoint and move the item in one transaction, then (after commit) schedule
-    every item that became ready. Scheduling runs in its own transaction so that of two phases
-    finishing at once, the later commit always sees both and queues their common dependant."""
+    """Close the checkpoint, move the item and schedule every item that became ready, in one
+    transaction (the caller's, when it has one: the runner's, with the phase's records).
+
+    The caller holds the plan's lock (``lock_plan``) or this takes it: of two phases of one plan
+    finishing at once, the second waits for the first to commit, so its scheduling sees both
+    and queues their common dependant. The tasks are queued after commit."""
     item_status, checkpoint_status, transition_reason = _OUTCOMES.get(outcome, _OUTCOMES["failed"])
     now = timezone.now()
     detail = reason if outcome != "skipped" else f"skipped: {reason}"
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
+        lock_plan(item.plan_id)
         PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
             status=checkpoint_status,
             result={"outcome": outcome, "reason": reason},
@@ -216,7 +231,65 @@ def finish_phase(
             only_from=[BacklogStatus.IN_PROGRESS, BacklogStatus.PENDING],
             extra_fields=extra,
         )
-        _schedule_after_commit(item, correlation_id)
+        schedule_ready_items(item.plan, actor=WORKER_ACTOR, correlation_id=correlation_id)
+
+
+def release_for_retry(
+    item: BacklogItem, checkpoint: PhaseCheckpoint, owner: str, reason: str
+) -> None:
+    """Hand the checkpoint back so the retry (same task id) or a resume can take it."""
+    with transaction.atomic(savepoint=False):
+        PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
+            status=PhaseCheckpoint.Status.PENDING, result={"retrying": reason}
+        )
+        BacklogItem.objects.filter(pk=item.pk).update(last_error=f"retrying: {reason}")
+
+
+def _claim(item: BacklogItem, owner: str, contract: dict[str, str]) -> tuple[str, Any]:
+    """Claim the item and its checkpoint for ``owner`` in one transaction: the item's start
+    transition when it is still pending, its checkpoint (created on first use), the conditional
+    update that takes the checkpoint, and the attempt, first heartbeat and agent contract on
+    the item. Returns ``("claimed", checkpoint)`` or why not (``claimed-elsewhere``,
+    ``already-complete``) with None."""
+    for _ in range(2):
+        found = find_checkpoint(item)
+        try:
+            with transaction.atomic():
+                if item.status == BacklogStatus.PENDING and not transition_backlog_item(
+                    item,
+                    BacklogStatus.IN_PROGRESS,
+                    reason="phase-start",
+                    actor=WORKER_ACTOR,
+                    only_from=[BacklogStatus.PENDING],
+                ):
+                    return "claimed-elsewhere", None
+                checkpoint = found if found is not None else new_checkpoint(item)
+                if checkpoint.status == PhaseCheckpoint.Status.COMPLETE:
+                    logger.info("checkpoint %s is already complete", checkpoint.phase_key)
+                    return "already-complete", None
+                if not claim_checkpoint(checkpoint, owner):
+                    logger.info("checkpoint %s is held by another worker", checkpoint.phase_key)
+                    return "claimed-elsewhere", None
+                BacklogItem.objects.filter(pk=item.pk).update(
+                    attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
+                )
+        except IntegrityError:
+            # Another worker inserted the same plan + phase key first: claim its row instead.
+            item.refresh_from_db(fields=["status"])
+            continue
+        checkpoint.attempts += 1
+        for name, value in contract.items():
+            setattr(item, name, value)
+        return "claimed", checkpoint
+    return "claimed-elsewhere", None
+
+
+def _should_retry(result: PhaseResult, retries: int) -> bool:
+    return (
+        result.status in ("failed", "skipped")
+        and result.retryable
+        and retries < settings.PIPELINE_MAX_RETRIES
+    )
 
 
 @shared_task(
@@ -231,86 +304,72 @@ def finish_phase(
 def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") -> str:
     """Run the phase of backlog item ``item_id``; returns what happened, for logs and tests."""
     correlation_id = correlation_id or uuid.uuid4().hex
-    item = BacklogItem.objects.select_related("plan").filter(pk=item_id).first()
+    # One query for the item and every row the phase reads of it (plan, project, targets).
+    item = ITEM_WITH_TARGETS.filter(pk=item_id).first()
     if item is None:
         logger.warning("backlog item %s no longer exists; nothing to run", item_id)
         return "missing"
     if item.synthetic:
         return "synthetic"
     if item.status == BacklogStatus.COMPLETE:
-        # A redelivery after the phase committed: make sure its dependants were queued.
-        _schedule_after_commit(item, correlation_id)
+        # A redelivery after the phase committed: its dependants were claimed in the same
+        # commit; queue any that are still ready (a no-op unless something was lost).
+        schedule_ready_items(item.plan, actor=WORKER_ACTOR, correlation_id=correlation_id)
         return "already-complete"
     if item.status in (BacklogStatus.BLOCKED, BacklogStatus.FAILED):
         logger.info("backlog item %s is %s; waiting for a resume", item.backlog_id, item.status)
         return "not-runnable"
-    if item.status == BacklogStatus.PENDING and not transition_backlog_item(
-        item,
-        BacklogStatus.IN_PROGRESS,
-        reason="phase-start",
-        actor=WORKER_ACTOR,
-        only_from=[BacklogStatus.PENDING],
-    ):
-        return "claimed-elsewhere"
 
-    checkpoint = checkpoint_for(item)
-    if checkpoint.status == PhaseCheckpoint.Status.COMPLETE:
-        logger.info("checkpoint %s is already complete", checkpoint.phase_key)
-        return "already-complete"
     owner = self.request.id or f"local-{correlation_id}"
-    if not claim_checkpoint(checkpoint, owner):
-        logger.info("checkpoint %s is held by another worker", checkpoint.phase_key)
-        return "claimed-elsewhere"
-    checkpoint.refresh_from_db(fields=["attempts"])
     backend = item.agent_backend or item.plan.agent_backend or settings.AGENT_BACKEND
     try:
         agent: AgentService | None = get_agent_service(backend)
         agent_error = ""
     except Exception as exc:  # a misconfigured backend: nothing a retry can fix
         agent, agent_error = None, f"agent backend {backend!r}: {exc}"
-    # One UPDATE: the attempt, the first heartbeat and the agent contract of the first run.
     contract = _agent_contract(item, backend, agent) if agent is not None else {}
-    BacklogItem.objects.filter(pk=item.pk).update(
-        attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
-    )
-    for name, value in contract.items():
-        setattr(item, name, value)
+    claim, checkpoint = _claim(item, owner, contract)
+    if checkpoint is None:
+        return claim
+
+    retries = self.request.retries
+
+    def close(result: PhaseResult) -> None:
+        """Runs in the transaction that stores the phase's records."""
+        if _should_retry(result, retries):
+            release_for_retry(item, checkpoint, owner, result.reason)
+        else:
+            finish_phase(
+                item,
+                checkpoint,
+                result.status,
+                reason=result.reason,
+                owner=owner,
+                correlation_id=correlation_id,
+            )
 
     if agent is None:
-        result = PhaseResult(status="failed", reason=agent_error)
+        result, recorded = PhaseResult(status="failed", reason=agent_error), False
     else:
-        result = _run_phase(
-            item, checkpoint, agent, owner, correlation_id, eager=self.request.is_eager
+        result, recorded = _run_phase(
+            item, checkpoint, agent, owner, correlation_id, close, eager=self.request.is_eager
         )
-    if (
-        result.status in ("failed", "skipped")
-        and result.retryable
-        and self.request.retries < settings.PIPELINE_MAX_RETRIES
-    ):
-        countdown = _retry_countdown(self.request.retries)
+    if not recorded:
+        # No agent, or the phase raised before its records were committed: close it alone.
+        with transaction.atomic():
+            close(result)
+    if _should_retry(result, retries):
+        countdown = _retry_countdown(retries)
         logger.warning(
             "%s of plan %s will be retried in %.1fs (retry %s of %s): %s",
             item.backlog_id,
             item.plan_id,
             countdown,
-            self.request.retries + 1,
+            retries + 1,
             settings.PIPELINE_MAX_RETRIES,
             result.reason,
         )
-        # Hand the checkpoint back so the retry (same task id) or a resume can take it.
-        PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
-            status=PhaseCheckpoint.Status.PENDING, result={"retrying": result.reason}
-        )
-        BacklogItem.objects.filter(pk=item.pk).update(last_error=f"retrying: {result.reason}")
         raise self.retry(countdown=countdown, max_retries=settings.PIPELINE_MAX_RETRIES)
-    finish_phase(
-        item,
-        checkpoint,
-        result.status,
-        reason=result.reason,
-        owner=owner,
-        correlation_id=correlation_id,
-    )
     return result.status
 
 
@@ -320,11 +379,13 @@ def _run_phase(
     agent: AgentService,
     owner: str,
     correlation_id: str,
+    close: Callable[[PhaseResult], None],
     *,
     eager: bool,
-) -> PhaseResult:
+) -> tuple[PhaseResult, bool]:
     """Run the item's phase under a heartbeat; every way it can end becomes a ``PhaseResult``
-    (an agent error the runner let through is retryable unless the agent says permanent)."""
+    (an agent error the runner let through is retryable unless the agent says permanent).
+    The flag says whether the runner stored the phase with ``close`` (False when it raised)."""
     logger.info(
         "running %s (%s) of plan %s: attempt %s",
         item.backlog_id,
@@ -339,17 +400,26 @@ def _run_phase(
     )
     try:
         with heartbeat:
-            return run_backlog_item(item, agent, correlation_id=correlation_id, actor=WORKER_ACTOR)
+            result = run_backlog_item(
+                item,
+                agent,
+                correlation_id=correlation_id,
+                actor=WORKER_ACTOR,
+                close=close,
+                refresh=False,
+            )
+        return result, True
     except AgentError as exc:
-        return PhaseResult(
+        failed = PhaseResult(
             status="failed", reason=f"agent error: {exc}", retryable=not exc.permanent
         )
     except SoftTimeLimitExceeded:
         limit = settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS
-        return PhaseResult(status="failed", reason=f"the phase ran longer than {limit}s")
+        failed = PhaseResult(status="failed", reason=f"the phase ran longer than {limit}s")
     except Exception as exc:
         logger.exception("phase %s of backlog item %s crashed", item.phase, item.backlog_id)
-        return PhaseResult(status="failed", reason=f"{type(exc).__name__}: {exc}")
+        failed = PhaseResult(status="failed", reason=f"{type(exc).__name__}: {exc}")
+    return failed, False
 
 
 @shared_task(name="planners.tasks.sweep_stale_backlog", ignore_result=True)

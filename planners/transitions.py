@@ -31,7 +31,10 @@ def transition_backlog_item(
 ) -> bool:
     """Move ``item`` to ``to_status`` if its current status is in ``only_from`` (any status when
     None). Returns whether this call changed the row; a lost race changes nothing and writes no
-    transition. ``item`` is refreshed with the new values when the change happens."""
+    transition. ``item`` is refreshed with the new values when the change happens.
+
+    Runs in the caller's transaction when there is one (no savepoint: an error here is the
+    caller's to roll back)."""
     now = timezone.now()
     fields: dict[str, Any] = {"status": to_status, "updated_at": now}
     if to_status == BacklogStatus.IN_PROGRESS:
@@ -41,21 +44,29 @@ def transition_backlog_item(
     if extra_fields:
         fields.update(extra_fields)
 
-    with transaction.atomic():
-        current = (
-            BacklogItem.objects.select_for_update()
-            .filter(pk=item.pk)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if current is None:
-            return False
-        allowed = set(only_from) if only_from is not None else None
-        if (allowed is not None and current not in allowed) or current == to_status:
-            return False
-        changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
+    allowed = set(only_from) if only_from is not None else None
+    with transaction.atomic(savepoint=False):
+        current = item.status
+        # The status held in memory is usually the row's: then one conditional UPDATE is both
+        # the check and the change. When it is not, read the row's status under a lock.
+        changed = 0
+        if current != to_status and (allowed is None or current in allowed):
+            changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
         if not changed:
-            return False
+            locked = (
+                BacklogItem.objects.select_for_update()
+                .filter(pk=item.pk)
+                .values_list("status", flat=True)
+                .first()
+            )
+            if locked is None:
+                return False
+            if (allowed is not None and locked not in allowed) or locked == to_status:
+                return False
+            current = locked
+            changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
+            if not changed:
+                return False
         BacklogTransition.objects.create(
             item_id=item.pk,
             plan_id=item.plan_id,

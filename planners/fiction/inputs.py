@@ -144,9 +144,12 @@ def _persona(plan: FictionPlan) -> dict[str, str]:
     }
 
 
-def params_for(item: BacklogItem) -> BaseModel:
+def params_for(item: BacklogItem, *, iteration: int | None = None) -> BaseModel:
     """The planner parameters for the phase that runs ``item``; ``PhaseInputError`` when a row
-    the phase works on is missing (e.g. a scroll item with no chapter blueprint yet)."""
+    the phase works on is missing (e.g. a scroll item with no chapter blueprint yet).
+
+    ``iteration``: the iterative pass number when the caller already has it (``next_iteration``).
+    """
     plan = item.plan
     if item.phase == Phase.VISION:
         project = plan.project
@@ -162,7 +165,7 @@ def params_for(item: BacklogItem) -> BaseModel:
             planName=plan.name,
             branch=plan.branch,
             description=plan_description(plan),
-            iterationIndex=next_iteration(item),
+            iterationIndex=next_iteration(item) if iteration is None else iteration,
             existingPasses=passes_summary(earlier),
         )
     if item.phase == Phase.CHAPTER_ARCHITECT:
