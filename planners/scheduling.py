@@ -11,6 +11,7 @@ Synthetic items (created by synthetic alerts) never run and never count towards 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from functools import partial
@@ -68,7 +69,16 @@ def lock_plan(plan_id: int) -> None:
     time.
     """
     if connection.features.has_select_for_update:
-        list(FictionPlan.objects.select_for_update().filter(pk=plan_id).values_list("pk"))
+        with connection.cursor() as cursor:
+            cursor.execute(_lock_plan_sql(), [plan_id])
+
+
+@functools.cache
+def _lock_plan_sql() -> str:
+    """Built once: a statement every phase runs (the ORM would rebuild it each time)."""
+    qn = connection.ops.quote_name
+    meta = FictionPlan._meta
+    return f"SELECT 1 FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s FOR UPDATE"
 
 
 def _real_items(plan: FictionPlan) -> list[BacklogItem]:
@@ -145,19 +155,20 @@ def _enqueue(item_id: int, correlation_id: str) -> None:
 
 
 def schedule_ready_items(
-    plan: FictionPlan, *, actor: str, correlation_id: str = ""
+    plan: FictionPlan, *, actor: str, correlation_id: str = "", plan_locked: bool = False
 ) -> list[BacklogItem]:
     """Claim every ready item of ``plan`` (pending → in_progress, reason ``phase-start``) and
     queue a task for each once the surrounding transaction commits. Returns the claimed items.
 
     Safe to call from several processes at once: each claim is a conditional update, so an item
     is queued by exactly one caller, and the plan's lock (``lock_plan``) orders concurrent
-    callers. Also brings the plan's status up to date. Runs in the caller's transaction when
-    there is one.
+    callers (``plan_locked``: the caller's transaction already holds it). Also brings the
+    plan's status up to date. Runs in the caller's transaction when there is one.
     """
     claimed: list[BacklogItem] = []
     with transaction.atomic(savepoint=False):
-        lock_plan(plan.pk)
+        if not plan_locked:
+            lock_plan(plan.pk)
         items = _real_items(plan)
         for item in ready_among(items):
             if transition_backlog_item(

@@ -231,7 +231,9 @@ def finish_phase(
             only_from=[BacklogStatus.IN_PROGRESS, BacklogStatus.PENDING],
             extra_fields=extra,
         )
-        schedule_ready_items(item.plan, actor=WORKER_ACTOR, correlation_id=correlation_id)
+        schedule_ready_items(
+            item.plan, actor=WORKER_ACTOR, correlation_id=correlation_id, plan_locked=True
+        )
 
 
 def release_for_retry(

@@ -8,7 +8,7 @@ detection, recent transitions and the action log is complete.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -96,4 +96,24 @@ def record_new_backlog_item(
         reason=reason,
         actor=actor,
         detail=detail,
+    )
+
+
+def record_new_backlog_items(
+    items: Sequence[BacklogItem], *, reason: str, actor: str = "", detail: str = ""
+) -> list[BacklogTransition]:
+    """``record_new_backlog_item`` for items inserted together, in one INSERT."""
+    return BacklogTransition.objects.bulk_create(
+        [
+            BacklogTransition(
+                item=item,
+                plan_id=item.plan_id,
+                from_status="",
+                to_status=item.status,
+                reason=reason,
+                actor=actor,
+                detail=detail,
+            )
+            for item in items
+        ]
     )

@@ -43,6 +43,7 @@ from planners.fiction.phases import phase_key, planner_slug_for
 from planners.framework.base import FinishedRun, PlannerBase
 from planners.framework.catalog import catalog
 from planners.framework.context import PlannerContext
+from planners.framework.limits import quotas_for
 from planners.framework.result import AgentAttempt
 from planners.models import (
     BacklogItem,
@@ -167,7 +168,7 @@ def run_backlog_item(
         phase=item.phase,
         actor=actor,
         iteration=iteration,
-        queued_jobs=_queued_jobs(item),
+        queued_jobs=_queued_jobs(item, planner.slug),
         metadata={"backlogItemId": item.backlog_id, "phase": item.phase, "branch": plan.branch},
     )
     if is_cancelled is not None:
@@ -457,8 +458,11 @@ def _write_transcripts(
     return PhaseTranscript.objects.bulk_create(rows)
 
 
-def _queued_jobs(item: BacklogItem) -> int:
-    """Other real items of the same phase running right now (the queued-jobs quota)."""
+def _queued_jobs(item: BacklogItem, planner_slug: str) -> int | None:
+    """Other real items of the same phase running right now (the queued-jobs quota); None,
+    uncounted, when no ``max_queued_jobs`` quota applies to the planner."""
+    if quotas_for(planner_slug).max_queued_jobs is None:
+        return None
     return (
         BacklogItem.objects.filter(
             phase=item.phase, status=BacklogStatus.IN_PROGRESS, synthetic=False

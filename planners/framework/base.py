@@ -318,7 +318,7 @@ class PlannerBase(Generic[ParamsT]):
                 quotas,
                 planner_slug=self.slug,
                 iteration=run.context.iteration,
-                queued_jobs=run.context.queued_jobs,
+                queued_jobs=run.context.queued_jobs or 0,
             )
         )
 
