@@ -1,11 +1,18 @@
 """Celery tasks of the fiction pipeline: one task runs one backlog item's phase.
 
-The task takes an id, reloads the row, and is safe to run twice: it claims the item's
-``PhaseCheckpoint`` with a conditional update (one worker wins; a redelivered task whose
-checkpoint is complete does nothing), heartbeats while the phase runs so a dead worker is
-noticed, and after the phase ends schedules every item that became ready, after commit.
-``acks_late`` + ``reject_on_worker_lost`` give the phase back to the broker when the worker dies;
-the ``sweep_stale_backlog`` beat task resumes what the broker cannot (a silent heartbeat).
+The task takes an id, reloads the row, and is safe to run twice. A phase costs two commits:
+
+1. the claim: the item's checkpoint (created on first use) taken with a conditional update (one
+   worker wins; a redelivered task whose checkpoint is complete does nothing), with the attempt,
+   first heartbeat and agent contract on the item;
+2. after the agent call, ONE transaction under the plan's row lock: the execution row and its
+   telemetry events, what the phase produced, the transcripts, the checkpoint's outcome, the
+   item's transition and the claim of every item that became ready; their tasks are queued after
+   that commit.
+
+The phase heartbeats while it runs so a dead worker is noticed. ``acks_late`` +
+``reject_on_worker_lost`` give the phase back to the broker when the worker dies; the
+``sweep_stale_backlog`` beat task resumes what the broker cannot (a silent heartbeat).
 """
 
 from __future__ import annotations

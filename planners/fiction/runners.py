@@ -10,7 +10,9 @@ durable records and a ``PhaseResult``:
 * every agent attempt becomes a ``PhaseTranscript`` (request, raw reply, tokens, latency,
   validation, template, execution link, metadata with ``backlogItemId``, ``phase``, ``branch``
   and the blueprint/scroll/section/scene slugs and ids);
-* a valid reply is materialised in one transaction, idempotently.
+* a valid reply is materialised idempotently;
+* all of it (and the caller's ``close`` hook) is stored in one transaction after the agent call,
+  so a phase is recorded whole or not at all.
 
 Outcome mapping (planner outcome → phase status): success/partial → ``completed``; blocked →
 ``blocked``; failed → ``failed`` (``retryable`` for a transient agent error: network, 429, 5xx);
