@@ -19,7 +19,7 @@ from functools import partial
 from django.db import connection, transaction
 from django.utils import timezone
 
-from planners.models import BacklogItem, BacklogStatus, FictionPlan
+from planners.models import BacklogItem, BacklogStatus, BacklogTransition, FictionPlan
 from planners.transitions import transition_backlog_item
 
 logger = logging.getLogger(__name__)
@@ -155,7 +155,12 @@ def _enqueue(item_id: int, correlation_id: str) -> None:
 
 
 def schedule_ready_items(
-    plan: FictionPlan, *, actor: str, correlation_id: str = "", plan_locked: bool = False
+    plan: FictionPlan,
+    *,
+    actor: str,
+    correlation_id: str = "",
+    plan_locked: bool = False,
+    transitions: list[BacklogTransition] | None = None,
 ) -> list[BacklogItem]:
     """Claim every ready item of ``plan`` (pending → in_progress, reason ``phase-start``) and
     queue a task for each once the surrounding transaction commits. Returns the claimed items.
@@ -164,12 +169,15 @@ def schedule_ready_items(
     is queued by exactly one caller, and the plan's lock (``lock_plan``) orders concurrent
     callers (``plan_locked``: the caller's transaction already holds it). Also brings the
     plan's status up to date. Runs in the caller's transaction when there is one.
+    The claims' transitions go in one INSERT, with those already in ``transitions`` (the
+    caller's own, not yet inserted) when given.
     """
     claimed: list[BacklogItem] = []
     with transaction.atomic(savepoint=False):
         if not plan_locked:
             lock_plan(plan.pk)
         items = _real_items(plan)
+        batch = transitions if transitions is not None else []
         for item in ready_among(items):
             if transition_backlog_item(
                 item,
@@ -178,9 +186,12 @@ def schedule_ready_items(
                 actor=actor,
                 detail="queued on the worker",
                 only_from=[BacklogStatus.PENDING],
+                batch=batch,
             ):
                 claimed.append(item)
                 transaction.on_commit(partial(_enqueue, item.pk, correlation_id))
+        if batch:
+            BacklogTransition.objects.bulk_create(batch)
         # A claimed item's status was updated in place: the list is what the rows now hold.
         refresh_plan_status(plan, items)
     if claimed:

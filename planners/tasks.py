@@ -37,7 +37,7 @@ from cognition.agents import get_agent_service
 from cognition.agents.base import AgentError, AgentService
 from planners.fiction.phases import phase_key
 from planners.fiction.runners import ITEM_WITH_TARGETS, PhaseResult, run_backlog_item
-from planners.models import BacklogItem, BacklogStatus, PhaseCheckpoint
+from planners.models import BacklogItem, BacklogStatus, BacklogTransition, PhaseCheckpoint
 from planners.scheduling import lock_plan, schedule_ready_items
 from planners.transitions import transition_backlog_item
 
@@ -63,14 +63,28 @@ def find_checkpoint(item: BacklogItem) -> PhaseCheckpoint | None:
     return next((c for c in found if c.phase_key == key), None)
 
 
-def new_checkpoint(item: BacklogItem) -> PhaseCheckpoint:
-    """Insert the item's checkpoint; an ``IntegrityError`` means another worker inserted the
-    same plan + phase key first."""
+def new_checkpoint(item: BacklogItem, *, owner: str = "") -> PhaseCheckpoint:
+    """Insert the item's checkpoint, already claimed by ``owner`` when given (the insert is the
+    claim: the unique plan + phase key lets one insert win). An ``IntegrityError`` means another
+    worker inserted the same key first."""
+    now = timezone.now()
+    claimed = (
+        {
+            "status": PhaseCheckpoint.Status.RUNNING,
+            "lock_owner": owner,
+            "locked_at": now,
+            "heartbeat_at": now,
+            "attempts": 1,
+        }
+        if owner
+        else {}
+    )
     return PhaseCheckpoint.objects.create(
         plan_id=item.plan_id,
         phase_key=phase_key(item, branch=item.plan.branch),
         phase=item.phase,
         backlog_item=item,
+        **claimed,
     )
 
 
@@ -208,18 +222,21 @@ def finish_phase(
     reason: str = "",
     owner: str,
     correlation_id: str,
+    plan_locked: bool = False,
 ) -> None:
     """Close the checkpoint, move the item and schedule every item that became ready, in one
     transaction (the caller's, when it has one: the runner's, with the phase's records).
 
-    The caller holds the plan's lock (``lock_plan``) or this takes it: of two phases of one plan
-    finishing at once, the second waits for the first to commit, so its scheduling sees both
-    and queues their common dependant. The tasks are queued after commit."""
+    The caller holds the plan's lock (``lock_plan``; ``plan_locked``) or this takes it: of two
+    phases of one plan finishing at once, the second waits for the first to commit, so its
+    scheduling sees both and queues their common dependant. The tasks are queued after
+    commit."""
     item_status, checkpoint_status, transition_reason = _OUTCOMES.get(outcome, _OUTCOMES["failed"])
     now = timezone.now()
     detail = reason if outcome != "skipped" else f"skipped: {reason}"
     with transaction.atomic(savepoint=False):
-        lock_plan(item.plan_id)
+        if not plan_locked:
+            lock_plan(item.plan_id)
         PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
             status=checkpoint_status,
             result={"outcome": outcome, "reason": reason},
@@ -229,6 +246,8 @@ def finish_phase(
         extra: dict[str, Any] = {
             "last_error": "" if item_status == BacklogStatus.COMPLETE else reason
         }
+        # The item's transition and those of the items it makes ready: one INSERT.
+        transitions: list[BacklogTransition] = []
         transition_backlog_item(
             item,
             item_status,
@@ -237,9 +256,14 @@ def finish_phase(
             detail=detail,
             only_from=[BacklogStatus.IN_PROGRESS, BacklogStatus.PENDING],
             extra_fields=extra,
+            batch=transitions,
         )
         schedule_ready_items(
-            item.plan, actor=WORKER_ACTOR, correlation_id=correlation_id, plan_locked=True
+            item.plan,
+            actor=WORKER_ACTOR,
+            correlation_id=correlation_id,
+            plan_locked=True,
+            transitions=transitions,
         )
 
 
@@ -272,13 +296,17 @@ def _claim(item: BacklogItem, owner: str, contract: dict[str, str]) -> tuple[str
                     only_from=[BacklogStatus.PENDING],
                 ):
                     return "claimed-elsewhere", None
-                checkpoint = found if found is not None else new_checkpoint(item)
-                if checkpoint.status == PhaseCheckpoint.Status.COMPLETE:
-                    logger.info("checkpoint %s is already complete", checkpoint.phase_key)
-                    return "already-complete", None
-                if not claim_checkpoint(checkpoint, owner):
-                    logger.info("checkpoint %s is held by another worker", checkpoint.phase_key)
-                    return "claimed-elsewhere", None
+                if found is None:
+                    checkpoint = new_checkpoint(item, owner=owner)
+                else:
+                    checkpoint = found
+                    if checkpoint.status == PhaseCheckpoint.Status.COMPLETE:
+                        logger.info("checkpoint %s is already complete", checkpoint.phase_key)
+                        return "already-complete", None
+                    if not claim_checkpoint(checkpoint, owner):
+                        logger.info("checkpoint %s is held by another worker", checkpoint.phase_key)
+                        return "claimed-elsewhere", None
+                    checkpoint.attempts += 1
                 BacklogItem.objects.filter(pk=item.pk).update(
                     attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
                 )
@@ -286,7 +314,6 @@ def _claim(item: BacklogItem, owner: str, contract: dict[str, str]) -> tuple[str
             # Another worker inserted the same plan + phase key first: claim its row instead.
             item.refresh_from_db(fields=["status"])
             continue
-        checkpoint.attempts += 1
         for name, value in contract.items():
             setattr(item, name, value)
         return "claimed", checkpoint
@@ -344,7 +371,7 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     retries = self.request.retries
 
     def close(result: PhaseResult) -> None:
-        """Runs in the transaction that stores the phase's records."""
+        """Runs in the transaction that stores the phase's records, under the plan's lock."""
         if _should_retry(result, retries):
             release_for_retry(item, checkpoint, owner, result.reason)
         else:
@@ -355,6 +382,7 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
                 reason=result.reason,
                 owner=owner,
                 correlation_id=correlation_id,
+                plan_locked=True,
             )
 
     if agent is None:
@@ -366,6 +394,7 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     if not recorded:
         # No agent, or the phase raised before its records were committed: close it alone.
         with transaction.atomic():
+            lock_plan(item.plan_id)
             close(result)
     if _should_retry(result, retries):
         countdown = _retry_countdown(retries)

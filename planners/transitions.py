@@ -28,13 +28,15 @@ def transition_backlog_item(
     detail: str = "",
     only_from: Iterable[str] | None = None,
     extra_fields: dict[str, Any] | None = None,
+    batch: list[BacklogTransition] | None = None,
 ) -> bool:
     """Move ``item`` to ``to_status`` if its current status is in ``only_from`` (any status when
     None). Returns whether this call changed the row; a lost race changes nothing and writes no
     transition. ``item`` is refreshed with the new values when the change happens.
 
     Runs in the caller's transaction when there is one (no savepoint: an error here is the
-    caller's to roll back)."""
+    caller's to roll back). ``batch``: append the transition row there instead of inserting it;
+    the caller inserts the batch (``BacklogTransition.objects.bulk_create``) before it commits."""
     now = timezone.now()
     fields: dict[str, Any] = {"status": to_status, "updated_at": now}
     if to_status == BacklogStatus.IN_PROGRESS:
@@ -67,7 +69,7 @@ def transition_backlog_item(
             changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
             if not changed:
                 return False
-        BacklogTransition.objects.create(
+        transition = BacklogTransition(
             item_id=item.pk,
             plan_id=item.plan_id,
             from_status=current,
@@ -76,6 +78,10 @@ def transition_backlog_item(
             actor=actor,
             detail=detail,
         )
+        if batch is None:
+            transition.save(force_insert=True)
+        else:
+            batch.append(transition)
     for name, value in fields.items():
         setattr(item, name, value)
     logger.info(

@@ -60,9 +60,10 @@ from planners.scheduling import lock_plan
 
 logger = logging.getLogger(__name__)
 
-#: The item with every row a phase reads of it: plan, project and targets.
+#: The item with every row a phase reads of it: plan, project, targets, and the scene's
+#: section, scroll and blueprint (the scene weaver reads all three).
 ITEM_WITH_TARGETS = BacklogItem.objects.select_related(
-    "plan__project", "blueprint", "scroll", "section", "scene"
+    "plan__project", "blueprint", "scroll", "section", "scene__section__scroll__blueprint"
 )
 
 PhaseStatus = Literal["completed", "blocked", "failed", "cancelled", "skipped"]
@@ -85,7 +86,8 @@ class PhaseResult:
         return self.status == "completed"
 
 
-#: What the pipeline does with a phase's result, in the transaction that stores its records.
+#: What the pipeline does with a phase's result, in the transaction that stores its records
+#: (which holds the plan's lock).
 CloseHook = Callable[[PhaseResult], None]
 
 
