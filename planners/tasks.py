@@ -283,9 +283,12 @@ def _claim(item: BacklogItem, owner: str, contract: dict[str, str]) -> tuple[str
     transition when it is still pending, its checkpoint (created on first use), the conditional
     update that takes the checkpoint, and the attempt, first heartbeat and agent contract on
     the item. Returns ``("claimed", checkpoint)`` or why not (``claimed-elsewhere``,
-    ``already-complete``) with None."""
-    for _ in range(2):
-        found = find_checkpoint(item)
+    ``already-complete``) with None.
+
+    An item that never ran has no checkpoint of its own, so the first try inserts one without
+    looking; a key another worker (or a test) inserted first sends it to the look-up."""
+    for tried in range(2):
+        found = find_checkpoint(item) if item.attempts or tried else None
         try:
             with transaction.atomic():
                 if item.status == BacklogStatus.PENDING and not transition_backlog_item(

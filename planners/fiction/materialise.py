@@ -432,7 +432,11 @@ def materialise_scroll(
 
     scene_items: list[str] = []
     scenes: list[ChapterScene] = []
-    position = _next_position(plan.pk)
+    # The plan's backlog ids and the next free position, in one read.
+    stored_items = dict(
+        BacklogItem.objects.filter(plan=plan).order_by().values_list("backlog_id", "position")
+    )
+    position = max(stored_items.values(), default=0) + 1
     for section_order, section_reply in enumerate(reply.sections, start=1):
         section = upsert_row(
             ChapterSection,
@@ -461,8 +465,7 @@ def materialise_scroll(
             )
             scenes.append(scene)
             backlog_id = scene_backlog_id(scroll, scene)
-            exists = BacklogItem.objects.filter(plan=plan, backlog_id=backlog_id).exists()
-            if not exists:
+            if backlog_id not in stored_items:
                 scene_item = BacklogItem.objects.create(
                     plan=plan,
                     backlog_id=backlog_id,
@@ -476,6 +479,7 @@ def materialise_scroll(
                     section=section,
                     scene=scene,
                 )
+                stored_items[backlog_id] = position
                 position += 1
                 record_new_backlog_item(
                     scene_item,
@@ -503,16 +507,6 @@ def _bind_lore(plan_id: int, scroll: ChapterScroll) -> None:
         if scroll.scroll_slug in (requirement.required_for or []):
             requirement.scroll = scroll
             requirement.save(update_fields=["scroll", "updated_at"])
-
-
-def _next_position(plan_id: int) -> int:
-    last = (
-        BacklogItem.objects.filter(plan_id=plan_id)
-        .order_by("-position")
-        .values_list("position", flat=True)
-        .first()
-    )
-    return (last or 0) + 1
 
 
 # --- scene weaver ---------------------------------------------------------------------------------
