@@ -165,15 +165,17 @@ class PhaseHeartbeat:
 
     def beat(self) -> None:
         now = timezone.now()
-        with transaction.atomic():  # one commit for both rows
-            BacklogItem.objects.filter(pk=self.item_id, status=BacklogStatus.IN_PROGRESS).update(
-                heartbeat_at=now
-            )
-            PhaseCheckpoint.objects.filter(
-                pk=self.checkpoint_id,
-                status=PhaseCheckpoint.Status.RUNNING,
-                lock_owner=self.owner,
-            ).update(heartbeat_at=now)
+        # Two autocommit statements, not one transaction: the phase's own transaction locks the
+        # checkpoint and then the item, and a beat holding one while waiting for the other
+        # could deadlock with it.
+        BacklogItem.objects.filter(pk=self.item_id, status=BacklogStatus.IN_PROGRESS).update(
+            heartbeat_at=now
+        )
+        PhaseCheckpoint.objects.filter(
+            pk=self.checkpoint_id,
+            status=PhaseCheckpoint.Status.RUNNING,
+            lock_owner=self.owner,
+        ).update(heartbeat_at=now)
 
     def _run(self) -> None:
         try:
