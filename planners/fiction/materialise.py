@@ -98,12 +98,20 @@ def upsert_rows(
     return result
 
 
-def upsert_row(model: type[RowT], lookup: Mapping[str, Any], defaults: Mapping[str, Any]) -> RowT:
+def upsert_row(
+    model: type[RowT],
+    lookup: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    *,
+    parent_is_new: bool = False,
+) -> tuple[RowT, bool]:
     """One ``upsert_rows`` row: a read by the unique key, then one INSERT or UPDATE (if any
-    value changed)."""
-    found = model._default_manager.filter(**lookup).order_by().first()
+    value changed). ``parent_is_new``: the row it belongs to was inserted in this transaction
+    (and the reply's keys are unique, which its schema checks), so there is nothing to read.
+    Returns the row and whether it was inserted."""
+    found = None if parent_is_new else next(iter(model._default_manager.filter(**lookup)[:1]), None)
     existing = {"row": found} if found is not None else {}
-    return upsert_rows(model, existing, [("row", lookup, defaults)])[0]
+    return upsert_rows(model, existing, [("row", lookup, defaults)])[0], found is None
 
 
 @dataclass
@@ -355,7 +363,7 @@ def materialise_iterative(
     }
     plan_pass = PlanPass.objects.filter(backlog_item=item).first()
     if plan_pass is None:
-        plan_pass = upsert_row(
+        plan_pass, _ = upsert_row(
             PlanPass,
             {"plan": item.plan, "iteration": iteration},
             {**values, "backlog_item": item},
@@ -416,7 +424,7 @@ def materialise_scroll(
     item: BacklogItem, reply: ScrollRefinerReply, *, blueprint: ChapterBlueprint, actor: str
 ) -> Materialised:
     plan = item.plan
-    scroll = upsert_row(
+    scroll, new_scroll = upsert_row(
         ChapterScroll,
         {"plan": plan, "scroll_slug": reply.scrollSlug[:SLUG_MAX]},
         {
@@ -438,7 +446,7 @@ def materialise_scroll(
     )
     position = max(stored_items.values(), default=0) + 1
     for section_order, section_reply in enumerate(reply.sections, start=1):
-        section = upsert_row(
+        section, new_section = upsert_row(
             ChapterSection,
             {"scroll": scroll, "section_slug": section_reply.sectionSlug[:SLUG_MAX]},
             {
@@ -447,10 +455,11 @@ def materialise_scroll(
                 "summary": section_reply.summary,
                 "transitions": list(section_reply.transitions),
             },
+            parent_is_new=new_scroll,
         )
         for scene_order, scene_reply in enumerate(section_reply.scenes, start=1):
             # Outline fields only: a re-run keeps any prose and status already drafted.
-            scene = upsert_row(
+            scene, _ = upsert_row(
                 ChapterScene,
                 {"section": section, "scene_slug": scene_reply.sceneSlug[:SLUG_MAX]},
                 {
@@ -462,6 +471,7 @@ def materialise_scroll(
                     "fallout": scene_reply.fallout,
                     "carry_forward": list(scene_reply.carryForward),
                 },
+                parent_is_new=new_section,
             )
             scenes.append(scene)
             backlog_id = scene_backlog_id(scroll, scene)
