@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from planners.fiction.phases import VISION_BACKLOG_ID, infer_phase
@@ -361,13 +362,26 @@ def materialise_iterative(
         "systems_considerations": list(reply.systemsConsiderations),
         "risks": list(reply.risks),
     }
-    plan_pass = PlanPass.objects.filter(backlog_item=item).first()
+    # The item's own pass (a re-run) and the pass keyed by this iteration, in one read.
+    candidates = list(
+        PlanPass.objects.filter(
+            Q(backlog_item=item) | Q(plan=item.plan, iteration=iteration)
+        ).order_by()
+    )
+    plan_pass = next((p for p in candidates if p.backlog_item_id == item.pk), None)
     if plan_pass is None:
-        plan_pass, _ = upsert_row(
+        keyed = next((p for p in candidates if p.iteration == iteration), None)
+        plan_pass = upsert_rows(
             PlanPass,
-            {"plan": item.plan, "iteration": iteration},
-            {**values, "backlog_item": item},
-        )
+            {"row": keyed} if keyed is not None else {},
+            [
+                (
+                    "row",
+                    {"plan": item.plan, "iteration": iteration},
+                    {**values, "backlog_item": item},
+                )
+            ],
+        )[0]
     else:
         for name, value in values.items():
             setattr(plan_pass, name, value)
