@@ -282,9 +282,10 @@ def release_for_retry(
 
 def _claim(item: BacklogItem, owner: str, contract: dict[str, str]) -> tuple[str, Any]:
     """Claim the item and its checkpoint for ``owner`` in one transaction: the item's start
-    transition when it is still pending, its checkpoint (created on first use), the conditional
-    update that takes the checkpoint, and the attempt, first heartbeat and agent contract on
-    the item. Returns ``("claimed", checkpoint)`` or why not (``claimed-elsewhere``,
+    transition when it is still pending; the checkpoint, inserted already claimed on first use
+    (one insert wins the unique plan + phase key) or else taken with the conditional update of
+    ``claim_checkpoint``; and the attempt, first heartbeat and agent contract on the item.
+    Returns ``("claimed", checkpoint)`` or why not (``claimed-elsewhere``,
     ``already-complete``) with None.
 
     An item that never ran has no checkpoint of its own, so the first try inserts one without
