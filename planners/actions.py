@@ -26,7 +26,7 @@ from planners.models import (
     FictionProject,
     PhaseCheckpoint,
 )
-from planners.scheduling import ready_items, schedule_ready_items
+from planners.scheduling import lock_plan, ready_items, schedule_ready_items
 from planners.transitions import transition_backlog_item
 
 logger = logging.getLogger(__name__)
@@ -248,6 +248,8 @@ def resume_backlog_item(
 
     previous = item.status
     with transaction.atomic():
+        # The plan's lock before the item's row: the order every scheduling transaction takes.
+        lock_plan(item.plan_id)
         contract = {
             name: value
             for name, value in (

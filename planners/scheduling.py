@@ -11,14 +11,15 @@ Synthetic items (created by synthetic alerts) never run and never count towards 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from planners.models import BacklogItem, BacklogStatus, FictionPlan
+from planners.models import BacklogItem, BacklogStatus, BacklogTransition, FictionPlan
 from planners.transitions import transition_backlog_item
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,28 @@ def dependency_map(items: Sequence[BacklogItem]) -> dict[int, set[int]]:
         }
         for item in items
     }
+
+
+def lock_plan(plan_id: int) -> None:
+    """Take the plan's row lock until the transaction ends (call it inside one).
+
+    Everything that changes which of a plan's items are ready and then schedules them takes
+    this lock first, so such transactions on one plan commit one after the other and each
+    one's scheduling sees what the others committed (two phases finishing at once cannot both
+    miss their common dependant). SQLite has no row locks; it lets one transaction write at a
+    time.
+    """
+    if connection.features.has_select_for_update:
+        with connection.cursor() as cursor:
+            cursor.execute(_lock_plan_sql(), [plan_id])
+
+
+@functools.cache
+def _lock_plan_sql() -> str:
+    """Built once: a statement every phase runs (the ORM would rebuild it each time)."""
+    qn = connection.ops.quote_name
+    meta = FictionPlan._meta
+    return f"SELECT 1 FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s FOR UPDATE"
 
 
 def _real_items(plan: FictionPlan) -> list[BacklogItem]:
@@ -132,17 +155,29 @@ def _enqueue(item_id: int, correlation_id: str) -> None:
 
 
 def schedule_ready_items(
-    plan: FictionPlan, *, actor: str, correlation_id: str = ""
+    plan: FictionPlan,
+    *,
+    actor: str,
+    correlation_id: str = "",
+    plan_locked: bool = False,
+    transitions: list[BacklogTransition] | None = None,
 ) -> list[BacklogItem]:
     """Claim every ready item of ``plan`` (pending → in_progress, reason ``phase-start``) and
     queue a task for each once the surrounding transaction commits. Returns the claimed items.
 
     Safe to call from several processes at once: each claim is a conditional update, so an item
-    is queued by exactly one caller. Also brings the plan's status up to date.
+    is queued by exactly one caller, and the plan's lock (``lock_plan``) orders concurrent
+    callers (``plan_locked``: the caller's transaction already holds it). Also brings the
+    plan's status up to date. Runs in the caller's transaction when there is one.
+    The claims' transitions go in one INSERT, with those already in ``transitions`` (the
+    caller's own, not yet inserted) when given.
     """
     claimed: list[BacklogItem] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
+        if not plan_locked:
+            lock_plan(plan.pk)
         items = _real_items(plan)
+        batch = transitions if transitions is not None else []
         for item in ready_among(items):
             if transition_backlog_item(
                 item,
@@ -151,9 +186,12 @@ def schedule_ready_items(
                 actor=actor,
                 detail="queued on the worker",
                 only_from=[BacklogStatus.PENDING],
+                batch=batch,
             ):
                 claimed.append(item)
                 transaction.on_commit(partial(_enqueue, item.pk, correlation_id))
+        if batch:
+            BacklogTransition.objects.bulk_create(batch)
         # A claimed item's status was updated in place: the list is what the rows now hold.
         refresh_plan_status(plan, items)
     if claimed:

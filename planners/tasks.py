@@ -1,11 +1,18 @@
 """Celery tasks of the fiction pipeline: one task runs one backlog item's phase.
 
-The task takes an id, reloads the row, and is safe to run twice: it claims the item's
-``PhaseCheckpoint`` with a conditional update (one worker wins; a redelivered task whose
-checkpoint is complete does nothing), heartbeats while the phase runs so a dead worker is
-noticed, and after the phase ends schedules every item that became ready, after commit.
-``acks_late`` + ``reject_on_worker_lost`` give the phase back to the broker when the worker dies;
-the ``sweep_stale_backlog`` beat task resumes what the broker cannot (a silent heartbeat).
+The task takes an id, reloads the row, and is safe to run twice. A phase costs two commits:
+
+1. the claim: the item's checkpoint (created on first use) taken with a conditional update (one
+   worker wins; a redelivered task whose checkpoint is complete does nothing), with the attempt,
+   first heartbeat and agent contract on the item;
+2. after the agent call, ONE transaction under the plan's row lock: the execution row and its
+   telemetry events, what the phase produced, the transcripts, the checkpoint's outcome, the
+   item's transition and the claim of every item that became ready; their tasks are queued after
+   that commit.
+
+The phase heartbeats while it runs so a dead worker is noticed. ``acks_late`` +
+``reject_on_worker_lost`` give the phase back to the broker when the worker dies; the
+``sweep_stale_backlog`` beat task resumes what the broker cannot (a silent heartbeat).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import contextlib
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
@@ -28,9 +36,9 @@ from django.utils import timezone
 from cognition.agents import get_agent_service
 from cognition.agents.base import AgentError, AgentService
 from planners.fiction.phases import phase_key
-from planners.fiction.runners import PhaseResult, run_backlog_item
-from planners.models import BacklogItem, BacklogStatus, PhaseCheckpoint
-from planners.scheduling import schedule_ready_items
+from planners.fiction.runners import ITEM_WITH_TARGETS, PhaseResult, run_backlog_item
+from planners.models import BacklogItem, BacklogStatus, BacklogTransition, PhaseCheckpoint
+from planners.scheduling import lock_plan, schedule_ready_items
 from planners.transitions import transition_backlog_item
 
 logger = logging.getLogger(__name__)
@@ -41,14 +49,8 @@ SWEEP_ACTOR = "sweep"
 MAX_RETRY_COUNTDOWN_SECONDS = 600.0
 
 
-def checkpoint_for(item: BacklogItem) -> PhaseCheckpoint:
-    """The item's checkpoint, created on first use (one per plan + phase key, never two).
-
-    An existing checkpoint of the item wins over the computed key: a runner may attach a target
-    row to the item while it runs, and a redelivered task must find the same checkpoint. Both
-    are looked up in one query; a new checkpoint is inserted, and of two workers inserting the
-    same key at once the loser reads the winner's row.
-    """
+def find_checkpoint(item: BacklogItem) -> PhaseCheckpoint | None:
+    """The item's checkpoint if it has one (see ``checkpoint_for``), in one query."""
     key = phase_key(item, branch=item.plan.branch)
     found = list(
         PhaseCheckpoint.objects.filter(
@@ -58,14 +60,50 @@ def checkpoint_for(item: BacklogItem) -> PhaseCheckpoint:
     mine = next((c for c in found if c.backlog_item_id == item.pk), None)
     if mine is not None:
         return mine
-    if found:
-        return next(c for c in found if c.phase_key == key)
+    return next((c for c in found if c.phase_key == key), None)
+
+
+def new_checkpoint(item: BacklogItem, *, owner: str = "") -> PhaseCheckpoint:
+    """Insert the item's checkpoint, already claimed by ``owner`` when given (the insert is the
+    claim: the unique plan + phase key lets one insert win). An ``IntegrityError`` means another
+    worker inserted the same key first."""
+    now = timezone.now()
+    claimed = (
+        {
+            "status": PhaseCheckpoint.Status.RUNNING,
+            "lock_owner": owner,
+            "locked_at": now,
+            "heartbeat_at": now,
+            "attempts": 1,
+        }
+        if owner
+        else {}
+    )
+    return PhaseCheckpoint.objects.create(
+        plan_id=item.plan_id,
+        phase_key=phase_key(item, branch=item.plan.branch),
+        phase=item.phase,
+        backlog_item=item,
+        **claimed,
+    )
+
+
+def checkpoint_for(item: BacklogItem) -> PhaseCheckpoint:
+    """The item's checkpoint, created on first use (one per plan + phase key, never two).
+
+    An existing checkpoint of the item wins over the computed key: a runner may attach a target
+    row to the item while it runs, and a redelivered task must find the same checkpoint. Both
+    are looked up in one query; a new checkpoint is inserted, and of two workers inserting the
+    same key at once the loser reads the winner's row.
+    """
+    found = find_checkpoint(item)
+    if found is not None:
+        return found
     try:
         with transaction.atomic():
-            return PhaseCheckpoint.objects.create(
-                plan_id=item.plan_id, phase_key=key, phase=item.phase, backlog_item=item
-            )
+            return new_checkpoint(item)
     except IntegrityError:
+        key = phase_key(item, branch=item.plan.branch)
         return PhaseCheckpoint.objects.get(plan_id=item.plan_id, phase_key=key)
 
 
@@ -127,6 +165,9 @@ class PhaseHeartbeat:
 
     def beat(self) -> None:
         now = timezone.now()
+        # Two autocommit statements, not one transaction: the phase's own transaction locks the
+        # checkpoint and then the item, and a beat holding one while waiting for the other
+        # could deadlock with it.
         BacklogItem.objects.filter(pk=self.item_id, status=BacklogStatus.IN_PROGRESS).update(
             heartbeat_at=now
         )
@@ -164,13 +205,6 @@ def _retry_countdown(retries: int) -> float:
     return min(base * (2**retries), MAX_RETRY_COUNTDOWN_SECONDS)
 
 
-def _schedule_after_commit(item: BacklogItem, correlation_id: str) -> None:
-    plan = item.plan
-    transaction.on_commit(
-        lambda: schedule_ready_items(plan, actor=WORKER_ACTOR, correlation_id=correlation_id)
-    )
-
-
 #: PhaseResult.status → (item status, checkpoint status, transition reason)
 _OUTCOMES: dict[str, tuple[str, str, str]] = {
     "completed": (BacklogStatus.COMPLETE, PhaseCheckpoint.Status.COMPLETE, "phase-complete"),
@@ -190,14 +224,21 @@ def finish_phase(
     reason: str = "",
     owner: str,
     correlation_id: str,
+    plan_locked: bool = False,
 ) -> None:
-    """Close the checkpoint and move the item in one transaction, then (after commit) schedule
-    every item that became ready. Scheduling runs in its own transaction so that of two phases
-    finishing at once, the later commit always sees both and queues their common dependant."""
+    """Close the checkpoint, move the item and schedule every item that became ready, in one
+    transaction (the caller's, when it has one: the runner's, with the phase's records).
+
+    The caller holds the plan's lock (``lock_plan``; ``plan_locked``) or this takes it: of two
+    phases of one plan finishing at once, the second waits for the first to commit, so its
+    scheduling sees both and queues their common dependant. The tasks are queued after
+    commit."""
     item_status, checkpoint_status, transition_reason = _OUTCOMES.get(outcome, _OUTCOMES["failed"])
     now = timezone.now()
     detail = reason if outcome != "skipped" else f"skipped: {reason}"
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
+        if not plan_locked:
+            lock_plan(item.plan_id)
         PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
             status=checkpoint_status,
             result={"outcome": outcome, "reason": reason},
@@ -207,6 +248,8 @@ def finish_phase(
         extra: dict[str, Any] = {
             "last_error": "" if item_status == BacklogStatus.COMPLETE else reason
         }
+        # The item's transition and those of the items it makes ready: one INSERT.
+        transitions: list[BacklogTransition] = []
         transition_backlog_item(
             item,
             item_status,
@@ -215,8 +258,80 @@ def finish_phase(
             detail=detail,
             only_from=[BacklogStatus.IN_PROGRESS, BacklogStatus.PENDING],
             extra_fields=extra,
+            batch=transitions,
         )
-        _schedule_after_commit(item, correlation_id)
+        schedule_ready_items(
+            item.plan,
+            actor=WORKER_ACTOR,
+            correlation_id=correlation_id,
+            plan_locked=True,
+            transitions=transitions,
+        )
+
+
+def release_for_retry(
+    item: BacklogItem, checkpoint: PhaseCheckpoint, owner: str, reason: str
+) -> None:
+    """Hand the checkpoint back so the retry (same task id) or a resume can take it."""
+    with transaction.atomic(savepoint=False):
+        PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
+            status=PhaseCheckpoint.Status.PENDING, result={"retrying": reason}
+        )
+        BacklogItem.objects.filter(pk=item.pk).update(last_error=f"retrying: {reason}")
+
+
+def _claim(item: BacklogItem, owner: str, contract: dict[str, str]) -> tuple[str, Any]:
+    """Claim the item and its checkpoint for ``owner`` in one transaction: the item's start
+    transition when it is still pending; the checkpoint, inserted already claimed on first use
+    (one insert wins the unique plan + phase key) or else taken with the conditional update of
+    ``claim_checkpoint``; and the attempt, first heartbeat and agent contract on the item.
+    Returns ``("claimed", checkpoint)`` or why not (``claimed-elsewhere``,
+    ``already-complete``) with None.
+
+    An item that never ran has no checkpoint of its own, so the first try inserts one without
+    looking; a key another worker (or a test) inserted first sends it to the look-up."""
+    for tried in range(2):
+        found = find_checkpoint(item) if item.attempts or tried else None
+        try:
+            with transaction.atomic():
+                if item.status == BacklogStatus.PENDING and not transition_backlog_item(
+                    item,
+                    BacklogStatus.IN_PROGRESS,
+                    reason="phase-start",
+                    actor=WORKER_ACTOR,
+                    only_from=[BacklogStatus.PENDING],
+                ):
+                    return "claimed-elsewhere", None
+                if found is None:
+                    checkpoint = new_checkpoint(item, owner=owner)
+                else:
+                    checkpoint = found
+                    if checkpoint.status == PhaseCheckpoint.Status.COMPLETE:
+                        logger.info("checkpoint %s is already complete", checkpoint.phase_key)
+                        return "already-complete", None
+                    if not claim_checkpoint(checkpoint, owner):
+                        logger.info("checkpoint %s is held by another worker", checkpoint.phase_key)
+                        return "claimed-elsewhere", None
+                    checkpoint.attempts += 1
+                BacklogItem.objects.filter(pk=item.pk).update(
+                    attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
+                )
+        except IntegrityError:
+            # Another worker inserted the same plan + phase key first: claim its row instead.
+            item.refresh_from_db(fields=["status"])
+            continue
+        for name, value in contract.items():
+            setattr(item, name, value)
+        return "claimed", checkpoint
+    return "claimed-elsewhere", None
+
+
+def _should_retry(result: PhaseResult, retries: int) -> bool:
+    return (
+        result.status in ("failed", "skipped")
+        and result.retryable
+        and retries < settings.PIPELINE_MAX_RETRIES
+    )
 
 
 @shared_task(
@@ -231,86 +346,74 @@ def finish_phase(
 def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") -> str:
     """Run the phase of backlog item ``item_id``; returns what happened, for logs and tests."""
     correlation_id = correlation_id or uuid.uuid4().hex
-    item = BacklogItem.objects.select_related("plan").filter(pk=item_id).first()
+    # One query for the item and every row the phase reads of it (plan, project, targets).
+    item = ITEM_WITH_TARGETS.filter(pk=item_id).first()
     if item is None:
         logger.warning("backlog item %s no longer exists; nothing to run", item_id)
         return "missing"
     if item.synthetic:
         return "synthetic"
     if item.status == BacklogStatus.COMPLETE:
-        # A redelivery after the phase committed: make sure its dependants were queued.
-        _schedule_after_commit(item, correlation_id)
+        # A redelivery after the phase committed: its dependants were claimed in the same
+        # commit; queue any that are still ready (a no-op unless something was lost).
+        schedule_ready_items(item.plan, actor=WORKER_ACTOR, correlation_id=correlation_id)
         return "already-complete"
     if item.status in (BacklogStatus.BLOCKED, BacklogStatus.FAILED):
         logger.info("backlog item %s is %s; waiting for a resume", item.backlog_id, item.status)
         return "not-runnable"
-    if item.status == BacklogStatus.PENDING and not transition_backlog_item(
-        item,
-        BacklogStatus.IN_PROGRESS,
-        reason="phase-start",
-        actor=WORKER_ACTOR,
-        only_from=[BacklogStatus.PENDING],
-    ):
-        return "claimed-elsewhere"
 
-    checkpoint = checkpoint_for(item)
-    if checkpoint.status == PhaseCheckpoint.Status.COMPLETE:
-        logger.info("checkpoint %s is already complete", checkpoint.phase_key)
-        return "already-complete"
     owner = self.request.id or f"local-{correlation_id}"
-    if not claim_checkpoint(checkpoint, owner):
-        logger.info("checkpoint %s is held by another worker", checkpoint.phase_key)
-        return "claimed-elsewhere"
-    checkpoint.refresh_from_db(fields=["attempts"])
     backend = item.agent_backend or item.plan.agent_backend or settings.AGENT_BACKEND
     try:
         agent: AgentService | None = get_agent_service(backend)
         agent_error = ""
     except Exception as exc:  # a misconfigured backend: nothing a retry can fix
         agent, agent_error = None, f"agent backend {backend!r}: {exc}"
-    # One UPDATE: the attempt, the first heartbeat and the agent contract of the first run.
     contract = _agent_contract(item, backend, agent) if agent is not None else {}
-    BacklogItem.objects.filter(pk=item.pk).update(
-        attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
-    )
-    for name, value in contract.items():
-        setattr(item, name, value)
+    claim, checkpoint = _claim(item, owner, contract)
+    if checkpoint is None:
+        return claim
+
+    retries = self.request.retries
+
+    def close(result: PhaseResult) -> None:
+        """Runs in the transaction that stores the phase's records, under the plan's lock."""
+        if _should_retry(result, retries):
+            release_for_retry(item, checkpoint, owner, result.reason)
+        else:
+            finish_phase(
+                item,
+                checkpoint,
+                result.status,
+                reason=result.reason,
+                owner=owner,
+                correlation_id=correlation_id,
+                plan_locked=True,
+            )
 
     if agent is None:
-        result = PhaseResult(status="failed", reason=agent_error)
+        result, recorded = PhaseResult(status="failed", reason=agent_error), False
     else:
-        result = _run_phase(
-            item, checkpoint, agent, owner, correlation_id, eager=self.request.is_eager
+        result, recorded = _run_phase(
+            item, checkpoint, agent, owner, correlation_id, close, eager=self.request.is_eager
         )
-    if (
-        result.status in ("failed", "skipped")
-        and result.retryable
-        and self.request.retries < settings.PIPELINE_MAX_RETRIES
-    ):
-        countdown = _retry_countdown(self.request.retries)
+    if not recorded:
+        # No agent, or the phase raised before its records were committed: close it alone.
+        with transaction.atomic():
+            lock_plan(item.plan_id)
+            close(result)
+    if _should_retry(result, retries):
+        countdown = _retry_countdown(retries)
         logger.warning(
             "%s of plan %s will be retried in %.1fs (retry %s of %s): %s",
             item.backlog_id,
             item.plan_id,
             countdown,
-            self.request.retries + 1,
+            retries + 1,
             settings.PIPELINE_MAX_RETRIES,
             result.reason,
         )
-        # Hand the checkpoint back so the retry (same task id) or a resume can take it.
-        PhaseCheckpoint.objects.filter(pk=checkpoint.pk, lock_owner=owner).update(
-            status=PhaseCheckpoint.Status.PENDING, result={"retrying": result.reason}
-        )
-        BacklogItem.objects.filter(pk=item.pk).update(last_error=f"retrying: {result.reason}")
         raise self.retry(countdown=countdown, max_retries=settings.PIPELINE_MAX_RETRIES)
-    finish_phase(
-        item,
-        checkpoint,
-        result.status,
-        reason=result.reason,
-        owner=owner,
-        correlation_id=correlation_id,
-    )
     return result.status
 
 
@@ -320,11 +423,13 @@ def _run_phase(
     agent: AgentService,
     owner: str,
     correlation_id: str,
+    close: Callable[[PhaseResult], None],
     *,
     eager: bool,
-) -> PhaseResult:
+) -> tuple[PhaseResult, bool]:
     """Run the item's phase under a heartbeat; every way it can end becomes a ``PhaseResult``
-    (an agent error the runner let through is retryable unless the agent says permanent)."""
+    (an agent error the runner let through is retryable unless the agent says permanent).
+    The flag says whether the runner stored the phase with ``close`` (False when it raised)."""
     logger.info(
         "running %s (%s) of plan %s: attempt %s",
         item.backlog_id,
@@ -339,17 +444,26 @@ def _run_phase(
     )
     try:
         with heartbeat:
-            return run_backlog_item(item, agent, correlation_id=correlation_id, actor=WORKER_ACTOR)
+            result = run_backlog_item(
+                item,
+                agent,
+                correlation_id=correlation_id,
+                actor=WORKER_ACTOR,
+                close=close,
+                refresh=False,
+            )
+        return result, True
     except AgentError as exc:
-        return PhaseResult(
+        failed = PhaseResult(
             status="failed", reason=f"agent error: {exc}", retryable=not exc.permanent
         )
     except SoftTimeLimitExceeded:
         limit = settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS
-        return PhaseResult(status="failed", reason=f"the phase ran longer than {limit}s")
+        failed = PhaseResult(status="failed", reason=f"the phase ran longer than {limit}s")
     except Exception as exc:
         logger.exception("phase %s of backlog item %s crashed", item.phase, item.backlog_id)
-        return PhaseResult(status="failed", reason=f"{type(exc).__name__}: {exc}")
+        failed = PhaseResult(status="failed", reason=f"{type(exc).__name__}: {exc}")
+    return failed, False
 
 
 @shared_task(name="planners.tasks.sweep_stale_backlog", ignore_result=True)

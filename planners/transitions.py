@@ -8,7 +8,7 @@ detection, recent transitions and the action log is complete.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -28,10 +28,15 @@ def transition_backlog_item(
     detail: str = "",
     only_from: Iterable[str] | None = None,
     extra_fields: dict[str, Any] | None = None,
+    batch: list[BacklogTransition] | None = None,
 ) -> bool:
     """Move ``item`` to ``to_status`` if its current status is in ``only_from`` (any status when
     None). Returns whether this call changed the row; a lost race changes nothing and writes no
-    transition. ``item`` is refreshed with the new values when the change happens."""
+    transition. ``item`` is refreshed with the new values when the change happens.
+
+    Runs in the caller's transaction when there is one (no savepoint: an error here is the
+    caller's to roll back). ``batch``: append the transition row there instead of inserting it;
+    the caller inserts the batch (``BacklogTransition.objects.bulk_create``) before it commits."""
     now = timezone.now()
     fields: dict[str, Any] = {"status": to_status, "updated_at": now}
     if to_status == BacklogStatus.IN_PROGRESS:
@@ -41,22 +46,30 @@ def transition_backlog_item(
     if extra_fields:
         fields.update(extra_fields)
 
-    with transaction.atomic():
-        current = (
-            BacklogItem.objects.select_for_update()
-            .filter(pk=item.pk)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if current is None:
-            return False
-        allowed = set(only_from) if only_from is not None else None
-        if (allowed is not None and current not in allowed) or current == to_status:
-            return False
-        changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
+    allowed = set(only_from) if only_from is not None else None
+    with transaction.atomic(savepoint=False):
+        current = item.status
+        # The status held in memory is usually the row's: then one conditional UPDATE is both
+        # the check and the change. When it is not, read the row's status under a lock.
+        changed = 0
+        if current != to_status and (allowed is None or current in allowed):
+            changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
         if not changed:
-            return False
-        BacklogTransition.objects.create(
+            locked = (
+                BacklogItem.objects.select_for_update()
+                .filter(pk=item.pk)
+                .values_list("status", flat=True)
+                .first()
+            )
+            if locked is None:
+                return False
+            if (allowed is not None and locked not in allowed) or locked == to_status:
+                return False
+            current = locked
+            changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
+            if not changed:
+                return False
+        transition = BacklogTransition(
             item_id=item.pk,
             plan_id=item.plan_id,
             from_status=current,
@@ -65,6 +78,10 @@ def transition_backlog_item(
             actor=actor,
             detail=detail,
         )
+        if batch is None:
+            transition.save(force_insert=True)
+        else:
+            batch.append(transition)
     for name, value in fields.items():
         setattr(item, name, value)
     logger.info(
@@ -85,4 +102,24 @@ def record_new_backlog_item(
         reason=reason,
         actor=actor,
         detail=detail,
+    )
+
+
+def record_new_backlog_items(
+    items: Sequence[BacklogItem], *, reason: str, actor: str = "", detail: str = ""
+) -> list[BacklogTransition]:
+    """``record_new_backlog_item`` for items inserted together, in one INSERT."""
+    return BacklogTransition.objects.bulk_create(
+        [
+            BacklogTransition(
+                item=item,
+                plan_id=item.plan_id,
+                from_status="",
+                to_status=item.status,
+                reason=reason,
+                actor=actor,
+                detail=detail,
+            )
+            for item in items
+        ]
     )

@@ -38,6 +38,7 @@ from planners.models import (
     PhaseTranscript,
     PlannerExecution,
     PlanPass,
+    TelemetryEvent,
 )
 from planners.transitions import transition_backlog_item
 
@@ -498,3 +499,33 @@ def test_seeded_template_version_is_recorded_on_transcripts(plan: FictionPlan) -
     assert transcript.execution is not None
     assert transcript.execution.used_fallback is False
     assert 'planning the novel "The Lantern Cartographers"' in transcript.request[-1]["content"]
+
+
+def test_phase_records_and_its_closing_are_stored_together_or_not_at_all(
+    plan: FictionPlan,
+) -> None:
+    item = _item(plan, "vision-plan")
+    transition_backlog_item(item, BacklogStatus.IN_PROGRESS, reason="phase-start")
+    closed: list[PhaseResult] = []
+
+    def close_then_fail(result: PhaseResult) -> None:
+        closed.append(result)
+        raise RuntimeError("the database went away while closing the phase")
+
+    with pytest.raises(RuntimeError):
+        run_backlog_item(item, ScriptedAgent(), correlation_id="torn-1", close=close_then_fail)
+
+    assert [r.status for r in closed] == ["completed"]
+    # One transaction: nothing of the phase is half-written.
+    assert not PlannerExecution.objects.exists()
+    assert not TelemetryEvent.objects.exists()
+    assert not PhaseTranscript.objects.exists()
+    assert not CastMember.objects.exists()
+    assert plan.backlog_items.count() == 1
+
+    result = run_backlog_item(item, ScriptedAgent(), correlation_id="torn-2", close=closed.append)
+
+    assert result.status == "completed"
+    assert PlannerExecution.objects.get().correlation_id == "torn-2"
+    assert PhaseTranscript.objects.filter(backlog_item=item).count() == 1
+    assert plan.backlog_items.count() == 4

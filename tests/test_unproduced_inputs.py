@@ -159,3 +159,26 @@ def test_orphan_query_count_does_not_grow_with_the_backlog(plan: FictionPlan) ->
     assert len(report.backlog.orphaned) == 20
     orphan_reads = [q for q in queries.captured_queries if "has_unproduced_inputs" in q["sql"]]
     assert len(orphan_reads) == 1
+
+
+def test_the_vision_sync_stores_unproduced_inputs_for_the_items_it_inserts(
+    plan: FictionPlan,
+) -> None:
+    from planners.fiction.materialise import sync_backlog
+    from planners.fiction.schemas import BacklogEntry
+
+    vision = BacklogItem.objects.create(
+        plan=plan, backlog_id="vision-plan", phase="vision", outputs=["vision"]
+    )
+    entries = [
+        BacklogEntry(id="outline-core", description="Outline.", inputs=["vision"], outputs=["o"]),
+        BacklogEntry(id="draft-open", description="Draft.", inputs=["o", "cast"], outputs=["d"]),
+    ]
+    sync_backlog(vision, entries, actor="test")
+
+    assert stored("outline-core") == ([], False)
+    assert stored("draft-open") == (["cast"], True)
+
+    # The next sync drops the never-run outline: the draft now waits on nobody for "o" too.
+    sync_backlog(vision, entries[1:], actor="test")
+    assert stored("draft-open") == (["cast", "o"], True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from django.db.models import Max
 from pydantic import BaseModel
 
 from planners.fiction.chapter_architect import ChapterArchitectParams
@@ -19,6 +18,7 @@ from planners.fiction.scroll_refiner import ScrollRefinerParams
 from planners.fiction.vision import VisionParams
 from planners.models import (
     BacklogItem,
+    ChapterBeat,
     ChapterBlueprint,
     ChapterScene,
     ChapterScroll,
@@ -68,11 +68,14 @@ def blueprint_synopsis(blueprint: ChapterBlueprint) -> str:
     return f"{blueprint.title}\n{blueprint.synopsis}".strip()
 
 
-def blueprint_structure(blueprint: ChapterBlueprint) -> str:
+def blueprint_structure(
+    blueprint: ChapterBlueprint, beats: Iterable[ChapterBeat] | None = None
+) -> str:
+    """The blueprint's beats, one a line (``beats``: the blueprint's beats when already read)."""
     return "\n".join(
         f"{beat.order}. {beat.slug}: {beat.summary} Goal: {beat.goal} Obstacle: "
         f"{beat.obstacle} Turn: {beat.turn} Fallout: {beat.fallout}"
-        for beat in blueprint.beats.all()
+        for beat in (blueprint.beats.all() if beats is None else beats)
     )
 
 
@@ -127,11 +130,13 @@ def next_iteration(item: BacklogItem) -> int:
     """The pass number this iterative item writes: its own pass again if it wrote one before
     (a re-run), else the pass after the plan's existing ones. Counting from the highest number
     rather than the number of rows keeps a deleted pass from handing out a number in use."""
-    own = PlanPass.objects.filter(backlog_item=item).values_list("iteration", flat=True).first()
+    passes = list(
+        PlanPass.objects.filter(plan_id=item.plan_id).values_list("iteration", "backlog_item_id")
+    )
+    own = next((iteration for iteration, item_id in passes if item_id == item.pk), None)
     if own is not None:
         return own
-    highest = PlanPass.objects.filter(plan_id=item.plan_id).aggregate(n=Max("iteration"))["n"]
-    return (highest or 0) + 1
+    return max((iteration for iteration, _ in passes), default=0) + 1
 
 
 def _persona(plan: FictionPlan) -> dict[str, str]:
@@ -144,9 +149,12 @@ def _persona(plan: FictionPlan) -> dict[str, str]:
     }
 
 
-def params_for(item: BacklogItem) -> BaseModel:
+def params_for(item: BacklogItem, *, iteration: int | None = None) -> BaseModel:
     """The planner parameters for the phase that runs ``item``; ``PhaseInputError`` when a row
-    the phase works on is missing (e.g. a scroll item with no chapter blueprint yet)."""
+    the phase works on is missing (e.g. a scroll item with no chapter blueprint yet).
+
+    ``iteration``: the iterative pass number when the caller already has it (``next_iteration``).
+    """
     plan = item.plan
     if item.phase == Phase.VISION:
         project = plan.project
@@ -162,7 +170,7 @@ def params_for(item: BacklogItem) -> BaseModel:
             planName=plan.name,
             branch=plan.branch,
             description=plan_description(plan),
-            iterationIndex=next_iteration(item),
+            iterationIndex=next_iteration(item) if iteration is None else iteration,
             existingPasses=passes_summary(earlier),
         )
     if item.phase == Phase.CHAPTER_ARCHITECT:
@@ -176,7 +184,8 @@ def params_for(item: BacklogItem) -> BaseModel:
         )
     if item.phase == Phase.SCROLL_REFINER:
         blueprint = resolve_blueprint(item)
-        if blueprint is None or not blueprint.beats.exists():
+        beats = list(blueprint.beats.all()) if blueprint is not None else []
+        if blueprint is None or not beats:
             raise PhaseInputError(
                 f"backlog item {item.backlog_id!r} has no designed chapter blueprint to refine; "
                 "run the chapter architect first"
@@ -186,7 +195,7 @@ def params_for(item: BacklogItem) -> BaseModel:
             branch=plan.branch,
             description=plan_description(plan),
             blueprintSynopsis=blueprint_synopsis(blueprint),
-            blueprintStructure=blueprint_structure(blueprint),
+            blueprintStructure=blueprint_structure(blueprint, beats),
             scrollSummary=scroll_summary(item.scroll) if item.scroll else item.description,
             **_persona(plan),
         )

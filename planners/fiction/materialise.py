@@ -1,16 +1,23 @@
 """Writing a validated phase reply into the plan's rows.
 
-Every writer is idempotent: rows are keyed on their unique keys (``update_or_create``), so a
-phase whose task is redelivered, or an item resumed after it already wrote, updates what it wrote
-instead of adding duplicates. The runner calls these inside one transaction per phase.
+Every writer is idempotent: rows are keyed on their unique keys (``upsert_rows``), so a phase
+whose task is redelivered, or an item resumed after it already wrote, updates what it wrote
+instead of adding duplicates. The runner calls these inside the phase's one transaction, under
+the plan's row lock (``planners.scheduling.lock_plan``), which is what lets a writer read the
+rows it keys on and then insert the missing ones in bulk without savepoints: no other phase of
+the plan writes between the read and the insert. (A unique-key clash with some other writer
+fails the phase's savepoint, and the phase, rather than adding a duplicate.)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from planners.fiction.phases import VISION_BACKLOG_ID, infer_phase
@@ -35,7 +42,7 @@ from planners.models import (
     Phase,
     PlanPass,
 )
-from planners.transitions import record_new_backlog_item
+from planners.transitions import record_new_backlog_item, record_new_backlog_items
 from planners.unproduced_inputs import plan_items_changed, refresh_deferred
 
 logger = logging.getLogger(__name__)
@@ -49,6 +56,64 @@ LORE_STATUS = {
 #: Backlog phases the vision reply manages; scene items belong to the scroll refiner.
 VISION_MANAGED_PHASES = (Phase.ITERATIVE, Phase.CHAPTER_ARCHITECT, Phase.SCROLL_REFINER)
 SLUG_MAX = 200
+
+RowT = TypeVar("RowT", bound=models.Model)
+
+
+def _auto_now_fields(model: type[models.Model]) -> list[str]:
+    return [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+
+
+def upsert_rows(
+    model: type[RowT],
+    existing: Mapping[str, RowT],
+    rows: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+) -> list[RowT]:
+    """``update_or_create`` for many rows in a few statements: ``rows`` are ``(key, lookup,
+    defaults)``, ``existing`` the rows already stored by key (read by the caller in one query).
+    New rows go in one INSERT; an existing row is updated only in the fields whose value
+    changed. Returns the row for each entry of ``rows``, in order."""
+    new: dict[str, RowT] = {}
+    changed: dict[str, tuple[RowT, set[str]]] = {}
+    result: list[RowT] = []
+    for key, lookup, defaults in rows:
+        if key in new:
+            row = new[key]
+            for name, value in defaults.items():
+                setattr(row, name, value)
+        elif key in existing:
+            row = existing[key]
+            fields = changed.setdefault(key, (row, set()))[1]
+            for name, value in defaults.items():
+                if getattr(row, name) != value:
+                    setattr(row, name, value)
+                    fields.add(name)
+        else:
+            row = new[key] = model(**lookup, **defaults)
+        result.append(row)
+    if new:
+        model._default_manager.bulk_create(list(new.values()))
+    auto_now = _auto_now_fields(model)
+    for row, fields in changed.values():
+        if fields:
+            row.save(update_fields=[*sorted(fields), *auto_now])
+    return result
+
+
+def upsert_row(
+    model: type[RowT],
+    lookup: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    *,
+    parent_is_new: bool = False,
+) -> tuple[RowT, bool]:
+    """One ``upsert_rows`` row: a read by the unique key, then one INSERT or UPDATE (if any
+    value changed). ``parent_is_new``: the row it belongs to was inserted in this transaction
+    (and the reply's keys are unique, which its schema checks), so there is nothing to read.
+    Returns the row and whether it was inserted."""
+    found = None if parent_is_new else next(iter(model._default_manager.filter(**lookup)[:1]), None)
+    existing = {"row": found} if found is not None else {}
+    return upsert_rows(model, existing, [("row", lookup, defaults)])[0], found is None
 
 
 @dataclass
@@ -81,43 +146,62 @@ def materialise_vision(item: BacklogItem, reply: VisionReply, *, actor: str) -> 
         ]
     )
 
-    for tier, members in (
-        (CastMember.Tier.CORE, reply.coreCast),
-        (CastMember.Tier.SUPPORTING, reply.supportingCast),
-    ):
-        for member in members:
-            CastMember.objects.update_or_create(
-                plan=plan,
-                name=member.name[:200],
-                defaults={
-                    "tier": tier,
-                    "role": member.role[:200],
-                    "track": member.track[:200],
-                    "importance": member.importance[:100],
-                    "summary": member.summary,
-                },
-            )
+    cast = [
+        (
+            member.name[:200],
+            {"plan": plan, "name": member.name[:200]},
+            {
+                "tier": tier,
+                "role": member.role[:200],
+                "track": member.track[:200],
+                "importance": member.importance[:100],
+                "summary": member.summary,
+            },
+        )
+        for tier, members in (
+            (CastMember.Tier.CORE, reply.coreCast),
+            (CastMember.Tier.SUPPORTING, reply.supportingCast),
+        )
+        for member in members
+    ]
+    names = [key for key, _, _ in cast]
+    stored_cast = {c.name: c for c in CastMember.objects.filter(plan=plan, name__in=names)}
+    upsert_rows(CastMember, stored_cast, cast)
 
-    for need in reply.loreNeeds:
+    slugs = [need.requirementSlug[:SLUG_MAX] for need in reply.loreNeeds]
+    stored_lore = {
+        r.requirement_slug: r
+        for r in LoreRequirement.objects.filter(plan=plan, requirement_slug__in=slugs)
+    }
+    named_scrolls = {slug for need in reply.loreNeeds for slug in need.requiredFor}
+    # In the order ``.first()`` would pick them (the model's ordering).
+    scrolls = (
+        list(ChapterScroll.objects.filter(plan=plan, scroll_slug__in=named_scrolls))
+        if named_scrolls
+        else []
+    )
+    lore = []
+    for need, slug in zip(reply.loreNeeds, slugs, strict=True):
         status = LORE_STATUS[need.status]
-        existing = LoreRequirement.objects.filter(
-            plan=plan, requirement_slug=need.requirementSlug[:SLUG_MAX]
-        ).first()
+        existing = stored_lore.get(slug)
         if existing is not None and existing.status == LoreRequirement.Status.READY:
             # Someone resolved it (or an earlier vision did); a re-run does not re-open it.
             status = LoreRequirement.Status.READY
-        scroll = ChapterScroll.objects.filter(plan=plan, scroll_slug__in=need.requiredFor).first()
-        LoreRequirement.objects.update_or_create(
-            plan=plan,
-            requirement_slug=need.requirementSlug[:SLUG_MAX],
-            defaults={
-                "title": need.title[:300],
-                "description": need.description,
-                "status": status,
-                "required_for": list(need.requiredFor),
-                "scroll": scroll,
-            },
+        scroll = next((s for s in scrolls if s.scroll_slug in need.requiredFor), None)
+        lore.append(
+            (
+                slug,
+                {"plan": plan, "requirement_slug": slug},
+                {
+                    "title": need.title[:300],
+                    "description": need.description,
+                    "status": status,
+                    "required_for": list(need.requiredFor),
+                    "scroll": scroll,
+                },
+            )
         )
+    upsert_rows(LoreRequirement, stored_lore, lore)
 
     sync = sync_backlog(item, reply.planningBacklog, actor=actor)
     return Materialised(
@@ -165,13 +249,8 @@ def sync_backlog(
         }
         item = existing.get(backlog_id)
         if item is None:
-            item = BacklogItem.objects.create(plan=plan, backlog_id=backlog_id, **fields)
-            record_new_backlog_item(
-                item,
-                reason="vision-sync",
-                actor=actor,
-                detail=f"added by vision ({vision_item.backlog_id})",
-            )
+            # Inserted below, in one statement, once bound to its blueprint.
+            item = BacklogItem(plan=plan, backlog_id=backlog_id, **fields)
             created.append(backlog_id)
             new_items.append(item)
         elif _never_ran(item):
@@ -186,6 +265,15 @@ def sync_backlog(
             kept.append(backlog_id)
 
     _bind_blueprints(plan.pk, new_items)
+    inserted = BacklogItem.objects.bulk_create([i for i in new_items if i.pk is None])
+    if inserted:
+        plan_items_changed(plan.pk)  # bulk_create sends no post_save
+    record_new_backlog_items(
+        inserted,
+        reason="vision-sync",
+        actor=actor,
+        detail=f"added by vision ({vision_item.backlog_id})",
+    )
 
     removed = []
     for backlog_id, item in existing.items():
@@ -216,21 +304,31 @@ def _never_ran(item: BacklogItem) -> bool:
 
 def _bind_blueprints(plan_id: int, items: list[BacklogItem]) -> None:
     """Give each chapter architect item its blueprint row (the phase key names it), and each
-    scroll item the blueprint of the chapter item it depends on."""
-    for item in items:
-        if item.phase == Phase.CHAPTER_ARCHITECT and item.blueprint_id is None:
-            item.blueprint, _ = ChapterBlueprint.objects.get_or_create(
-                plan_id=plan_id, slug=item.backlog_id[:SLUG_MAX]
-            )
-            item.save(update_fields=["blueprint", "updated_at"])
+    scroll item the blueprint of the chapter item it depends on. ``items`` may be unsaved
+    (new items are inserted bound); a stored item whose blueprint changes is saved here."""
+    chapters = [i for i in items if i.phase == Phase.CHAPTER_ARCHITECT and i.blueprint_id is None]
+    if chapters:
+        slugs = [i.backlog_id[:SLUG_MAX] for i in chapters]
+        blueprints = {
+            b.slug: b for b in ChapterBlueprint.objects.filter(plan_id=plan_id, slug__in=slugs)
+        }
+        missing = [ChapterBlueprint(plan_id=plan_id, slug=s) for s in dict.fromkeys(slugs)]
+        missing = [b for b in missing if b.slug not in blueprints]
+        for blueprint in ChapterBlueprint.objects.bulk_create(missing):
+            blueprints[blueprint.slug] = blueprint
+        for item, slug in zip(chapters, slugs, strict=True):
+            item.blueprint = blueprints[slug]
+            if item.pk is not None:
+                item.save(update_fields=["blueprint", "updated_at"])
     producers = [i for i in items if i.phase == Phase.CHAPTER_ARCHITECT and i.blueprint_id]
     for item in items:
         if item.phase != Phase.SCROLL_REFINER or item.blueprint_id is not None:
             continue
         for producer in _ancestors(item, items):
-            if producer in producers:
+            if any(producer is p for p in producers):
                 item.blueprint_id = producer.blueprint_id
-                item.save(update_fields=["blueprint", "updated_at"])
+                if item.pk is not None:
+                    item.save(update_fields=["blueprint", "updated_at"])
                 break
 
 
@@ -240,7 +338,7 @@ def _ancestors(item: BacklogItem, items: list[BacklogItem]) -> list[BacklogItem]
     for other in items:
         for token in other.outputs or []:
             by_output.setdefault(token, []).append(other)
-    seen: set[int] = {item.pk}
+    seen: set[int] = {id(item)}  # by identity: the items may not be stored yet
     order: list[BacklogItem] = []
     frontier = [item]
     while frontier:
@@ -248,8 +346,8 @@ def _ancestors(item: BacklogItem, items: list[BacklogItem]) -> list[BacklogItem]
         for current in frontier:
             for token in current.inputs or []:
                 for parent in by_output.get(token, []):
-                    if parent.pk not in seen:
-                        seen.add(parent.pk)
+                    if id(parent) not in seen:
+                        seen.add(id(parent))
                         order.append(parent)
                         next_frontier.append(parent)
         frontier = next_frontier
@@ -269,11 +367,26 @@ def materialise_iterative(
         "systems_considerations": list(reply.systemsConsiderations),
         "risks": list(reply.risks),
     }
-    plan_pass = PlanPass.objects.filter(backlog_item=item).first()
+    # The item's own pass (a re-run) and the pass keyed by this iteration, in one read.
+    candidates = list(
+        PlanPass.objects.filter(
+            Q(backlog_item=item) | Q(plan=item.plan, iteration=iteration)
+        ).order_by()
+    )
+    plan_pass = next((p for p in candidates if p.backlog_item_id == item.pk), None)
     if plan_pass is None:
-        plan_pass, _ = PlanPass.objects.update_or_create(
-            plan=item.plan, iteration=iteration, defaults={**values, "backlog_item": item}
-        )
+        keyed = next((p for p in candidates if p.iteration == iteration), None)
+        plan_pass = upsert_rows(
+            PlanPass,
+            {"row": keyed} if keyed is not None else {},
+            [
+                (
+                    "row",
+                    {"plan": item.plan, "iteration": iteration},
+                    {**values, "backlog_item": item},
+                )
+            ],
+        )[0]
     else:
         for name, value in values.items():
             setattr(plan_pass, name, value)
@@ -295,14 +408,12 @@ def materialise_chapter(item: BacklogItem, reply: ChapterArchitectReply) -> Mate
     blueprint.title = reply.title[:300]
     blueprint.synopsis = reply.synopsis
     blueprint.save(update_fields=["title", "synopsis", "updated_at"])
-    slugs = []
-    for order, beat in enumerate(reply.structure, start=1):
-        slug = beat.slug[:SLUG_MAX]
-        slugs.append(slug)
-        ChapterBeat.objects.update_or_create(
-            blueprint=blueprint,
-            slug=slug,
-            defaults={
+    slugs = [beat.slug[:SLUG_MAX] for beat in reply.structure]
+    beats = [
+        (
+            slug,
+            {"blueprint": blueprint, "slug": slug},
+            {
                 "order": order,
                 "summary": beat.summary,
                 "goal": beat.goal,
@@ -312,6 +423,10 @@ def materialise_chapter(item: BacklogItem, reply: ChapterArchitectReply) -> Mate
                 "carry_forward": list(beat.carryForward),
             },
         )
+        for order, (slug, beat) in enumerate(zip(slugs, reply.structure, strict=True), start=1)
+    ]
+    stored = {b.slug: b for b in ChapterBeat.objects.filter(blueprint=blueprint, slug__in=slugs)}
+    upsert_rows(ChapterBeat, stored, beats)
     # The blueprint is what the latest reply says: beats it dropped go.
     blueprint.beats.exclude(slug__in=slugs).delete()
     return Materialised(blueprint=blueprint, summary={"beats": slugs})
@@ -329,10 +444,10 @@ def materialise_scroll(
     item: BacklogItem, reply: ScrollRefinerReply, *, blueprint: ChapterBlueprint, actor: str
 ) -> Materialised:
     plan = item.plan
-    scroll, _ = ChapterScroll.objects.update_or_create(
-        plan=plan,
-        scroll_slug=reply.scrollSlug[:SLUG_MAX],
-        defaults={
+    scroll, new_scroll = upsert_row(
+        ChapterScroll,
+        {"plan": plan, "scroll_slug": reply.scrollSlug[:SLUG_MAX]},
+        {
             "blueprint": blueprint,
             "title": reply.title[:300],
             "synopsis": reply.synopsis,
@@ -345,24 +460,29 @@ def materialise_scroll(
 
     scene_items: list[str] = []
     scenes: list[ChapterScene] = []
-    position = _next_position(plan.pk)
+    # The plan's backlog ids and the next free position, in one read.
+    stored_items = dict(
+        BacklogItem.objects.filter(plan=plan).order_by().values_list("backlog_id", "position")
+    )
+    position = max(stored_items.values(), default=0) + 1
     for section_order, section_reply in enumerate(reply.sections, start=1):
-        section, _ = ChapterSection.objects.update_or_create(
-            scroll=scroll,
-            section_slug=section_reply.sectionSlug[:SLUG_MAX],
-            defaults={
+        section, new_section = upsert_row(
+            ChapterSection,
+            {"scroll": scroll, "section_slug": section_reply.sectionSlug[:SLUG_MAX]},
+            {
                 "order": section_order,
                 "title": section_reply.title[:300],
                 "summary": section_reply.summary,
                 "transitions": list(section_reply.transitions),
             },
+            parent_is_new=new_scroll,
         )
         for scene_order, scene_reply in enumerate(section_reply.scenes, start=1):
             # Outline fields only: a re-run keeps any prose and status already drafted.
-            scene, _ = ChapterScene.objects.update_or_create(
-                section=section,
-                scene_slug=scene_reply.sceneSlug[:SLUG_MAX],
-                defaults={
+            scene, _ = upsert_row(
+                ChapterScene,
+                {"section": section, "scene_slug": scene_reply.sceneSlug[:SLUG_MAX]},
+                {
                     "order": scene_order,
                     "title": scene_reply.title[:300],
                     "goal": scene_reply.goal,
@@ -371,25 +491,25 @@ def materialise_scroll(
                     "fallout": scene_reply.fallout,
                     "carry_forward": list(scene_reply.carryForward),
                 },
+                parent_is_new=new_section,
             )
             scenes.append(scene)
             backlog_id = scene_backlog_id(scroll, scene)
-            scene_item, created = BacklogItem.objects.get_or_create(
-                plan=plan,
-                backlog_id=backlog_id,
-                defaults={
-                    "description": f"Draft the scene {scene.title or scene.scene_slug!r}.",
-                    "phase": Phase.SCENE_WEAVER,
-                    "position": position,
-                    "inputs": list(item.outputs or []),
-                    "outputs": [backlog_id],
-                    "blueprint": blueprint,
-                    "scroll": scroll,
-                    "section": section,
-                    "scene": scene,
-                },
-            )
-            if created:
+            if backlog_id not in stored_items:
+                scene_item = BacklogItem.objects.create(
+                    plan=plan,
+                    backlog_id=backlog_id,
+                    description=f"Draft the scene {scene.title or scene.scene_slug!r}.",
+                    phase=Phase.SCENE_WEAVER,
+                    position=position,
+                    inputs=list(item.outputs or []),
+                    outputs=[backlog_id],
+                    blueprint=blueprint,
+                    scroll=scroll,
+                    section=section,
+                    scene=scene,
+                )
+                stored_items[backlog_id] = position
                 position += 1
                 record_new_backlog_item(
                     scene_item,
@@ -417,16 +537,6 @@ def _bind_lore(plan_id: int, scroll: ChapterScroll) -> None:
         if scroll.scroll_slug in (requirement.required_for or []):
             requirement.scroll = scroll
             requirement.save(update_fields=["scroll", "updated_at"])
-
-
-def _next_position(plan_id: int) -> int:
-    last = (
-        BacklogItem.objects.filter(plan_id=plan_id)
-        .order_by("-position")
-        .values_list("position", flat=True)
-        .first()
-    )
-    return (last or 0) + 1
 
 
 # --- scene weaver ---------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ durable records and a ``PhaseResult``:
 * every agent attempt becomes a ``PhaseTranscript`` (request, raw reply, tokens, latency,
   validation, template, execution link, metadata with ``backlogItemId``, ``phase``, ``branch``
   and the blueprint/scroll/section/scene slugs and ids);
-* a valid reply is materialised in one transaction, idempotently.
+* a valid reply is materialised idempotently;
+* all of it (and the caller's ``close`` hook) is stored in one transaction after the agent call,
+  so a phase is recorded whole or not at all.
 
 Outcome mapping (planner outcome → phase status): success/partial → ``completed``; blocked →
 ``blocked``; failed → ``failed`` (``retryable`` for a transient agent error: network, 429, 5xx);
@@ -23,11 +25,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 from django.db import transaction
-from django.utils import timezone
 
 from cognition.agents.base import AgentError, AgentService
 from planners.fiction.inputs import PhaseInputError, next_iteration, params_for, resolve_blueprint
@@ -42,10 +42,11 @@ from planners.fiction.materialise import (
     materialise_vision,
 )
 from planners.fiction.phases import phase_key, planner_slug_for
-from planners.framework.base import PlannerBase
+from planners.framework.base import FinishedRun, PlannerBase
 from planners.framework.catalog import catalog
 from planners.framework.context import PlannerContext
-from planners.framework.result import AgentAttempt, PlannerResult
+from planners.framework.limits import quotas_for
+from planners.framework.result import AgentAttempt
 from planners.models import (
     BacklogItem,
     BacklogStatus,
@@ -55,10 +56,13 @@ from planners.models import (
     PlannerExecution,
     PlannerOutcome,
 )
+from planners.scheduling import lock_plan
 
 logger = logging.getLogger(__name__)
 
-_ITEM_WITH_TARGETS = BacklogItem.objects.select_related(
+#: The item with every row a phase reads of it: plan, project and targets (a scene item's
+#: section, scroll and blueprint are its own targets too: see ``_link_targets``).
+ITEM_WITH_TARGETS = BacklogItem.objects.select_related(
     "plan__project", "blueprint", "scroll", "section", "scene"
 )
 
@@ -80,6 +84,11 @@ class PhaseResult:
     @property
     def ok(self) -> bool:
         return self.status == "completed"
+
+
+#: What the pipeline does with a phase's result, in the transaction that stores its records
+#: (which holds the plan's lock).
+CloseHook = Callable[[PhaseResult], None]
 
 
 @dataclass
@@ -126,28 +135,36 @@ def run_backlog_item(
     correlation_id: str,
     actor: str = "",
     is_cancelled: Callable[[], bool] | None = None,
+    close: CloseHook | None = None,
+    refresh: bool = True,
 ) -> PhaseResult:
     """Run the phase of ``item`` (already claimed by the caller) and record what happened.
 
     Never raises for an unsuccessful phase: bad replies, lore blocks, agent errors and quota
-    breaches come back as a ``PhaseResult``. Call it outside a transaction you might roll back.
+    breaches come back as a ``PhaseResult``. Nothing is written before or during the agent
+    call; afterwards the execution row, its telemetry events, what the phase produced (under a
+    savepoint, so a failed write keeps the rest), the transcripts and ``close(result)`` (the
+    pipeline's checkpoint, transition and scheduling) are stored in ONE transaction, under the
+    plan's lock. ``refresh=False`` when ``item`` was just read with ``ITEM_WITH_TARGETS``.
     """
-    # One query for the item and the rows every phase reads (plan, project, its targets).
-    item.refresh_from_db(from_queryset=_ITEM_WITH_TARGETS)
+    if refresh:
+        # One query for the item and the rows every phase reads (plan, project, its targets).
+        item.refresh_from_db(from_queryset=ITEM_WITH_TARGETS)
+    _link_targets(item)
     plan = item.plan
     planner = catalog.get(planner_slug_for(item.phase))
 
     blockers = blocking_requirements(item)
     if blockers:
         reason = describe_blockers(blockers)
-        return _ended_before_agent(item, planner, correlation_id, reason)
-
-    try:
-        params = params_for(item)
-    except PhaseInputError as exc:
-        return _ended_before_agent(item, planner, correlation_id, str(exc))
+        return _ended_before_agent(item, planner, correlation_id, reason, close)
 
     iteration = next_iteration(item) if item.phase == Phase.ITERATIVE else 0
+    try:
+        params = params_for(item, iteration=iteration)
+    except PhaseInputError as exc:
+        return _ended_before_agent(item, planner, correlation_id, str(exc), close)
+
     context = PlannerContext.create(
         agent,
         correlation_id=correlation_id,
@@ -156,25 +173,48 @@ def run_backlog_item(
         phase=item.phase,
         actor=actor,
         iteration=iteration,
-        queued_jobs=_queued_jobs(item),
+        queued_jobs=_queued_jobs(item, planner.slug),
         metadata={"backlogItemId": item.backlog_id, "phase": item.phase, "branch": plan.branch},
     )
     if is_cancelled is not None:
         context.is_cancelled = is_cancelled
-    started_at = timezone.now()
-    try:
-        result = planner.plan(context, params)
-    except AgentError as exc:
-        # A transient agent error: the framework stored the failed execution and re-raised it
-        # so the call can be retried later; record the attempts from that row.
-        reason = f"agent error (transient): {exc}"
-        return _ended_by_exception(item, planner.slug, correlation_id, started_at, reason, True)
-    except Exception as exc:
-        logger.exception("phase %s of item %s crashed", item.phase, item.backlog_id)
-        reason = f"internal error: {type(exc).__name__}: {exc}"
-        return _ended_by_exception(item, planner.slug, correlation_id, started_at, reason, False)
+    run = planner.run(context, params)
+    if isinstance(run.error, AgentError):
+        # A transient agent error: the call can be retried later.
+        reason = f"agent error (transient): {run.error}"
+        return _ended_by_exception(item, planner.slug, correlation_id, run, reason, True, close)
+    if run.error is not None:
+        error = run.error
+        logger.error(
+            "phase %s of item %s crashed: %s: %s",
+            item.phase,
+            item.backlog_id,
+            type(error).__name__,
+            error,
+        )
+        reason = f"internal error: {type(error).__name__}: {error}"
+        return _ended_by_exception(item, planner.slug, correlation_id, run, reason, False, close)
 
-    return _finish(item, planner.slug, correlation_id, result, iteration=iteration, actor=actor)
+    return _finish(
+        item, planner.slug, correlation_id, run, iteration=iteration, actor=actor, close=close
+    )
+
+
+def _link_targets(item: BacklogItem) -> None:
+    """Point the scene's section, the section's scroll and the scroll's blueprint at the item's
+    own target rows when they are the same rows (as on every scene item), so walking from the
+    scene reads nothing more (a wider join costs more to plan than it saves)."""
+    scene, section, scroll = item.scene, item.section, item.scroll
+    if scene is not None and section is not None and scene.section_id == section.pk:
+        scene.section = section
+    if section is not None and scroll is not None and section.scroll_id == scroll.pk:
+        section.scroll = scroll
+    if (
+        scroll is not None
+        and item.blueprint is not None
+        and scroll.blueprint_id == item.blueprint_id
+    ):
+        scroll.blueprint = item.blueprint
 
 
 # --- outcomes -------------------------------------------------------------------------------------
@@ -184,52 +224,68 @@ def _finish(
     item: BacklogItem,
     planner_slug: str,
     correlation_id: str,
-    result: PlannerResult,
+    run: FinishedRun,
     *,
     iteration: int,
     actor: str,
+    close: CloseHook | None,
 ) -> PhaseResult:
-    execution = result.execution
+    result = run.result
     attempts = [_Attempt.from_agent_attempt(a) for a in result.attempts]
     outcome = result.outcome
     materialised = Materialised()
     status: PhaseStatus
     retryable = False
     reason = result.error
-
-    if result.ok:
-        try:
-            with transaction.atomic():
-                materialised = _materialise(item, result.reply, iteration=iteration, actor=actor)
-            status, reason = "completed", ""
-        except Exception as exc:
-            logger.exception("materialising %s of item %s failed", item.phase, item.backlog_id)
-            status, reason = "failed", f"could not store the reply: {type(exc).__name__}: {exc}"
-    elif outcome == PlannerOutcome.BLOCKED:
-        status = "blocked"
-        mark_scene(item, ChapterScene.Status.BLOCKED)
-    elif outcome == PlannerOutcome.CANCELLED:
-        status = "cancelled"
-    elif outcome in (PlannerOutcome.THROTTLED, PlannerOutcome.REJECTED):
-        status = "skipped"
-        retryable = result.diagnostics.quota_limit == "max_queued_jobs"
-    else:
-        status = "failed"
-        mark_scene(item, ChapterScene.Status.FAILED)
-
     if not attempts:
         # Parameters, quota or template rendering ended the run before any agent call.
         attempts = [_no_call_attempt(item, result.error, result.template_id)]
         attempts[0].template_version = result.template_version
-    transcripts = _write_transcripts(
-        item,
-        attempts,
-        planner_slug=planner_slug,
-        correlation_id=correlation_id,
-        execution=execution,
-        outcome=outcome.value,
-        materialised=materialised,
-    )
+
+    with transaction.atomic():
+        lock_plan(item.plan_id)
+        execution = run.save()
+        if result.ok:
+            try:
+                with transaction.atomic():
+                    materialised = _materialise(
+                        item, result.reply, iteration=iteration, actor=actor
+                    )
+                status, reason = "completed", ""
+            except Exception as exc:
+                logger.exception("materialising %s of item %s failed", item.phase, item.backlog_id)
+                status, reason = "failed", f"could not store the reply: {type(exc).__name__}: {exc}"
+        elif outcome == PlannerOutcome.BLOCKED:
+            status = "blocked"
+            mark_scene(item, ChapterScene.Status.BLOCKED)
+        elif outcome == PlannerOutcome.CANCELLED:
+            status = "cancelled"
+        elif outcome in (PlannerOutcome.THROTTLED, PlannerOutcome.REJECTED):
+            status = "skipped"
+            retryable = result.diagnostics.quota_limit == "max_queued_jobs"
+        else:
+            status = "failed"
+            mark_scene(item, ChapterScene.Status.FAILED)
+
+        transcripts = _write_transcripts(
+            item,
+            attempts,
+            planner_slug=planner_slug,
+            correlation_id=correlation_id,
+            execution=execution,
+            outcome=outcome.value,
+            materialised=materialised,
+        )
+        phase_result = PhaseResult(
+            status=status,
+            reason=reason,
+            retryable=retryable,
+            execution_id=execution.pk,
+            transcript_ids=tuple(t.pk for t in transcripts),
+            summary=materialised.summary,
+        )
+        if close is not None:
+            close(phase_result)
     logger.info(
         "phase %s of item %s on plan %s: %s%s",
         item.phase,
@@ -238,14 +294,7 @@ def _finish(
         status,
         f" ({reason})" if reason else "",
     )
-    return PhaseResult(
-        status=status,
-        reason=reason,
-        retryable=retryable,
-        execution_id=execution.pk if execution is not None else None,
-        transcript_ids=tuple(t.pk for t in transcripts),
-        summary=materialised.summary,
-    )
+    return phase_result
 
 
 def _materialise(item: BacklogItem, reply: Any, *, iteration: int, actor: str) -> Materialised:
@@ -266,66 +315,77 @@ def _materialise(item: BacklogItem, reply: Any, *, iteration: int, actor: str) -
 
 
 def _ended_before_agent(
-    item: BacklogItem, planner: PlannerBase[Any], correlation_id: str, reason: str
+    item: BacklogItem,
+    planner: PlannerBase[Any],
+    correlation_id: str,
+    reason: str,
+    close: CloseHook | None,
 ) -> PhaseResult:
     """The phase is blocked before any model call (lore gate, missing target): one skipped
     transcript says why, so the item's history shows it was tried and what holds it."""
-    mark_scene(item, ChapterScene.Status.BLOCKED)
     attempt = _no_call_attempt(item, reason, planner.metadata.steps[0].template_id)
-    transcripts = _write_transcripts(
-        item,
-        [attempt],
-        planner_slug=planner.slug,
-        correlation_id=correlation_id,
-        execution=None,
-        outcome="blocked",
-        materialised=Materialised(),
-    )
+    with transaction.atomic():
+        lock_plan(item.plan_id)
+        mark_scene(item, ChapterScene.Status.BLOCKED)
+        transcripts = _write_transcripts(
+            item,
+            [attempt],
+            planner_slug=planner.slug,
+            correlation_id=correlation_id,
+            execution=None,
+            outcome="blocked",
+            materialised=Materialised(),
+        )
+        result = PhaseResult(
+            status="blocked", reason=reason, transcript_ids=tuple(t.pk for t in transcripts)
+        )
+        if close is not None:
+            close(result)
     logger.info(
         "phase %s of item %s blocked before the agent: %s", item.phase, item.backlog_id, reason
     )
-    return PhaseResult(
-        status="blocked", reason=reason, transcript_ids=tuple(t.pk for t in transcripts)
-    )
+    return result
 
 
 def _ended_by_exception(
     item: BacklogItem,
     planner_slug: str,
     correlation_id: str,
-    started_at: datetime,
+    run: FinishedRun,
     reason: str,
     retryable: bool,
+    close: CloseHook | None,
 ) -> PhaseResult:
-    execution = (
-        PlannerExecution.objects.filter(
-            correlation_id=correlation_id, backlog_item=item, created_at__gte=started_at
-        )
-        .order_by("-id")
-        .first()
-    )
-    attempts = _attempts_from_execution(execution) if execution is not None else []
+    """The planner raised (a transient agent error, or a bug): its execution row is stored
+    as ``plan()`` would store it, with a transcript per agent call it made."""
+    attempts = [_Attempt.from_agent_attempt(a) for a in run.result.attempts]
     if not attempts:
         attempts = [_no_call_attempt(item, reason, "")]
         attempts[0].validation_status = PhaseTranscript.Validation.UNKNOWN
-    if not retryable:
-        mark_scene(item, ChapterScene.Status.FAILED)
-    transcripts = _write_transcripts(
-        item,
-        attempts,
-        planner_slug=planner_slug,
-        correlation_id=correlation_id,
-        execution=execution,
-        outcome=PlannerOutcome.FAILED.value,
-        materialised=Materialised(),
-    )
-    return PhaseResult(
-        status="failed",
-        reason=reason,
-        retryable=retryable,
-        execution_id=execution.pk if execution is not None else None,
-        transcript_ids=tuple(t.pk for t in transcripts),
-    )
+    with transaction.atomic():
+        lock_plan(item.plan_id)
+        execution = run.save()
+        if not retryable:
+            mark_scene(item, ChapterScene.Status.FAILED)
+        transcripts = _write_transcripts(
+            item,
+            attempts,
+            planner_slug=planner_slug,
+            correlation_id=correlation_id,
+            execution=execution,
+            outcome=PlannerOutcome.FAILED.value,
+            materialised=Materialised(),
+        )
+        result = PhaseResult(
+            status="failed",
+            reason=reason,
+            retryable=retryable,
+            execution_id=execution.pk,
+            transcript_ids=tuple(t.pk for t in transcripts),
+        )
+        if close is not None:
+            close(result)
+    return result
 
 
 def _no_call_attempt(item: BacklogItem, reason: str, template_id: str) -> _Attempt:
@@ -339,39 +399,6 @@ def _no_call_attempt(item: BacklogItem, reason: str, template_id: str) -> _Attem
         template_id=template_id,
         error=reason,
     )
-
-
-def _attempts_from_execution(execution: PlannerExecution) -> list[_Attempt]:
-    """Rebuild the attempts of a run that raised, from its stored execution row."""
-    entries = execution.transcript or []
-    attempts = []
-    for data in execution.diagnostics.get("attempts", []):
-        number = data.get("attempt", 0)
-        mine = [e for e in entries if (e.get("metadata") or {}).get("attempt") == number]
-        request = [
-            {"role": e["role"], "content": e["message"]}
-            for e in mine
-            if e.get("role") in ("system", "user")
-        ]
-        replies = [e["message"] for e in mine if e.get("role") == "assistant"]
-        attempts.append(
-            _Attempt(
-                attempt=number,
-                kind=data.get("kind", "reply"),
-                agent_phase=data.get("phase", ""),
-                request=request,
-                response=replies[-1] if replies else "",
-                prompt_tokens=data.get("prompt_tokens", 0),
-                completion_tokens=data.get("completion_tokens", 0),
-                latency_ms=data.get("latency_ms", 0),
-                validation_status=data.get("validation_status", "unknown"),
-                validation_details=list(data.get("validation_details", [])),
-                template_id=data.get("template_id", ""),
-                template_version=data.get("template_version"),
-                error=data.get("error", ""),
-            )
-        )
-    return attempts
 
 
 # --- transcripts ----------------------------------------------------------------------------------
@@ -453,8 +480,11 @@ def _write_transcripts(
     return PhaseTranscript.objects.bulk_create(rows)
 
 
-def _queued_jobs(item: BacklogItem) -> int:
-    """Other real items of the same phase running right now (the queued-jobs quota)."""
+def _queued_jobs(item: BacklogItem, planner_slug: str) -> int | None:
+    """Other real items of the same phase running right now (the queued-jobs quota); None,
+    uncounted, when no ``max_queued_jobs`` quota applies to the planner."""
+    if quotas_for(planner_slug).max_queued_jobs is None:
+        return None
     return (
         BacklogItem.objects.filter(
             phase=item.phase, status=BacklogStatus.IN_PROGRESS, synthetic=False

@@ -17,12 +17,11 @@ from pydantic import BaseModel, Field
 
 from planners.fiction.coverage import Entity, check_coverage, scene_entities
 from planners.fiction.json_planner import SYSTEM_MESSAGE, FictionParams, step_variables
-from planners.framework.base import PlannerBase
+from planners.framework.base import FinishedRun, PlannerBase
 from planners.framework.catalog import register_planner
 from planners.framework.context import PlannerContext
 from planners.framework.errors import PlannerParamsError, ReplyValidationError
 from planners.framework.metadata import PlannerMetadata, PlannerStep
-from planners.framework.result import PlannerResult
 
 #: A reply shorter than this is not a scene (the prompt asks for 900 to 1300 words).
 MIN_SCENE_WORDS = 100
@@ -112,14 +111,15 @@ class SceneWeaverPlanner(PlannerBase[SceneWeaverParams]):
         self.entities: list[Entity] = []
         self.required_ratio: float = float(settings.SCENE_COVERAGE_RATIO)
 
-    def plan(
+    def run(
         self, context: PlannerContext, params: SceneWeaverParams | Mapping[str, Any]
-    ) -> PlannerResult:
-        """Run on a copy bound to this scene's entities, so concurrent runs never share them."""
+    ) -> FinishedRun:
+        """Run on a copy bound to this scene's entities, so concurrent runs never share them
+        (``plan()`` runs through this too)."""
         try:
             valid = self.validate_params(params)
         except PlannerParamsError:
-            return super().plan(context, params)  # records the parameter error as usual
+            return super().run(context, params)  # records the parameter error as usual
         bound = copy.copy(self)
         bound.entities = scene_entities(
             scene_slug=valid.sceneSlug,
@@ -128,7 +128,7 @@ class SceneWeaverPlanner(PlannerBase[SceneWeaverParams]):
             cast_names=valid.castNames,
         )
         bound.required_ratio = float(settings.SCENE_COVERAGE_RATIO)
-        return PlannerBase.plan(bound, context, valid)
+        return PlannerBase.run(bound, context, valid)
 
     def default_prompt(self, step: PlannerStep) -> str:
         return """\

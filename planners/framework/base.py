@@ -260,8 +260,20 @@ class PlannerBase(Generic[ParamsT]):
         ``exc.planner_result`` (see ``result_of``). Do not call this inside a transaction you
         roll back on error, or the execution row goes with it.
         """
+        run = self.run(context, params)
+        with transaction.atomic():
+            run.save()
+        run.raise_error()
+        return run.result
+
+    def run(self, context: PlannerContext, params: ParamsT | Mapping[str, Any]) -> FinishedRun:
+        """Run the lifecycle without writing anything: the execution row and the telemetry
+        events come back unsaved, to be stored with ``FinishedRun.save()`` in the caller's
+        transaction (a pipeline phase stores them with everything else the phase writes, in
+        one commit). Never raises for a bad run; an error ``plan()`` would re-raise is kept as
+        ``FinishedRun.error``."""
         run = _PlannerRun(self, context)
-        reraise: BaseException | None = None
+        error: BaseException | None = None
         try:
             self._lifecycle(run, params)
         except _Ended:
@@ -278,18 +290,12 @@ class PlannerBase(Generic[ParamsT]):
             status = f", HTTP {exc.status_code}" if exc.status_code else ""
             run.end(PlannerOutcome.FAILED, f"agent error ({kind}{status}): {exc}")
             if not exc.permanent:
-                reraise = exc
+                error = exc
         except Exception as exc:
             logger.exception("planner %s crashed (correlation %s)", self.slug, run.correlation_id)
             run.end(PlannerOutcome.FAILED, f"internal error: {type(exc).__name__}: {exc}")
-            reraise = exc
-        result = run.finish()
-        if reraise is not None:
-            # The caller (a Celery task) gets the stored run with the exception, so it can write
-            # its transcripts without reading the execution row back.
-            reraise.planner_result = result  # type: ignore[attr-defined]
-            raise reraise
-        return result
+            error = exc
+        return run.finish(error)
 
     # -- the lifecycle -----------------------------------------------------------------------
 
@@ -312,7 +318,7 @@ class PlannerBase(Generic[ParamsT]):
                 quotas,
                 planner_slug=self.slug,
                 iteration=run.context.iteration,
-                queued_jobs=run.context.queued_jobs,
+                queued_jobs=run.context.queued_jobs or 0,
             )
         )
 
@@ -616,7 +622,7 @@ class _PlannerRun:
 
     def emit(self, name: str) -> None:
         self.events.append(
-            telemetry.emit_event(
+            telemetry.new_event(
                 name,
                 planner_slug=self.slug,
                 correlation_id=self.correlation_id,
@@ -657,8 +663,8 @@ class _PlannerRun:
             last = next(reversed(self.replies))
             result.artifacts = {"reply": self.replies[last], "replies": dict(self.replies)}
 
-    def finish(self) -> PlannerResult:
-        """Emit the closing event and store the one execution row (linking the run's events)."""
+    def finish(self, error: BaseException | None) -> FinishedRun:
+        """Emit the closing event and build the one execution row (stored by the caller)."""
         if not self._ended:
             self.end(PlannerOutcome.FAILED, "the run ended without an outcome")
         self._summarise()
@@ -671,44 +677,71 @@ class _PlannerRun:
             for step_id, reply in self.replies.items()
         }
         params_json = self.params.model_dump(mode="json") if self.params is not None else None
-        with transaction.atomic():
-            execution = PlannerExecution.objects.create(
-                planner_slug=self.slug,
-                outcome=result.outcome,
-                template_id=result.template_id or meta.steps[0].template_id,
-                template_version=result.template_version,
-                used_fallback=result.used_fallback,
-                duration_ms=result.metrics.duration_ms,
-                latency_ms=result.metrics.latency_ms,
-                prompt_tokens=result.metrics.prompt_tokens,
-                completion_tokens=result.metrics.completion_tokens,
-                critique_count=result.metrics.critique_count,
-                critique_tokens=result.metrics.critique_tokens,
-                critique_status=result.diagnostics.critique_status,
-                validation_status=result.diagnostics.validation_status,
-                quota_limit=result.diagnostics.quota_limit,
-                diagnostics={
-                    **result.diagnostics.to_json(),
-                    "steps": steps_json,
-                    "attempts": [a.to_json() for a in result.attempts],
-                    "params": params_json,
-                    "iteration": self.context.iteration,
-                    "queued_jobs": self.context.queued_jobs,
-                    "actor": self.context.actor,
-                },
-                transcript=[entry.to_json() for entry in result.transcript],
-                artifacts={"replies": replies_json},
-                error=result.error,
-                environment=self.environment,
-                correlation_id=self.correlation_id,
-                agent_provider=self.provider[:32],
-                agent_model=self.model[:100],
-                plan=self.context.plan,
-                backlog_item=self.context.backlog_item,
-                synthetic=self.context.synthetic,
-                started_at=self.started_at,
-                finished_at=timezone.now(),
-            )
-            telemetry.attach_events(self.events, execution)
-        result.execution = execution
-        return result
+        execution = PlannerExecution(
+            planner_slug=self.slug,
+            outcome=result.outcome,
+            template_id=result.template_id or meta.steps[0].template_id,
+            template_version=result.template_version,
+            used_fallback=result.used_fallback,
+            duration_ms=result.metrics.duration_ms,
+            latency_ms=result.metrics.latency_ms,
+            prompt_tokens=result.metrics.prompt_tokens,
+            completion_tokens=result.metrics.completion_tokens,
+            critique_count=result.metrics.critique_count,
+            critique_tokens=result.metrics.critique_tokens,
+            critique_status=result.diagnostics.critique_status,
+            validation_status=result.diagnostics.validation_status,
+            quota_limit=result.diagnostics.quota_limit,
+            diagnostics={
+                **result.diagnostics.to_json(),
+                "steps": steps_json,
+                "attempts": [a.to_json() for a in result.attempts],
+                "params": params_json,
+                "iteration": self.context.iteration,
+                "queued_jobs": self.context.queued_jobs,
+                "actor": self.context.actor,
+            },
+            transcript=[entry.to_json() for entry in result.transcript],
+            artifacts={"replies": replies_json},
+            error=result.error,
+            environment=self.environment,
+            correlation_id=self.correlation_id,
+            agent_provider=self.provider[:32],
+            agent_model=self.model[:100],
+            plan=self.context.plan,
+            backlog_item=self.context.backlog_item,
+            synthetic=self.context.synthetic,
+            started_at=self.started_at,
+            finished_at=timezone.now(),
+        )
+        return FinishedRun(result, execution, self.events, error)
+
+
+class FinishedRun:
+    """A finished ``plan()`` run before anything is stored: the result, its execution row and
+    its telemetry events. ``save()`` writes them (call it inside a transaction: the execution
+    and its events go together); ``raise_error()`` re-raises what ``plan()`` would."""
+
+    def __init__(
+        self,
+        result: PlannerResult,
+        execution: PlannerExecution,
+        events: list[TelemetryEvent],
+        error: BaseException | None,
+    ) -> None:
+        self.result = result
+        self.execution = execution
+        self.events = events
+        self.error = error
+
+    def save(self) -> PlannerExecution:
+        self.execution.save(force_insert=True)
+        telemetry.save_events(self.events, self.execution)
+        self.result.execution = self.execution
+        return self.execution
+
+    def raise_error(self) -> None:
+        """Re-raise a transient agent error or a hook's bug, carrying the stored run."""
+        if self.error is not None:
+            self.error.planner_result = self.result  # type: ignore[attr-defined]
+            raise self.error

@@ -30,7 +30,8 @@ class PlannerContext:
 
     ``iteration`` and ``queued_jobs`` feed the quota check: ``iteration`` is the pass number this
     run produces (the iterative planner's N), ``queued_jobs`` the number of jobs for this planner
-    already queued or running besides this one. ``is_cancelled`` is polled before every agent
+    already queued or running besides this one (None when the caller did not count them
+    because no ``max_queued_jobs`` quota applies). ``is_cancelled`` is polled before every agent
     call so an operator's cancel stops a run before it spends more tokens.
     """
 
@@ -42,7 +43,7 @@ class PlannerContext:
     phase: str = ""
     actor: str = ""
     iteration: int = 0
-    queued_jobs: int = 0
+    queued_jobs: int | None = 0
     is_cancelled: Callable[[], bool] = _never_cancelled
     metadata: dict[str, Any] = field(default_factory=dict)
 

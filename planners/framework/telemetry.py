@@ -34,16 +34,19 @@ _LEVELS = {
 }
 
 
-def emit_event(
+def new_event(
     name: str,
     *,
     planner_slug: str,
     correlation_id: str,
     environment: str,
     payload: Mapping[str, Any] | None = None,
-    execution: PlannerExecution | None = None,
 ) -> TelemetryEvent:
-    """Log the event as one JSON line and persist it; returns the stored row."""
+    """Log the event as one JSON line now and return its row, not yet stored.
+
+    A planner run keeps its events and stores them with its execution row in one INSERT
+    (``save_events``), so a run costs one commit for all its records.
+    """
     if name not in EVENT_NAMES:
         raise ValueError(f"Unknown telemetry event {name!r}; known: {', '.join(EVENT_NAMES)}.")
     body = dict(payload or {})
@@ -55,22 +58,43 @@ def emit_event(
         "at": timezone.now().isoformat(),
         **body,
     }
-    logger.log(_LEVELS[name], "%s", json.dumps(line, default=str, sort_keys=True))
-    return TelemetryEvent.objects.create(
+    text = json.dumps(line, default=str, sort_keys=True)
+    logger.log(_LEVELS[name], "%s", text)
+    stored = json.loads(text)
+    return TelemetryEvent(
         name=name,
         planner_slug=planner_slug,
         correlation_id=correlation_id,
         environment=environment,
-        payload=json.loads(json.dumps(body, default=str)),
-        execution=execution,
+        # The payload as JSON stores it: what the log line says, less its envelope.
+        payload={key: stored[key] for key in body},
     )
 
 
-def attach_events(events: Sequence[TelemetryEvent], execution: PlannerExecution) -> None:
-    """Link events emitted before the execution row existed (``planner.started``) to it."""
-    ids = [e.pk for e in events if e.pk is not None and e.execution_id is None]
-    if ids:
-        TelemetryEvent.objects.filter(pk__in=ids).update(execution=execution)
-        for event in events:
-            if event.pk in ids:
-                event.execution = execution
+def emit_event(
+    name: str,
+    *,
+    planner_slug: str,
+    correlation_id: str,
+    environment: str,
+    payload: Mapping[str, Any] | None = None,
+    execution: PlannerExecution | None = None,
+) -> TelemetryEvent:
+    """Log the event as one JSON line and persist it; returns the stored row."""
+    event = new_event(
+        name,
+        planner_slug=planner_slug,
+        correlation_id=correlation_id,
+        environment=environment,
+        payload=payload,
+    )
+    event.execution = execution
+    event.save()
+    return event
+
+
+def save_events(events: Sequence[TelemetryEvent], execution: PlannerExecution) -> None:
+    """Store a run's events, linked to its execution row, in one INSERT."""
+    for event in events:
+        event.execution = execution
+    TelemetryEvent.objects.bulk_create(events)
