@@ -8,10 +8,14 @@ them: a template that ``resolve_prompt`` refuses is exactly one whose state is n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cognition.models import PromptTemplate
+from django.db import connection
+from django.db.models import Field, Model
+
+from cognition.models import PromptTemplate, PromptTemplateVersion
 
 
 @dataclass(frozen=True)
@@ -46,16 +50,21 @@ class TemplateState:
 MISSING = TemplateState(found=False, active=False, version=None, empty=True)
 
 
+def _state(is_active: bool, version: int | None, text: str | None) -> TemplateState:
+    """The state of a found template from its switch and its active version (None, None
+    without one)."""
+    if version is None or text is None:
+        return TemplateState(found=True, active=False, version=None, empty=True)
+    return TemplateState(
+        found=True, active=bool(is_active), version=version, empty=not text.strip()
+    )
+
+
 def _state_of(template: PromptTemplate) -> TemplateState:
     version = template.active_version
     if version is None:
-        return TemplateState(found=True, active=False, version=None, empty=True)
-    return TemplateState(
-        found=True,
-        active=template.is_active,
-        version=version.number,
-        empty=not version.text.strip(),
-    )
+        return _state(template.is_active, None, None)
+    return _state(template.is_active, version.number, version.text)
 
 
 def _templates_by_name(template_ids: Iterable[str]) -> dict[str, PromptTemplate]:
@@ -81,15 +90,39 @@ def template_states(template_ids: Iterable[str]) -> dict[str, TemplateState]:
 
 def resolve_prompt(template_id: str) -> ResolvedTemplate | None:
     """The active version of ``template_id``, or None when the template is missing, inactive or
-    empty (the caller then uses its built-in fallback prompt and records ``used_fallback``)."""
-    template = _templates_by_name([template_id]).get(template_id)
-    if template is None:
+    empty (the caller then uses its built-in fallback prompt and records ``used_fallback``).
+
+    Every planner step asks this, so it is one statement built once, reading the template's
+    switch and its active version's number and text as they are now (nothing is cached: an
+    admin's new version or rollback is used by the next step)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_active_version_sql(), [template_id])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    state = _state_of(template)
-    if not state.usable or template.active_version is None:
+    is_active, number, text = row
+    if not _state(is_active, number, text).usable:
         return None
-    return ResolvedTemplate(
-        template_id=template.name,
-        version=template.active_version.number,
-        text=template.active_version.text,
+    return ResolvedTemplate(template_id=template_id, version=number, text=text)
+
+
+def _column(model: type[Model], name: str) -> str:
+    qn = connection.ops.quote_name
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return f"{qn(model._meta.db_table)}.{qn(field.column)}"
+
+
+@functools.cache
+def _active_version_sql() -> str:
+    """Built once (the ORM would compile the join on every call)."""
+    qn = connection.ops.quote_name
+    template, version = PromptTemplate, PromptTemplateVersion
+    return (
+        f"SELECT {_column(template, 'is_active')}, {_column(version, 'number')},"
+        f" {_column(version, 'text')} FROM {qn(template._meta.db_table)}"
+        f" LEFT OUTER JOIN {qn(version._meta.db_table)}"
+        f" ON {_column(template, 'active_version')} = {_column(version, 'id')}"
+        f" WHERE {_column(template, 'name')} = %s"
     )

@@ -82,3 +82,28 @@ def test_bulk_template_states_take_one_query(django_assert_num_queries: Any) -> 
     assert states["planner.fiction.vision"].usable
     assert not states["planner.fiction.iterative"].usable
     assert not states["planner.fiction.missing"].found
+
+
+def test_resolving_follows_each_version_change_at_once(django_assert_num_queries: Any) -> None:
+    template = _template("planner.fiction.vision", "Plan {{projectTitle}}")
+    first = template.active_version
+    with django_assert_num_queries(1):
+        assert resolve_prompt("planner.fiction.vision") == ResolvedTemplate(
+            template_id="planner.fiction.vision", version=1, text="Plan {{projectTitle}}"
+        )
+    second = PromptTemplateVersion.objects.create(
+        template=template, number=2, text="Plan again {{projectTitle}}", source="admin"
+    )
+    template.active_version = second
+    template.save()
+    assert resolve_prompt("planner.fiction.vision") == ResolvedTemplate(
+        template_id="planner.fiction.vision", version=2, text="Plan again {{projectTitle}}"
+    )
+    template.active_version = first  # rollback
+    template.save()
+    resolved = resolve_prompt("planner.fiction.vision")
+    assert resolved is not None
+    assert resolved.version == 1
+    template.is_active = False
+    template.save()
+    assert resolve_prompt("planner.fiction.vision") is None
