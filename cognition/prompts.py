@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Field, Model
 
 from cognition.models import PromptTemplate, PromptTemplateVersion
+from cognition.sql import column, table
 
 
 @dataclass(frozen=True)
@@ -106,23 +106,13 @@ def resolve_prompt(template_id: str) -> ResolvedTemplate | None:
     return ResolvedTemplate(template_id=template_id, version=number, text=text)
 
 
-def _column(model: type[Model], name: str) -> str:
-    qn = connection.ops.quote_name
-    field = model._meta.get_field(name)
-    if not isinstance(field, Field) or field.column is None:
-        raise TypeError(f"{model.__name__}.{name} is not a column")
-    return f"{qn(model._meta.db_table)}.{qn(field.column)}"
-
-
 @functools.cache
 def _active_version_sql() -> str:
     """Built once (the ORM would compile the join on every call)."""
-    qn = connection.ops.quote_name
     template, version = PromptTemplate, PromptTemplateVersion
     return (
-        f"SELECT {_column(template, 'is_active')}, {_column(version, 'number')},"
-        f" {_column(version, 'text')} FROM {qn(template._meta.db_table)}"
-        f" LEFT OUTER JOIN {qn(version._meta.db_table)}"
-        f" ON {_column(template, 'active_version')} = {_column(version, 'id')}"
-        f" WHERE {_column(template, 'name')} = %s"
+        f"SELECT {column(template, 'is_active')}, {column(version, 'number')},"
+        f" {column(version, 'text')} FROM {table(template)} LEFT OUTER JOIN {table(version)}"
+        f" ON {column(template, 'active_version')} = {column(version, 'id')}"
+        f" WHERE {column(template, 'name')} = %s"
     )

@@ -19,6 +19,7 @@ from functools import partial
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cognition.sql import column, table
 from planners.models import BacklogItem, BacklogStatus, BacklogTransition, FictionPlan
 from planners.transitions import transition_backlog_item
 
@@ -82,7 +83,17 @@ def _lock_plan_sql() -> str:
 
 
 def _real_items(plan: FictionPlan) -> list[BacklogItem]:
-    return list(BacklogItem.objects.filter(plan=plan, synthetic=False).order_by("position", "id"))
+    return list(BacklogItem.objects.raw(_real_items_sql(), [plan.pk, False]))
+
+
+@functools.cache
+def _real_items_sql() -> str:
+    """Built once: every phase reads its plan's items (the ORM would compile it each time)."""
+    return (
+        f"SELECT * FROM {table(BacklogItem)} WHERE {column(BacklogItem, 'plan')} = %s"
+        f" AND {column(BacklogItem, 'synthetic')} = %s"
+        f" ORDER BY {column(BacklogItem, 'position')}, {column(BacklogItem, 'id')}"
+    )
 
 
 def ready_among(items: Sequence[BacklogItem]) -> list[BacklogItem]:

@@ -22,14 +22,16 @@ the limit was the queued-jobs one, which clears by itself).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from cognition.agents.base import AgentError, AgentService
+from cognition.sql import column, table
 from planners.fiction.inputs import PhaseInputError, next_iteration, params_for, resolve_blueprint
 from planners.fiction.lore import blocking_requirements, describe_blockers
 from planners.fiction.materialise import (
@@ -442,7 +444,7 @@ def _write_transcripts(
     if materialised.summary:
         base_metadata["materialised"] = materialised.summary
 
-    earlier = PhaseTranscript.objects.filter(backlog_item=item).count()
+    earlier = _transcript_count(item.pk)
     rows = []
     for offset, attempt in enumerate(attempts, start=1):
         number = earlier + offset
@@ -478,6 +480,22 @@ def _write_transcripts(
         )
     # bulk_create keeps this to one INSERT; the rows get their pks back on every backend we use.
     return PhaseTranscript.objects.bulk_create(rows)
+
+
+def _transcript_count(item_pk: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_transcript_count_sql(), [item_pk])
+        (count,) = cursor.fetchone()
+    return int(count)
+
+
+@functools.cache
+def _transcript_count_sql() -> str:
+    """Built once: every phase numbers its transcripts after the item's earlier ones."""
+    return (
+        f"SELECT COUNT(*) FROM {table(PhaseTranscript)}"
+        f" WHERE {column(PhaseTranscript, 'backlog_item')} = %s"
+    )
 
 
 def _queued_jobs(item: BacklogItem, planner_slug: str) -> int | None:
