@@ -347,7 +347,7 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     """Run the phase of backlog item ``item_id``; returns what happened, for logs and tests."""
     correlation_id = correlation_id or uuid.uuid4().hex
     # One query for the item and every row the phase reads of it (plan, project, targets).
-    item = ITEM_WITH_TARGETS.filter(pk=item_id).first()
+    item = next(iter(ITEM_WITH_TARGETS.filter(pk=item_id)), None)
     if item is None:
         logger.warning("backlog item %s no longer exists; nothing to run", item_id)
         return "missing"

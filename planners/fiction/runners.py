@@ -63,10 +63,12 @@ from planners.scheduling import lock_plan
 logger = logging.getLogger(__name__)
 
 #: The item with every row a phase reads of it: plan, project and targets (a scene item's
-#: section, scroll and blueprint are its own targets too: see ``_link_targets``).
+#: section, scroll and blueprint are its own targets too: see ``_link_targets``). Unordered: it
+#: is read by pk, and the model's ordering (by the plan's creation time) made PostgreSQL plan
+#: the seven-table join around a sort, ~1 ms more per phase.
 ITEM_WITH_TARGETS = BacklogItem.objects.select_related(
     "plan__project", "blueprint", "scroll", "section", "scene"
-)
+).order_by()
 
 PhaseStatus = Literal["completed", "blocked", "failed", "cancelled", "skipped"]
 
