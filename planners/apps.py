@@ -16,6 +16,7 @@ class PlannersConfig(AppConfig):
 
         import planners.checks
         import planners.fiction
+        import planners.unproduced_inputs  # connects the post_save receiver that keeps orphans
         from planners.rollouts.scaffold import import_planner_packages
 
         # Planners scaffolded by `startplanner` (planners/<package>/planner.py) register here.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 from django.db import connection, transaction
@@ -22,22 +22,12 @@ from django.utils import timezone
 from cognition.sql import column, table
 from planners.models import BacklogItem, BacklogStatus, BacklogTransition, FictionPlan
 from planners.transitions import transition_backlog_item
+from planners.unproduced_inputs import item_tokens
 
 logger = logging.getLogger(__name__)
 
 #: Statuses after which an item will not run again without an operator (or the sweep).
 STOPPED_STATUSES = frozenset({BacklogStatus.BLOCKED, BacklogStatus.FAILED})
-
-
-def _tokens(value: object) -> list[str]:
-    """Input/output tokens as strings; tolerant of a stray scalar where a list was expected."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Iterable):
-        return [str(token) for token in value if token not in (None, "")]
-    return [str(value)]
 
 
 def dependency_map(items: Sequence[BacklogItem]) -> dict[int, set[int]]:
@@ -47,12 +37,12 @@ def dependency_map(items: Sequence[BacklogItem]) -> dict[int, set[int]]:
     """
     producers: dict[str, set[int]] = {}
     for item in items:
-        for token in _tokens(item.outputs):
+        for token in item_tokens(item.outputs):
             producers.setdefault(token, set()).add(item.pk)
     return {
         item.pk: {
             producer
-            for token in _tokens(item.inputs)
+            for token in item_tokens(item.inputs)
             for producer in producers.get(token, ())
             if producer != item.pk
         }

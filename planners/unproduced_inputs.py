@@ -43,8 +43,9 @@ _deferred: ContextVar[set[int] | None] = ContextVar("unproduced_inputs_deferred"
 
 
 def item_tokens(value: object) -> list[str]:
-    """An item's input or output tokens: a list's non-empty elements as text, a bare string as
-    one token; any other shape (an object, a number) holds no tokens."""
+    """An item's input or output tokens, as the scheduler and the health report both read them:
+    a list's non-empty elements as text, a bare string as one token; any other shape (an
+    object, a number) holds no tokens."""
     if isinstance(value, str):
         return [value] if value else []
     if isinstance(value, list | tuple):

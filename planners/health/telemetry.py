@@ -125,8 +125,9 @@ def execution_groups(*, plan_id: int | None, since: datetime) -> list[ExecutionG
         .alias(mark=mark)
         .filter(mark__lt=since, created_at__gte=F("mark"), created_at__lt=since)
         .values(*_GROUP_FIELDS)
-        .annotate(**_TOTALS_ONLY, prompt=Coalesce(Sum("prompt_tokens"), 0))
         .annotate(
+            **_TOTALS_ONLY,
+            prompt=Coalesce(Sum("prompt_tokens"), 0),
             completion=Coalesce(Sum("completion_tokens"), 0),
             critique=Coalesce(Sum("critique_tokens"), 0),
         )
