@@ -15,11 +15,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 
-from planners.console.queries import PlanCounts
+from planners.console.queries import PlanCounts, url_for_pk
 from planners.models import BacklogStatus
-
-# A pk no plan has, reversed once and replaced per row (URL patterns take any integer).
-_PK_PLACEHOLDER = "9876543210"
 
 
 def plan_count_rows(plan_counts: Sequence[PlanCounts], *, selected: int | None) -> SafeString:
@@ -29,7 +26,7 @@ def plan_count_rows(plan_counts: Sequence[PlanCounts], *, selected: int | None) 
     the statuses come from ``BacklogStatus``, so the rows are joined as plain strings."""
     dashboard = escape(reverse("console:dashboard"))
     card = escape(reverse("console:card", args=["backlog"]))
-    plan_page = escape(reverse("console:plan", args=[int(_PK_PLACEHOLDER)]))
+    plan_page = url_for_pk("console:plan")
     css = {value: escape(slugify(value)) for value in BacklogStatus.values}
     empty = '<td class="num"><span class="muted">0</span></td>'
     rows = []
@@ -50,7 +47,7 @@ def plan_count_rows(plan_counts: Sequence[PlanCounts], *, selected: int | None) 
         rows.append(
             f'    <tr{chosen}>\n      <th scope="row"><a href="{dashboard}?plan={pk}#card-backlog" '
             f'hx-get="{card}?plan={pk}" hx-target="#card-backlog" hx-swap="outerHTML">{label}</a> '
-            f'<a class="small" href="{plan_page.replace(_PK_PLACEHOLDER, str(pk))}">plan page</a>'
+            f'<a class="small" href="{escape(plan_page(pk))}">plan page</a>'
             f'</th>\n      {cells}\n      <td class="num">{int(pc.total)}</td>\n    </tr>\n'
         )
     return mark_safe("".join(rows))

@@ -294,7 +294,9 @@ class BacklogRow:
 _PK_PLACEHOLDER = 9876543210
 
 
-def _url_for_pk(name: str) -> Callable[[int], str]:
+def url_for_pk(name: str) -> Callable[[int], str]:
+    """``reverse(name, args=[pk])`` for many pks at the cost of one reversal (URL patterns of
+    the console take any integer pk)."""
     pattern = reverse(name, args=[_PK_PLACEHOLDER])
     return lambda pk: pattern.replace(str(_PK_PLACEHOLDER), str(int(pk)))
 
@@ -349,7 +351,7 @@ def backlog_page(
         else _CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
     )
     page = paginator.get_page(filters.page)
-    resume_url, plan_url = _url_for_pk("console:resume"), _url_for_pk("console:plan")
+    resume_url, plan_url = url_for_pk("console:resume"), url_for_pk("console:plan")
     rows = []
     for item in page.object_list:
         allowed, reason = resume_state(item)

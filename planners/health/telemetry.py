@@ -139,10 +139,7 @@ def execution_groups(*, plan_id: int | None, since: datetime) -> list[ExecutionG
     totals = (
         rolled_up.values(*_GROUP_FIELDS)
         .annotate(
-            total=Sum("runs"),
-            recent=Value(0),
-            recent_fallback=Value(0),
-            recent_last_at=Value(None, output_field=DateTimeField()),
+            **{**_TOTALS_ONLY, "total": Sum("runs")},
             prompt=Sum("prompt_tokens"),
             completion=Sum("completion_tokens"),
             critique=Sum("critique_tokens"),
