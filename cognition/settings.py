@@ -209,6 +209,15 @@ PIPELINE_PHASE_TIME_LIMIT_SECONDS = env_int("PIPELINE_PHASE_TIME_LIMIT_SECONDS",
 PIPELINE_HEARTBEAT_SECONDS = env_int("PIPELINE_HEARTBEAT_SECONDS", 15, minimum=1)
 PIPELINE_MAX_RETRIES = env_int("PIPELINE_MAX_RETRIES", 5, minimum=0)
 SCENE_COVERAGE_RATIO = env_float("SCENE_COVERAGE_RATIO", 0.6, minimum=0.0)
+# The Scene Weaver's accepted length of a draft, in words (the prompt asks for 900 to 1300).
+SCENE_MIN_WORDS = env_int("SCENE_MIN_WORDS", 100, minimum=1)
+SCENE_MAX_WORDS = env_int("SCENE_MAX_WORDS", 3000, minimum=1)
+if SCENE_MAX_WORDS < SCENE_MIN_WORDS:
+    # An empty range would refuse every draft and block every scene.
+    raise ImproperlyConfigured(
+        f"SCENE_MAX_WORDS: must be at least SCENE_MIN_WORDS ({SCENE_MIN_WORDS}), "
+        f"got {SCENE_MAX_WORDS}."
+    )
 
 # --- Health report ----------------------------------------------------------------------------
 HEALTH_STALE_BACKLOG_SECONDS = env_int("HEALTH_STALE_BACKLOG_SECONDS", 7200, minimum=1)

@@ -50,6 +50,15 @@ def start_with(**env: str) -> subprocess.CompletedProcess[str]:
         ({"CELERY_BROKER_URL": "kafka://127.0.0.1"}, "CELERY_BROKER_URL: expected filesystem://"),
         ({"BACKLOG_STALE_AFTER_SECONDS": "0"}, "BACKLOG_STALE_AFTER_SECONDS: must be at least 1"),
         ({"PLANNER_QUOTAS": "{not json"}, "PLANNER_QUOTAS: not valid JSON"),
+        ({"SCENE_MIN_WORDS": "0"}, "SCENE_MIN_WORDS: must be at least 1"),
+        (
+            {"SCENE_MIN_WORDS": "500", "SCENE_MAX_WORDS": "400"},
+            "SCENE_MAX_WORDS: must be at least SCENE_MIN_WORDS (500), got 400",
+        ),
+        (
+            {"SCENE_MAX_WORDS": "50"},
+            "SCENE_MAX_WORDS: must be at least SCENE_MIN_WORDS (100), got 50",
+        ),
     ],
 )
 def test_bad_environment_value_stops_start_up_naming_the_variable(
@@ -70,3 +79,8 @@ def test_production_starts_with_a_secret_key_and_debug_off() -> None:
     result = start_with(DEPLOY_ENVIRONMENT="production", SECRET_KEY="s3cret-for-test")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_a_one_value_scene_word_range_is_allowed() -> None:
+    result = start_with(SCENE_MIN_WORDS="800", SCENE_MAX_WORDS="800")
+    assert result.returncode == 0, result.stderr
