@@ -1,11 +1,16 @@
-"""The scene coverage gate checks names and slug words, not every word of the outline."""
+"""The Scene Weaver's checks on a draft: Markdown prose (not JSON) under a "# " title heading,
+of an accepted length, that passes the coverage gate (names and slug words, not every word of
+the outline)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from planners.fiction.coverage import check_coverage, scene_entities
-from planners.fiction.scene_weaver import SceneWeaverParams, SceneWeaverPlanner
+from planners.fiction.scene_weaver import SceneWeaverParams, SceneWeaverPlanner, count_words
 from planners.fiction.scripted_replies import SCENE_PROSE
 from planners.framework.catalog import catalog
 from planners.framework.errors import ReplyValidationError
@@ -111,7 +116,7 @@ def test_fenced_markdown_prose_is_unwrapped() -> None:
 
 def test_off_topic_prose_is_refused_naming_the_missing_entities() -> None:
     planner = _bound_planner(0.6)
-    prose = "The harbour was quiet that morning. " * 40
+    prose = "# The Harbour\n\n" + "The harbour was quiet that morning. " * 40
     with pytest.raises(ReplyValidationError) as caught:
         planner.parse_reply(planner.metadata.steps[0], prose)
     (error,) = caught.value.errors
@@ -125,3 +130,103 @@ def test_a_few_lines_are_not_a_scene() -> None:
     with pytest.raises(ReplyValidationError) as caught:
         planner.parse_reply(planner.metadata.steps[0], "Mara entered the archive.")
     assert "words long" in caught.value.errors[0]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        json.dumps({"title": "Mara Enters the Drowned Archive", "prose": SCENE_PROSE}),
+        "```json\n" + json.dumps({"prose": SCENE_PROSE}, indent=2) + "\n```",
+        json.dumps([{"heading": "# Mara Enters the Drowned Archive", "text": SCENE_PROSE}]),
+    ],
+    ids=["object", "fenced-object", "array"],
+)
+def test_json_reply_is_not_accepted_as_prose(reply: str) -> None:
+    planner = _bound_planner(0.6)
+    with pytest.raises(ReplyValidationError) as caught:
+        planner.parse_reply(planner.metadata.steps[0], reply)
+    # The JSON problem alone: a heading or length check on a JSON document would only confuse.
+    (error,) = caught.value.errors
+    assert error.startswith("the reply is a JSON document, not Markdown prose")
+
+
+def test_prose_that_merely_mentions_json_is_accepted() -> None:
+    planner = _bound_planner(0.6)
+    prose = SCENE_PROSE + '\n"{}" was all the Guild had written in the margin.\n'
+    assert planner.parse_reply(planner.metadata.steps[0], prose).prose == prose.strip()
+
+
+_BODY = SCENE_PROSE.split("\n", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        _BODY,
+        "## Mara Enters the Drowned Archive\n" + _BODY,
+        "#Mara Enters the Drowned Archive\n" + _BODY,
+        "Here is the scene you asked for.\n\n" + SCENE_PROSE,
+    ],
+    ids=["no-heading", "second-level-heading", "no-space-after-hash", "preamble-first"],
+)
+def test_prose_without_a_title_heading_is_refused(reply: str) -> None:
+    planner = _bound_planner(0.6)
+    with pytest.raises(ReplyValidationError) as caught:
+        planner.parse_reply(planner.metadata.steps[0], reply)
+    assert caught.value.errors == [
+        'the reply does not start with a "# " heading; put "# " and the scene title on the '
+        "first line"
+    ]
+
+
+def test_heading_after_blank_lines_is_accepted() -> None:
+    planner = _bound_planner(0.6)
+    draft = planner.parse_reply(planner.metadata.steps[0], "\n\n  \n" + SCENE_PROSE)
+    assert draft.prose.startswith("# Mara Enters the Drowned Archive")
+
+
+@pytest.mark.parametrize(
+    ("minimum", "maximum", "expected"),
+    [
+        (1000, 3000, "under the minimum of 1000"),
+        (100, 200, "over the maximum of 200"),
+    ],
+)
+def test_prose_outside_word_range_is_rejected(
+    settings: SettingsWrapper, minimum: int, maximum: int, expected: str
+) -> None:
+    settings.SCENE_MIN_WORDS = minimum
+    settings.SCENE_MAX_WORDS = maximum
+    planner = _bound_planner(0.6)
+    words = count_words(SCENE_PROSE)
+    with pytest.raises(ReplyValidationError) as caught:
+        planner.parse_reply(planner.metadata.steps[0], SCENE_PROSE)
+    assert caught.value.errors == [
+        f"the scene is {words} words long, {expected}; write about 900 to 1300 words of prose"
+    ]
+
+
+def test_word_range_bounds_are_inclusive(settings: SettingsWrapper) -> None:
+    words = count_words(SCENE_PROSE)
+    settings.SCENE_MIN_WORDS = settings.SCENE_MAX_WORDS = words
+    planner = _bound_planner(0.6)
+    assert planner.parse_reply(planner.metadata.steps[0], SCENE_PROSE).wordCount == words
+
+
+def test_default_word_range_refuses_a_runaway_draft() -> None:
+    planner = _bound_planner(0.6)
+    runaway = SCENE_PROSE + "\nThe water rose and rose again.\n" * 600
+    with pytest.raises(ReplyValidationError) as caught:
+        planner.parse_reply(planner.metadata.steps[0], runaway)
+    (error,) = caught.value.errors
+    assert "over the maximum of 3000" in error
+
+
+def test_every_problem_of_a_draft_is_listed_at_once() -> None:
+    planner = _bound_planner(0.6)
+    with pytest.raises(ReplyValidationError) as caught:
+        planner.parse_reply(planner.metadata.steps[0], "The harbour was quiet that morning.")
+    length, heading, coverage = caught.value.errors
+    assert "under the minimum of 100" in length
+    assert "heading" in heading
+    assert coverage.startswith("scene coverage 0/")

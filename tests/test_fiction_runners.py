@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 
 import pytest
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from cognition.agents.base import AgentError, AgentReply, ChatMessage
 from cognition.agents.scripted import ScriptedAgent
@@ -19,6 +20,7 @@ from planners.fiction.runners import PhaseResult, run_backlog_item
 from planners.fiction.scripted_replies import (
     CHAPTER_ARCHITECT_REPLY,
     DEFAULT_REPLIES,
+    SCENE_PROSE,
     SCROLL_REFINER_REPLY,
     VISION_REPLY,
 )
@@ -412,6 +414,72 @@ def test_scene_failing_the_coverage_gate_is_blocked_naming_missing_entities(
     transcripts = PhaseTranscript.objects.filter(backlog_item=scene_item)
     assert [t.validation_status for t in transcripts.order_by("attempt")] == ["failed", "failed"]
     assert all(t.metadata["sceneSlug"] == "mara-enters-the-archive" for t in transcripts)
+
+
+def _scene_run(plan: FictionPlan, replies: list[str]) -> tuple[PhaseResult, ScriptedAgent]:
+    """Run the plan up to its scene, then the scene with the Scene Weaver saying ``replies``."""
+    _through(plan, ScriptedAgent(), "scene-the-drowned-archive-mara-enters-the-archive")
+    agent = ScriptedAgent(replies=_replies(sceneWeaver=replies))
+    return _run(plan.backlog_items.get(phase="sceneWeaver"), agent), agent
+
+
+def _scene_attempts(plan: FictionPlan) -> list[tuple[str, list[str]]]:
+    transcripts = PhaseTranscript.objects.filter(
+        backlog_item__plan=plan, backlog_item__phase="sceneWeaver"
+    ).order_by("attempt")
+    return [(t.validation_status, t.validation_details) for t in transcripts]
+
+
+def test_json_reply_twice_blocks_the_scene(plan: FictionPlan) -> None:
+    as_json = json.dumps({"title": "Mara Enters the Drowned Archive", "prose": SCENE_PROSE})
+    result, agent = _scene_run(plan, [as_json, "```json\n" + as_json + "\n```"])
+
+    assert result.status == "blocked"
+    assert "the reply is a JSON document, not Markdown prose" in result.reason
+    assert len(agent.calls) == 2
+    assert "the reply is a JSON document" in agent.calls[1][1][-1].content
+    assert [status for status, _ in _scene_attempts(plan)] == ["failed", "failed"]
+    scene = ChapterScene.objects.get()
+    assert (scene.status, scene.prose) == (ChapterScene.Status.BLOCKED, "")
+
+
+def test_prose_without_heading_gets_a_repair_attempt(plan: FictionPlan) -> None:
+    headless = SCENE_PROSE.split("\n", 1)[1]
+    result, agent = _scene_run(plan, [headless, SCENE_PROSE])
+
+    assert result.status == "completed"
+    assert len(agent.calls) == 2
+    repair_prompt = agent.calls[1][1][-1].content
+    assert 'the reply does not start with a "# " heading' in repair_prompt
+    heading_error = (
+        'the reply does not start with a "# " heading; put "# " and the scene title on the '
+        "first line"
+    )
+    assert _scene_attempts(plan) == [("failed", [heading_error]), ("passed", [])]
+
+
+def test_prose_outside_word_range_twice_blocks_the_scene(
+    plan: FictionPlan, settings: SettingsWrapper
+) -> None:
+    settings.SCENE_MAX_WORDS = 200
+    result, agent = _scene_run(plan, [SCENE_PROSE])
+
+    assert result.status == "blocked"
+    assert "over the maximum of 200" in result.reason
+    assert len(agent.calls) == 2
+    assert ChapterScene.objects.get().status == ChapterScene.Status.BLOCKED
+
+
+def test_repaired_prose_completes_the_scene(plan: FictionPlan) -> None:
+    as_json = json.dumps({"prose": SCENE_PROSE})
+    result, _ = _scene_run(plan, [as_json, "```markdown\n" + SCENE_PROSE + "\n```"])
+
+    assert result.status == "completed"
+    assert [status for status, _ in _scene_attempts(plan)] == ["failed", "passed"]
+    scene = ChapterScene.objects.get()
+    assert scene.status == ChapterScene.Status.DRAFTED
+    assert scene.prose == SCENE_PROSE.strip()
+    assert plan.backlog_items.get(phase="sceneWeaver").status == BacklogStatus.COMPLETE
 
 
 class _FlakyAgent:

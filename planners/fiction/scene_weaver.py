@@ -1,13 +1,16 @@
 """The Scene Weaver: drafts one scene's prose in Markdown, checked by the coverage gate.
 
-The reply is prose, not JSON, so validation is the coverage gate (``planners.fiction.coverage``):
-the draft must mention enough of the scene's named entities and slug words. A draft that misses
-them gets the usual one repair attempt, told exactly which names are missing.
+The reply is prose, not JSON. A draft is refused when it is a JSON document (a fenced one too),
+when it does not open with the ``# `` title heading the prompt asks for, when its length falls
+outside ``SCENE_MIN_WORDS``..``SCENE_MAX_WORDS``, or when it fails the coverage gate
+(``planners.fiction.coverage``: it must mention enough of the scene's named entities and slug
+words). A refused draft gets the usual one repair attempt, told every problem in one line each.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from pydantic import BaseModel, Field
 
-from planners.fiction.coverage import Entity, check_coverage, scene_entities
+from planners.fiction.coverage import CoverageReport, Entity, check_coverage, scene_entities
 from planners.fiction.json_planner import SYSTEM_MESSAGE, FictionParams, step_variables
 from planners.framework.base import FinishedRun, PlannerBase
 from planners.framework.catalog import register_planner
@@ -23,8 +26,13 @@ from planners.framework.context import PlannerContext
 from planners.framework.errors import PlannerParamsError, ReplyValidationError
 from planners.framework.metadata import PlannerMetadata, PlannerStep
 
-#: A reply shorter than this is not a scene (the prompt asks for 900 to 1300 words).
-MIN_SCENE_WORDS = 100
+NOT_PROSE_PROBLEM = (
+    "the reply is a JSON document, not Markdown prose; reply with the scene's prose only, "
+    'starting with a "# " heading'
+)
+NO_HEADING_PROBLEM = (
+    'the reply does not start with a "# " heading; put "# " and the scene title on the first line'
+)
 
 _OUTER_FENCE_RE = re.compile(r"^```[A-Za-z]*[^\n]*\n(.*?)\n?```\s*$", re.DOTALL)
 _WORDS_RE = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)?")
@@ -67,6 +75,50 @@ def strip_outer_fence(text: str) -> str:
 
 def count_words(text: str) -> int:
     return len(_WORDS_RE.findall(text))
+
+
+def is_json_document(text: str) -> bool:
+    """A JSON object or array: models used to the other phases' JSON replies sometimes answer
+    this one with, say, ``{"prose": "..."}``, whose words would otherwise pass for a scene."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
+        return False
+    return isinstance(data, dict | list)
+
+
+def starts_with_heading(prose: str) -> bool:
+    """Whether the first non-blank line is a level-one ``# `` heading (the scene title)."""
+    first_line = prose.lstrip().split("\n", 1)[0]
+    return first_line.startswith("# ")
+
+
+def length_problem(words: int) -> str | None:
+    """The draft's length outside ``SCENE_MIN_WORDS``..``SCENE_MAX_WORDS``, or None."""
+    minimum, maximum = settings.SCENE_MIN_WORDS, settings.SCENE_MAX_WORDS
+    if words < minimum:
+        bound = f"under the minimum of {minimum}"
+    elif words > maximum:
+        bound = f"over the maximum of {maximum}"
+    else:
+        return None
+    return f"the scene is {words} words long, {bound}; write about 900 to 1300 words of prose"
+
+
+def prose_problems(prose: str, words: int, report: CoverageReport) -> list[str]:
+    """Every problem of a prose draft at once, so the one repair attempt can fix them all."""
+    problems: list[str] = []
+    if (length := length_problem(words)) is not None:
+        problems.append(length)
+    if not starts_with_heading(prose):
+        problems.append(NO_HEADING_PROBLEM)
+    if not report.passed:
+        problems.append(
+            report.describe()
+            + ". Mention these names from the scene outline in the prose: "
+            + ", ".join(report.missing)
+        )
+    return problems
 
 
 @register_planner
@@ -165,22 +217,16 @@ the characters and places of the outline as you go. Reply with the prose only: n
 
     def parse_reply(self, step: PlannerStep, text: str) -> SceneDraft:
         prose = strip_outer_fence(text)
-        words = count_words(prose)
         if not prose:
             raise ReplyValidationError(["the reply is empty: expected the scene's Markdown prose"])
-        if words < MIN_SCENE_WORDS:
-            raise ReplyValidationError(
-                [f"the scene is {words} words long; write about 900 to 1300 words of prose"]
-            )
+        if is_json_document(prose):
+            # Its heading, length and names say nothing about prose; one problem is the message.
+            raise ReplyValidationError([NOT_PROSE_PROBLEM])
+        words = count_words(prose)
         report = check_coverage(prose, self.entities, required_ratio=self.required_ratio)
-        if not report.passed:
-            raise ReplyValidationError(
-                [
-                    report.describe()
-                    + ". Mention these names from the scene outline in the prose: "
-                    + ", ".join(report.missing)
-                ]
-            )
+        problems = prose_problems(prose, words, report)
+        if problems:
+            raise ReplyValidationError(problems)
         return SceneDraft(
             prose=prose,
             wordCount=words,
