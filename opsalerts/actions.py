@@ -296,23 +296,24 @@ class SyntheticResult:
     outcome: Any = None  # opsalerts.delivery.SendOutcome of the inline attempt
 
 
-def _planner_phase(planner_slug: str) -> str:
-    """The backlog phase run by ``planner_slug``; unknown planners are a clear error."""
-    from planners.health.backlog import PHASE_PLANNER_SLUGS
+def _planner_phase(planner_slug: str) -> tuple[str, str]:
+    """The pipeline and backlog phase run by ``planner_slug``; unknown planners, and planners
+    no pipeline runs, are a clear error."""
+    from planners.framework.catalog import catalog
+    from planners.pipeline.registry import pipelines
 
-    phases = {slug: phase for phase, slug in PHASE_PLANNER_SLUGS.items()}
-    known: list[str] = sorted(phases)
-    try:
-        from planners.framework.catalog import catalog
-
-        known = sorted(p.metadata.slug for p in catalog.all()) or known
-    except ImportError:  # pragma: no cover - the catalog is part of the product
-        pass
-    if planner_slug not in known or planner_slug not in phases:
-        raise OpsAlertingError(
-            f"Unknown planner {planner_slug!r}; known planners: {', '.join(known)}."
+    found = pipelines.phase_for_planner(planner_slug)
+    if found is None:
+        known = sorted(
+            slug for slug in catalog.slugs() if pipelines.phase_for_planner(slug) is not None
         )
-    return phases[planner_slug]
+        why = "no pipeline runs it" if planner_slug in catalog else "unknown planner"
+        raise OpsAlertingError(
+            f"Cannot drill planner {planner_slug!r} ({why}); planners in a pipeline: "
+            f"{', '.join(known)}."
+        )
+    pipeline, spec = found
+    return pipeline.slug, spec.key
 
 
 def _synthetic_backlog_id(planner_slug: str) -> str:
@@ -337,21 +338,22 @@ def trigger_synthetic_alert(
     The entry lives on a dedicated synthetic plan and is flagged ``synthetic``: the health
     report keeps it out of real counts and raises a separate ``backlog:stale`` alert for it.
     """
-    from planners.models import BacklogItem, BacklogStatus, FictionPlan, FictionProject
+    from planners.models import BacklogItem, BacklogStatus, Plan, Project
     from planners.transitions import transition_backlog_item
 
-    phase = _planner_phase(planner_slug)
+    pipeline, phase = _planner_phase(planner_slug)
     config, problems = parse_ops_alerting()
     _require_delivery([p.message for p in problems], config.enabled)
     now = now or timezone.now()
     started = now - timedelta(seconds=settings.HEALTH_STALE_BACKLOG_SECONDS + 60)
     with transaction.atomic():
-        project, _ = FictionProject.objects.get_or_create(
+        project, _ = Project.objects.get_or_create(
             title=SYNTHETIC_PROJECT_TITLE,
             defaults={"description": "Holds synthetic backlog entries made by Ops checks."},
         )
-        plan, _ = FictionPlan.objects.get_or_create(
+        plan, _ = Plan.objects.get_or_create(
             project=project,
+            pipeline=pipeline,
             branch=SYNTHETIC_PLAN_BRANCH,
             defaults={"name": "Synthetic alerts"},
         )

@@ -22,10 +22,12 @@ from planners.models import (
     BacklogItem,
     BacklogStatus,
     ContractDriftEvent,
-    FictionPlan,
-    FictionProject,
     PhaseCheckpoint,
+    Plan,
+    Project,
 )
+from planners.pipeline.plans import start_plan
+from planners.pipeline.registry import DEFAULT_PIPELINE
 from planners.scheduling import lock_plan, ready_items, schedule_ready_items
 from planners.transitions import transition_backlog_item
 
@@ -81,21 +83,18 @@ def _item_label(item: BacklogItem) -> str:
 
 
 def create_plan(
-    project: FictionProject,
+    project: Project,
     *,
+    pipeline: str = DEFAULT_PIPELINE,
     branch: str = "main",
     name: str | None = None,
     agent_backend: str | None = None,
     actor: str = "",
-) -> FictionPlan:
-    """A new plan for ``project`` on ``branch`` with its first backlog item (``vision-plan``).
-
-    The fiction package owns what a fresh plan holds; this action adds the audit trail.
-    """
-    from planners.fiction.plans import create_plan as create_fiction_plan
-
+) -> Plan:
+    """A new ``pipeline`` plan for ``project`` on ``branch`` with the first backlog items its
+    pipeline declares (the existing plan when there is one), with the audit trail."""
     with transaction.atomic():
-        plan = create_fiction_plan(project, branch=branch, name=name)
+        plan = start_plan(project, pipeline=pipeline, branch=branch, name=name)
         if agent_backend and plan.agent_backend != agent_backend:
             plan.agent_backend = agent_backend
             plan.save(update_fields=["agent_backend", "updated_at"])
@@ -103,13 +102,18 @@ def create_plan(
             "create-plan",
             actor=actor,
             target=plan,
-            detail={"plan_id": plan.pk, "project": project.title, "branch": branch},
+            detail={
+                "plan_id": plan.pk,
+                "project": project.title,
+                "pipeline": pipeline,
+                "branch": branch,
+            },
         )
     return plan
 
 
 def start_pipeline(
-    plan: FictionPlan, *, actor: str, agent_backend: str | None = None
+    plan: Plan, *, actor: str, agent_backend: str | None = None
 ) -> list[BacklogItem]:
     """Queue every ready item of ``plan`` on the workers (after commit); returns them.
 
@@ -310,7 +314,7 @@ def sweep_stale_items(*, actor: str, now: datetime | None = None) -> int:
             logger.info("sweep skipped %s: %s", _item_label(item), refusal)
             continue
         resumed += 1
-    for plan in FictionPlan.objects.filter(status=FictionPlan.Status.IN_PROGRESS):
+    for plan in Plan.objects.filter(status=Plan.Status.IN_PROGRESS):
         running = plan.backlog_items.filter(
             status=BacklogStatus.IN_PROGRESS, synthetic=False
         ).exists()

@@ -9,13 +9,14 @@ class PlannersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Importing the fiction package registers its planners in the catalog, so every view,
-        # command and task sees the complete catalog; the checks module registers the system
-        # checks for the planner settings.
+        # Importing a family's package registers its planners in the catalog and its pipeline
+        # in the registry, so every view, command and task sees them all; the checks module
+        # registers the system checks for the planner settings.
         from celery.signals import worker_init
 
         import planners.checks
         import planners.fiction
+        import planners.fiction.pipeline
         import planners.unproduced_inputs  # connects the post_save receiver that keeps orphans
         from planners.rollouts.scaffold import import_planner_packages
 

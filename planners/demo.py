@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from planners.models import FictionPlan, FictionProject
+from planners.models import FictionProfile, Plan, Project
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,21 @@ DEMO_PROJECT: dict[str, Any] = {
 }
 
 
-def project_defaults(title: str) -> dict[str, Any]:
-    """What a new project gets when created by title: the demo's story for the demo title."""
-    return dict(DEMO_PROJECT) if title == DEMO_PROJECT_TITLE else {}
+def get_or_create_project(title: str) -> tuple[Project, bool]:
+    """The project called ``title``, created if needed; the demo title gets the demo's story
+    (its description, and the logline and author persona fiction's phases read)."""
+    if title != DEMO_PROJECT_TITLE:
+        return Project.objects.get_or_create(title=title)
+    story = dict(DEMO_PROJECT)
+    project, created = Project.objects.get_or_create(
+        title=title, defaults={"description": story.pop("description")}
+    )
+    if created:
+        FictionProfile.objects.create(project=project, **story)
+    return project, created
 
 
-def ensure_demo_pipeline() -> FictionPlan | None:
+def ensure_demo_pipeline() -> Plan | None:
     """Create the demo project and plan and queue its scripted pipeline, once.
 
     Returns the queued plan, or None when the demo project already exists (a later start, or
@@ -45,13 +54,11 @@ def ensure_demo_pipeline() -> FictionPlan | None:
     """
     from planners.actions import create_plan, start_pipeline
 
-    if FictionProject.objects.filter(title=DEMO_PROJECT_TITLE).exists():
+    if Project.objects.filter(title=DEMO_PROJECT_TITLE).exists():
         return None
     try:
         with transaction.atomic():
-            project = FictionProject.objects.create(
-                title=DEMO_PROJECT_TITLE, **project_defaults(DEMO_PROJECT_TITLE)
-            )
+            project, _ = get_or_create_project(DEMO_PROJECT_TITLE)
             plan = create_plan(project, agent_backend="scripted", actor=DEMO_ACTOR)
             start_pipeline(plan, actor=DEMO_ACTOR, agent_backend="scripted")
     except IntegrityError:  # another process created the project between the check and here

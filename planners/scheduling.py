@@ -6,6 +6,9 @@ claims **every** ready item with a conditional update (two workers finishing at 
 never queue the same item twice) and enqueues one task per claimed item after the transaction
 commits, so independent items run in parallel on several workers.
 
+An input ``after:<phase>`` makes an item wait for every other item of its plan in that phase or
+an earlier one of the plan's pipeline (``planners.pipeline.registry``).
+
 Synthetic items (created by synthetic alerts) never run and never count towards a plan's state.
 """
 
@@ -13,14 +16,15 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from cognition.sql import column, table
-from planners.models import BacklogItem, BacklogStatus, BacklogTransition, FictionPlan
+from planners.models import BacklogItem, BacklogStatus, BacklogTransition, Plan
+from planners.pipeline.registry import AFTER_PREFIX, pipelines
 from planners.transitions import transition_backlog_item
 from planners.unproduced_inputs import item_tokens
 
@@ -30,24 +34,41 @@ logger = logging.getLogger(__name__)
 STOPPED_STATUSES = frozenset({BacklogStatus.BLOCKED, BacklogStatus.FAILED})
 
 
-def dependency_map(items: Sequence[BacklogItem]) -> dict[int, set[int]]:
+def phase_order(plan: Plan) -> dict[str, int]:
+    """The place of each phase of the plan's pipeline (empty for a pipeline not registered)."""
+    if plan.pipeline not in pipelines:
+        return {}
+    return {key: index for index, key in enumerate(pipelines.get(plan.pipeline).phase_keys)}
+
+
+def dependency_map(
+    items: Sequence[BacklogItem], order: Mapping[str, int] | None = None
+) -> dict[int, set[int]]:
     """For each item's pk, the pks of the items it depends on (never itself).
 
-    A token nobody produces is an external input and adds no dependency.
+    A token nobody produces is an external input and adds no dependency. ``order``: the
+    pipeline's phase order, which ``after:<phase>`` inputs read (see the module docstring).
     """
     producers: dict[str, set[int]] = {}
     for item in items:
         for token in item_tokens(item.outputs):
             producers.setdefault(token, set()).add(item.pk)
-    return {
-        item.pk: {
-            producer
-            for token in item_tokens(item.inputs)
-            for producer in producers.get(token, ())
-            if producer != item.pk
-        }
-        for item in items
-    }
+    order = order or {}
+    dependencies: dict[int, set[int]] = {}
+    for item in items:
+        depends: set[int] = set()
+        for token in item_tokens(item.inputs):
+            if token.startswith(AFTER_PREFIX):
+                limit = order.get(token[len(AFTER_PREFIX) :])
+                if limit is not None:
+                    depends.update(
+                        other.pk for other in items if order.get(other.phase, limit + 1) <= limit
+                    )
+            else:
+                depends.update(producers.get(token, ()))
+        depends.discard(item.pk)
+        dependencies[item.pk] = depends
+    return dependencies
 
 
 def lock_plan(plan_id: int) -> None:
@@ -68,11 +89,11 @@ def lock_plan(plan_id: int) -> None:
 def _lock_plan_sql() -> str:
     """Built once: a statement every phase runs (the ORM would rebuild it each time)."""
     qn = connection.ops.quote_name
-    meta = FictionPlan._meta
+    meta = Plan._meta
     return f"SELECT 1 FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s FOR UPDATE"
 
 
-def _real_items(plan: FictionPlan) -> list[BacklogItem]:
+def _real_items(plan: Plan) -> list[BacklogItem]:
     return list(BacklogItem.objects.raw(_real_items_sql(), [plan.pk, False]))
 
 
@@ -86,10 +107,12 @@ def _real_items_sql() -> str:
     )
 
 
-def ready_among(items: Sequence[BacklogItem]) -> list[BacklogItem]:
+def ready_among(
+    items: Sequence[BacklogItem], order: Mapping[str, int] | None = None
+) -> list[BacklogItem]:
     """The pending items of ``items`` whose dependencies are all complete."""
     status_by_pk = {item.pk: item.status for item in items}
-    dependencies = dependency_map(items)
+    dependencies = dependency_map(items, order)
     return [
         item
         for item in items
@@ -98,12 +121,14 @@ def ready_among(items: Sequence[BacklogItem]) -> list[BacklogItem]:
     ]
 
 
-def ready_items(plan: FictionPlan) -> list[BacklogItem]:
+def ready_items(plan: Plan) -> list[BacklogItem]:
     """The plan's pending, non-synthetic items whose dependencies are all complete."""
-    return ready_among(_real_items(plan))
+    return ready_among(_real_items(plan), phase_order(plan))
 
 
-def plan_status_for(items: Sequence[BacklogItem]) -> str | None:
+def plan_status_for(
+    items: Sequence[BacklogItem], order: Mapping[str, int] | None = None
+) -> str | None:
     """The plan status the items imply, or None when there is nothing to judge (no items).
 
     ``complete`` when every item is complete; ``in_progress`` while something runs or can run;
@@ -114,22 +139,22 @@ def plan_status_for(items: Sequence[BacklogItem]) -> str | None:
         return None
     statuses = [item.status for item in items]
     if all(status == BacklogStatus.COMPLETE for status in statuses):
-        return FictionPlan.Status.COMPLETE
-    if BacklogStatus.IN_PROGRESS in statuses or ready_among(items):
-        return FictionPlan.Status.IN_PROGRESS
-    return FictionPlan.Status.BLOCKED
+        return Plan.Status.COMPLETE
+    if BacklogStatus.IN_PROGRESS in statuses or ready_among(items, order):
+        return Plan.Status.IN_PROGRESS
+    return Plan.Status.BLOCKED
 
 
-def refresh_plan_status(plan: FictionPlan, items: Sequence[BacklogItem] | None = None) -> str:
+def refresh_plan_status(plan: Plan, items: Sequence[BacklogItem] | None = None) -> str:
     """Store the status the plan's items imply (a draft with no items stays a draft).
 
     ``items``: the plan's real items as the caller already holds them in this transaction
     (saves reading them again); read here when not given.
     """
-    status = plan_status_for(_real_items(plan) if items is None else items)
+    status = plan_status_for(_real_items(plan) if items is None else items, phase_order(plan))
     if status is not None and status != plan.status:
         changed = (
-            FictionPlan.objects.filter(pk=plan.pk)
+            Plan.objects.filter(pk=plan.pk)
             .exclude(status=status)
             .update(status=status, updated_at=timezone.now())
         )
@@ -156,7 +181,7 @@ def _enqueue(item_id: int, correlation_id: str) -> None:
 
 
 def schedule_ready_items(
-    plan: FictionPlan,
+    plan: Plan,
     *,
     actor: str,
     correlation_id: str = "",
@@ -179,7 +204,7 @@ def schedule_ready_items(
             lock_plan(plan.pk)
         items = _real_items(plan)
         batch = transitions if transitions is not None else []
-        for item in ready_among(items):
+        for item in ready_among(items, phase_order(plan)):
             if transition_backlog_item(
                 item,
                 BacklogStatus.IN_PROGRESS,

@@ -1,7 +1,8 @@
 """Which input tokens of a backlog item no item of its plan outputs, kept on the item itself.
 
 Item A depends on item B when an input token of A is an output token of B (design.md §3). An
-input token that no real item of the plan outputs makes A an orphan in the health report.
+input token that no real item of the plan outputs makes A an orphan in the health report
+(``after:<phase>`` inputs wait on phases, not tokens, and never make an orphan).
 Working that out at read time means unnesting every output token of every plan on every report
 (hundreds of milliseconds at 100,000 items), so it is worked out when a plan's items change
 instead, and stored on each item as ``unproduced_inputs`` with the indexed flag
@@ -35,6 +36,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from planners.models import BacklogItem
+from planners.pipeline.registry import AFTER_PREFIX
 
 #: The fields a save must touch for the plan's answer to change.
 TOKEN_FIELDS = frozenset({"inputs", "outputs", "plan", "plan_id", "synthetic"})
@@ -73,7 +75,13 @@ def refresh_unproduced_inputs(
         items.append((pk, plan_id, inputs, stored))
     changed = []
     for pk, plan_id, inputs, stored in items:
-        missing = sorted({token for token in item_tokens(inputs) if token not in produced[plan_id]})
+        missing = sorted(
+            {
+                token
+                for token in item_tokens(inputs)
+                if token not in produced[plan_id] and not token.startswith(AFTER_PREFIX)
+            }
+        )
         if missing != stored:
             changed.append(
                 item_model(pk=pk, unproduced_inputs=missing, has_unproduced_inputs=bool(missing))

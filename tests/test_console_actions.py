@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from opsalerts.models import Alert, AlertEvent, Silence
-from planners.models import ActionLogEntry, BacklogStatus, FictionProject
+from planners.models import ActionLogEntry, BacklogStatus, Project
 from tests.test_console_views import HTMX, ConsoleData, build_console_data
 from tests.worker import eager_tasks  # noqa: F401  (fixture)
 
@@ -181,7 +181,7 @@ def test_run_pipeline_runs_every_phase_and_shows_progress(
 ) -> None:
     from planners.actions import create_plan
 
-    project = FictionProject.objects.create(title="The Glass Orchard")
+    project = Project.objects.create(title="The Glass Orchard")
     plan = create_plan(project, agent_backend="scripted", actor="olivia")
 
     with django_capture_on_commit_callbacks(execute=True):

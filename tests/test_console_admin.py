@@ -21,13 +21,13 @@ from planners.models import (
     ChapterScroll,
     ChapterSection,
     ContractDriftEvent,
-    FictionPlan,
-    FictionProject,
     LoreRequirement,
     PhaseCheckpoint,
     PhaseTranscript,
+    Plan,
     PlannerExecution,
     PlanPass,
+    Project,
     TelemetryEvent,
 )
 from tests.test_console_views import ConsoleData, add_backlog_items, build_console_data
@@ -35,8 +35,8 @@ from tests.test_console_views import ConsoleData, add_backlog_items, build_conso
 pytestmark = pytest.mark.django_db
 
 PIPELINE_MODELS = (
-    FictionProject,
-    FictionPlan,
+    Project,
+    Plan,
     CastMember,
     PlanPass,
     ChapterBlueprint,

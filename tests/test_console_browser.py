@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from planners.models import BacklogItem, BacklogStatus, FictionProject
+from planners.models import BacklogItem, BacklogStatus, Project
 from tests.test_console_views import ConsoleData, build_console_data
 from tests.worker import eager_tasks  # noqa: F401  (fixture)
 
@@ -139,7 +139,7 @@ def test_resume_a_blocked_item_without_reloading(page: Any, data: ConsoleData) -
 def test_run_a_pipeline_from_the_plan_page_and_watch_phases_complete(page: Any) -> None:
     from planners.actions import create_plan
 
-    project = FictionProject.objects.create(title="The Glass Orchard")
+    project = Project.objects.create(title="The Glass Orchard")
     plan = create_plan(project, agent_backend="scripted", actor="olivia")
     page.goto(f"/plans/{plan.pk}/")
     assert page.locator('[data-phase="vision"]').get_attribute("data-status") == "pending"

@@ -16,19 +16,20 @@ from django.utils import timezone
 
 from opsalerts.models import Alert, Severity, Silence
 from planners.console.queries import BacklogFilters, backlog_page, plans_with_counts
+from planners.fiction.phases import Phase
 from planners.health import build_health_report
 from planners.models import (
     ActionLogEntry,
     BacklogItem,
     BacklogStatus,
     BacklogTransition,
-    FictionPlan,
-    FictionProject,
-    Phase,
+    FictionProfile,
     PhaseCheckpoint,
     PhaseTranscript,
+    Plan,
     PlannerExecution,
     PlannerOutcome,
+    Project,
 )
 from planners.unproduced_inputs import refresh_unproduced_inputs
 
@@ -39,7 +40,7 @@ HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 @dataclass
 class ConsoleData:
-    plan: FictionPlan
+    plan: Plan
     vision: BacklogItem
     blocked: BacklogItem
     waiting: BacklogItem
@@ -55,8 +56,9 @@ def build_console_data() -> ConsoleData:
     """The Lantern Keeper: a plan whose vision ran, one blocked item, one waiting, one stale,
     a failed run with its transcript, and alerts in each state."""
     now = timezone.now()
-    project = FictionProject.objects.create(title="The Lantern Keeper", logline="A keeper's war.")
-    plan = FictionPlan.objects.create(project=project, name="Lantern Keeper main", branch="main")
+    project = Project.objects.create(title="The Lantern Keeper")
+    FictionProfile.objects.create(project=project, logline="A keeper's war.")
+    plan = Plan.objects.create(project=project, name="Lantern Keeper main", branch="main")
     vision = BacklogItem.objects.create(
         plan=plan,
         backlog_id="vision-plan",
@@ -210,7 +212,7 @@ def build_console_data() -> ConsoleData:
     )
 
 
-def add_backlog_items(plan: FictionPlan, count: int) -> None:
+def add_backlog_items(plan: Plan, count: int) -> None:
     """Pad ``plan`` with ``count`` pending scene items in one insert."""
     BacklogItem.objects.bulk_create(
         BacklogItem(
@@ -622,8 +624,8 @@ def test_dashboard_costs_the_same_at_10_and_1000_items(
 def test_synthetic_items_stay_out_of_backlog_counts(
     staff_client: Client, data: ConsoleData
 ) -> None:
-    project = FictionProject.objects.create(title="Synthetic checks")
-    synthetic_plan = FictionPlan.objects.create(project=project, name="Synthetic checks")
+    project = Project.objects.create(title="Synthetic checks")
+    synthetic_plan = Plan.objects.create(project=project, name="Synthetic checks")
     BacklogItem.objects.create(
         plan=synthetic_plan,
         backlog_id="synthetic-stale-vision",

@@ -16,7 +16,7 @@ from pytest_django import DjangoAssertNumQueries
 from cognition.actions import revoke_api_tokens
 from cognition.models import ApiToken
 from planners.api_auth import create_api_token
-from planners.models import BacklogItem, FictionPlan, FictionProject
+from planners.models import BacklogItem, Plan, Project
 from tests.test_health_queries import REPORT_QUERIES, populate
 from tests.test_health_report import seed_templates
 
@@ -135,8 +135,8 @@ def test_bearer_reads_record_last_use_at_most_once_a_minute(client: Client, toke
 
 
 def test_plan_parameter_scopes_the_report(staff_client: Client) -> None:
-    plan = FictionPlan.objects.create(
-        project=FictionProject.objects.create(title="The Salt Road"), name="The Salt Road"
+    plan = Plan.objects.create(
+        project=Project.objects.create(title="The Salt Road"), name="The Salt Road"
     )
     BacklogItem.objects.create(plan=plan, backlog_id="vision-plan", phase="vision")
 

@@ -14,21 +14,21 @@ from planners.health import build_health_report
 from planners.models import (
     ExecutionRollup,
     ExecutionRollupMark,
-    FictionPlan,
-    FictionProject,
+    Plan,
     PlannerExecution,
+    Project,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-def make_plan(title: str) -> FictionPlan:
-    project = FictionProject.objects.create(title=title)
-    return FictionPlan.objects.create(project=project, name=title, branch="main")
+def make_plan(title: str) -> Plan:
+    project = Project.objects.create(title=title)
+    return Plan.objects.create(project=project, name=title, branch="main")
 
 
 def run(
-    plan: FictionPlan | None,
+    plan: Plan | None,
     outcome: str = "success",
     *,
     hours_ago: float,
@@ -52,7 +52,7 @@ def run(
     return execution
 
 
-def totals(plan: FictionPlan | None = None) -> tuple[int, dict[str, int], int, int]:
+def totals(plan: Plan | None = None) -> tuple[int, dict[str, int], int, int]:
     telemetry = build_health_report(plan_id=plan.pk if plan else None).telemetry
     by_outcome = {k: v for k, v in telemetry.executions_by_outcome.items() if v}
     return (
@@ -63,7 +63,7 @@ def totals(plan: FictionPlan | None = None) -> tuple[int, dict[str, int], int, i
     )
 
 
-def truth(plan: FictionPlan | None = None) -> tuple[int, dict[str, int], int, int]:
+def truth(plan: Plan | None = None) -> tuple[int, dict[str, int], int, int]:
     runs = PlannerExecution.objects.filter(synthetic=False)
     if plan is not None:
         runs = runs.filter(plan=plan)
@@ -77,7 +77,7 @@ def truth(plan: FictionPlan | None = None) -> tuple[int, dict[str, int], int, in
 
 
 @pytest.fixture
-def history() -> tuple[FictionPlan, FictionPlan]:
+def history() -> tuple[Plan, Plan]:
     salt, glass = make_plan("The Salt Road"), make_plan("Glass Harbour")
     for days in (40, 20, 3):
         run(salt, hours_ago=24 * days)
@@ -90,7 +90,7 @@ def history() -> tuple[FictionPlan, FictionPlan]:
 
 
 def test_totals_agree_with_the_runs_before_and_after_a_roll_up(
-    history: tuple[FictionPlan, FictionPlan],
+    history: tuple[Plan, Plan],
 ) -> None:
     salt, glass = history
     before = [totals(), totals(salt), totals(glass)]
@@ -104,7 +104,7 @@ def test_totals_agree_with_the_runs_before_and_after_a_roll_up(
 
 
 def test_repeating_the_roll_up_counts_nothing_twice(
-    history: tuple[FictionPlan, FictionPlan],
+    history: tuple[Plan, Plan],
 ) -> None:
     roll_up_executions()
     assert roll_up_executions() == 0
@@ -114,7 +114,7 @@ def test_repeating_the_roll_up_counts_nothing_twice(
 
 
 def test_runs_after_the_mark_are_added_on_read_and_rolled_up_later(
-    history: tuple[FictionPlan, FictionPlan],
+    history: tuple[Plan, Plan],
 ) -> None:
     salt, _ = history
     roll_up_executions()
@@ -129,7 +129,7 @@ def test_runs_after_the_mark_are_added_on_read_and_rolled_up_later(
     assert totals() == truth()
 
 
-def test_totals_outlive_a_deleted_plan(history: tuple[FictionPlan, FictionPlan]) -> None:
+def test_totals_outlive_a_deleted_plan(history: tuple[Plan, Plan]) -> None:
     _, glass = history
     roll_up_executions()
     glass.delete()  # its runs stay, unlinked
@@ -137,7 +137,7 @@ def test_totals_outlive_a_deleted_plan(history: tuple[FictionPlan, FictionPlan])
 
 
 def test_the_report_reads_totals_in_one_statement(
-    history: tuple[FictionPlan, FictionPlan],
+    history: tuple[Plan, Plan],
 ) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -151,7 +151,7 @@ def test_the_report_reads_totals_in_one_statement(
 
 
 def test_a_roll_up_that_fell_behind_the_window_still_counts_everything(
-    history: tuple[FictionPlan, FictionPlan],
+    history: tuple[Plan, Plan],
 ) -> None:
     salt, glass = history
     # The beat last ran ten days ago: the runs of three days ago are after its mark but

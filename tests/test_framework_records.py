@@ -23,9 +23,9 @@ from planners.framework.metadata import PlannerMetadata, PlannerStep
 from planners.framework.result import PlannerOutcome, PlannerResult
 from planners.models import (
     BacklogItem,
-    FictionPlan,
-    FictionProject,
+    Plan,
     PlannerExecution,
+    Project,
     TelemetryEvent,
 )
 from tests.test_framework_toy import BAD_REPLY, GOOD_REPLY, ToyPlanner, params, toy
@@ -58,8 +58,8 @@ def test_telemetry_is_logged_as_json_lines(
 
 
 def test_execution_links_plan_item_and_marks_synthetic_runs(toy: ToyPlanner) -> None:
-    project = FictionProject.objects.create(title="The Salt Road")
-    plan = FictionPlan.objects.create(project=project, name="The Salt Road (main)")
+    project = Project.objects.create(title="The Salt Road")
+    plan = Plan.objects.create(project=project, name="The Salt Road (main)")
     item = BacklogItem.objects.create(
         plan=plan, backlog_id="vision-plan", phase="vision", synthetic=True
     )

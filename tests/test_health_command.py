@@ -9,16 +9,16 @@ import pytest
 from django.core.management import call_command
 
 from cognition.models import PromptTemplate
-from planners.models import ContractDriftEvent, FictionPlan, FictionProject
+from planners.models import ContractDriftEvent, Plan, Project
 from tests.test_health_report import add_item, seed_templates
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def plan() -> FictionPlan:
-    project = FictionProject.objects.create(title="The Salt Road")
-    return FictionPlan.objects.create(project=project, name="The Salt Road")
+def plan() -> Plan:
+    project = Project.objects.create(title="The Salt Road")
+    return Plan.objects.create(project=project, name="The Salt Road")
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -40,7 +40,7 @@ def test_healthy_install_exits_0_with_a_summary() -> None:
     assert "Backlog: 0 item(s)" in out
 
 
-def test_stale_item_exits_1_degraded(plan: FictionPlan) -> None:
+def test_stale_item_exits_1_degraded(plan: Plan) -> None:
     seed_templates()
     add_item(plan, "outline-core-conflicts", status="in_progress", started_hours_ago=3)
 
@@ -65,7 +65,7 @@ def test_missing_template_exits_2_critical() -> None:
     assert "planner.fiction.vision missing" in out
 
 
-def test_json_output_is_the_report(plan: FictionPlan) -> None:
+def test_json_output_is_the_report(plan: Plan) -> None:
     seed_templates()
     item = add_item(plan, "outline-core-conflicts", status="failed")
     ContractDriftEvent.objects.create(item=item, plan=plan, requested={"model": "gpt-4o"})

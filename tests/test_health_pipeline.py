@@ -6,25 +6,24 @@ import pytest
 
 from cognition.agents.scripted import ScriptedAgent
 from cognition.models import PromptTemplate
-from planners.fiction.plans import create_plan
-from planners.fiction.runners import run_backlog_item
 from planners.health import HealthStatus, build_health_report
-from planners.models import BacklogItem, BacklogStatus, FictionProject
-from planners.transitions import transition_backlog_item
+from planners.models import BacklogItem, FictionProfile, Project
+from planners.pipeline.phase import run_item_phase
+from planners.pipeline.plans import start_plan as create_plan
 from tests.test_health_report import seed_templates
 
 pytestmark = pytest.mark.django_db
 
 
 def run_item(item: BacklogItem) -> None:
-    transition_backlog_item(item, BacklogStatus.IN_PROGRESS, reason="phase-start", actor="test")
-    run_backlog_item(item, ScriptedAgent(), correlation_id=f"health-{item.backlog_id}")
+    run_item_phase(item, ScriptedAgent(), correlation_id=f"health-{item.backlog_id}")
 
 
 @pytest.fixture
 def vision_done() -> int:
     seed_templates()
-    project = FictionProject.objects.create(title="The Salt Road", logline="Salt and sand.")
+    project = Project.objects.create(title="The Salt Road")
+    FictionProfile.objects.create(project=project, logline="Salt and sand.")
     plan = create_plan(project)
     run_item(BacklogItem.objects.get(plan=plan, backlog_id="vision-plan"))
     return plan.pk
@@ -44,7 +43,12 @@ def test_report_after_a_scripted_vision_run_is_healthy(vision_done: int) -> None
     # Vision synced the backlog: every new item's inputs are some item's outputs.
     assert report.backlog.total > 1
     assert report.backlog.orphaned_total == 0
-    assert report.backlog.recent_transitions[0].reason in {"vision-sync", "phase-complete"}
+    # The vision completed and the engine queued the items it made ready.
+    assert {t.reason for t in report.backlog.recent_transitions} >= {
+        "vision-sync",
+        "phase-complete",
+        "phase-start",
+    }
 
 
 def test_inactive_template_shows_as_fallback_after_the_next_run(vision_done: int) -> None:

@@ -13,10 +13,10 @@ from planners.models import (
     BacklogItem,
     BacklogTransition,
     ContractDriftEvent,
-    FictionPlan,
-    FictionProject,
     LoreRequirement,
+    Plan,
     PlannerExecution,
+    Project,
 )
 from planners.unproduced_inputs import refresh_unproduced_inputs
 
@@ -29,13 +29,11 @@ STATUSES = ("pending", "in_progress", "complete", "blocked", "failed")
 PHASES = ("iterative", "chapterArchitect", "scrollRefiner", "sceneWeaver")
 
 
-def populate(items: int) -> FictionPlan:
+def populate(items: int) -> Plan:
     """``items`` backlog items over two plans, with transitions, runs, drift and lore."""
     now = timezone.now()
     plans = [
-        FictionPlan.objects.create(
-            project=FictionProject.objects.create(title=title), name=title, branch="main"
-        )
+        Plan.objects.create(project=Project.objects.create(title=title), name=title, branch="main")
         for title in ("The Salt Road", "Glass Harbour")
     ]
     BacklogItem.objects.bulk_create(

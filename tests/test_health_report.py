@@ -19,10 +19,10 @@ from planners.models import (
     BacklogStatus,
     BacklogTransition,
     ContractDriftEvent,
-    FictionPlan,
-    FictionProject,
     LoreRequirement,
+    Plan,
     PlannerExecution,
+    Project,
 )
 from planners.transitions import transition_backlog_item
 
@@ -40,13 +40,13 @@ def seeded() -> None:
 
 
 @pytest.fixture
-def plan() -> FictionPlan:
-    project = FictionProject.objects.create(title="The Salt Road", description="A caravan epic.")
-    return FictionPlan.objects.create(project=project, name="The Salt Road", branch="main")
+def plan() -> Plan:
+    project = Project.objects.create(title="The Salt Road", description="A caravan epic.")
+    return Plan.objects.create(project=project, name="The Salt Road", branch="main")
 
 
 def add_item(
-    plan: FictionPlan,
+    plan: Plan,
     backlog_id: str,
     *,
     status: str = BacklogStatus.PENDING,
@@ -78,7 +78,7 @@ def add_execution(
     planner: str = "vision",
     outcome: str = "success",
     *,
-    plan: FictionPlan | None = None,
+    plan: Plan | None = None,
     hours_ago: float = 0,
     **fields: object,
 ) -> PlannerExecution:
@@ -148,7 +148,7 @@ def test_fresh_install_json_uses_lowercase_strings_seconds_and_utc_times(seeded:
     assert data["alert_counts"] == {"info": 1, "warning": 0, "error": 0}
 
 
-def test_stale_item_degrades_report(seeded: None, plan: FictionPlan) -> None:
+def test_stale_item_degrades_report(seeded: None, plan: Plan) -> None:
     add_item(plan, "outline-core-conflicts", status="in_progress", started_hours_ago=3)
     add_item(plan, "draft-opening", status="in_progress", started_hours_ago=0.5)
 
@@ -165,9 +165,7 @@ def test_stale_item_degrades_report(seeded: None, plan: FictionPlan) -> None:
     assert report.backlog.stale[0].age_seconds == pytest.approx(3 * 3600, abs=60)
 
 
-def test_stale_threshold_comes_from_settings(
-    seeded: None, plan: FictionPlan, settings: Settings
-) -> None:
+def test_stale_threshold_comes_from_settings(seeded: None, plan: Plan, settings: Settings) -> None:
     settings.HEALTH_STALE_BACKLOG_SECONDS = 600
     add_item(plan, "draft-opening", status="in_progress", started_hours_ago=0.5)
 
@@ -220,7 +218,7 @@ def test_recent_fallback_runs_raise_fallback_alert(seeded: None) -> None:
     assert state.steps[0].fallback_in_use
 
 
-def test_one_contract_drift_event_is_a_warning(seeded: None, plan: FictionPlan) -> None:
+def test_one_contract_drift_event_is_a_warning(seeded: None, plan: Plan) -> None:
     item = add_item(plan, "outline-core-conflicts", status="failed")
     ContractDriftEvent.objects.create(
         item=item, plan=plan, requested={"model": "gpt-4o"}, recorded={"model": "llama3"}
@@ -239,9 +237,7 @@ def test_one_contract_drift_event_is_a_warning(seeded: None, plan: FictionPlan) 
     assert report.status == HealthStatus.DEGRADED
 
 
-def test_two_contract_drift_events_are_an_error_and_critical(
-    seeded: None, plan: FictionPlan
-) -> None:
+def test_two_contract_drift_events_are_an_error_and_critical(seeded: None, plan: Plan) -> None:
     item = add_item(plan, "outline-core-conflicts", status="failed")
     for model in ("gpt-4o", "gpt-4.1"):
         ContractDriftEvent.objects.create(
@@ -257,7 +253,7 @@ def test_two_contract_drift_events_are_an_error_and_critical(
     assert report.backlog.contract_drift_total == 2
 
 
-def test_contract_drift_outside_window_is_ignored(seeded: None, plan: FictionPlan) -> None:
+def test_contract_drift_outside_window_is_ignored(seeded: None, plan: Plan) -> None:
     item = add_item(plan, "outline-core-conflicts", status="failed")
     event = ContractDriftEvent.objects.create(item=item, plan=plan)
     ContractDriftEvent.objects.filter(pk=event.pk).update(
@@ -274,7 +270,7 @@ def _bounce(item: BacklogItem, times: int) -> None:
         transition_backlog_item(item, BacklogStatus.PENDING, reason="resume", actor="olivia")
 
 
-def test_item_sent_back_to_pending_three_times_is_flapping(seeded: None, plan: FictionPlan) -> None:
+def test_item_sent_back_to_pending_three_times_is_flapping(seeded: None, plan: Plan) -> None:
     flapping = add_item(plan, "outline-core-conflicts")
     steady = add_item(plan, "draft-opening")
     _bounce(flapping, 3)
@@ -291,7 +287,7 @@ def test_item_sent_back_to_pending_three_times_is_flapping(seeded: None, plan: F
     assert report.backlog.flapping[0].returns_to_pending == 3
 
 
-def test_returns_to_pending_outside_window_do_not_flap(seeded: None, plan: FictionPlan) -> None:
+def test_returns_to_pending_outside_window_do_not_flap(seeded: None, plan: Plan) -> None:
     item = add_item(plan, "outline-core-conflicts")
     _bounce(item, 3)
     BacklogTransition.objects.update(created_at=timezone.now() - timedelta(days=2))
@@ -325,7 +321,7 @@ def test_recent_failures_are_an_error_with_transcript_snippet(seeded: None) -> N
     assert report.alert("planner:no-executions") is None
 
 
-def test_blocked_lore_degrades_report(seeded: None, plan: FictionPlan) -> None:
+def test_blocked_lore_degrades_report(seeded: None, plan: Plan) -> None:
     LoreRequirement.objects.create(
         plan=plan,
         requirement_slug="salt-guild-charter",
@@ -342,10 +338,12 @@ def test_blocked_lore_degrades_report(seeded: None, plan: FictionPlan) -> None:
     assert alert is not None
     assert alert.severity == Severity.WARNING
     assert "salt-guild-charter" in alert.description
-    assert report.backlog.plans[0].blocked_lore == 1
+    assert "desert-map" not in alert.description
+    assert alert.plan_id == plan.pk
+    assert report.backlog.plans[0].pipeline == "fiction"
 
 
-def test_item_whose_inputs_nobody_outputs_is_orphaned(seeded: None, plan: FictionPlan) -> None:
+def test_item_whose_inputs_nobody_outputs_is_orphaned(seeded: None, plan: Plan) -> None:
     add_item(plan, "vision-plan", status="complete", phase="vision", outputs=["vision"])
     add_item(plan, "outline-core-conflicts", inputs=["vision"], outputs=["outline"])
     add_item(plan, "draft-opening", inputs=["outline", "cast-bible"])
@@ -362,7 +360,7 @@ def test_item_whose_inputs_nobody_outputs_is_orphaned(seeded: None, plan: Fictio
     assert "cast-bible" in alert.description
 
 
-def test_tokens_read_like_the_scheduler_reads_them(seeded: None, plan: FictionPlan) -> None:
+def test_tokens_read_like_the_scheduler_reads_them(seeded: None, plan: Plan) -> None:
     add_item(plan, "outline-core-conflicts", outputs=["outline"])
     BacklogItem.objects.create(
         plan=plan, backlog_id="bare-string", phase="iterative", inputs="outline", outputs="x"
@@ -382,9 +380,9 @@ def test_tokens_read_like_the_scheduler_reads_them(seeded: None, plan: FictionPl
     ]
 
 
-def test_outputs_of_another_plan_do_not_resolve_inputs(seeded: None, plan: FictionPlan) -> None:
-    other_project = FictionProject.objects.create(title="Glass Harbour")
-    other = FictionPlan.objects.create(project=other_project, name="Glass Harbour")
+def test_outputs_of_another_plan_do_not_resolve_inputs(seeded: None, plan: Plan) -> None:
+    other_project = Project.objects.create(title="Glass Harbour")
+    other = Plan.objects.create(project=other_project, name="Glass Harbour")
     add_item(other, "cast-bible", outputs=["cast-bible"])
     add_item(plan, "draft-opening", inputs=["cast-bible"])
 
@@ -424,7 +422,7 @@ def test_latency_percentiles_and_token_totals(seeded: None) -> None:
     assert telemetry.last_execution is not None
 
 
-def test_synthetic_items_are_kept_out_of_real_counts(seeded: None, plan: FictionPlan) -> None:
+def test_synthetic_items_are_kept_out_of_real_counts(seeded: None, plan: Plan) -> None:
     add_item(plan, "outline-core-conflicts", status="complete")
     add_item(
         plan,
@@ -452,9 +450,9 @@ def test_synthetic_items_are_kept_out_of_real_counts(seeded: None, plan: Fiction
     assert synthetic.dedup_key("dev") == "backlog:stale:synthetic:vision@dev"
 
 
-def test_plan_holding_only_synthetic_entries_is_not_listed(plan: FictionPlan) -> None:
-    drill_project = FictionProject.objects.create(title="Ops synthetic checks")
-    drill = FictionPlan.objects.create(project=drill_project, name="Synthetic", branch="synthetic")
+def test_plan_holding_only_synthetic_entries_is_not_listed(plan: Plan) -> None:
+    drill_project = Project.objects.create(title="Ops synthetic checks")
+    drill = Plan.objects.create(project=drill_project, name="Synthetic", branch="synthetic")
     add_item(
         drill, "synthetic-stale-vision", status="in_progress", started_hours_ago=3, synthetic=True
     )
@@ -466,9 +464,7 @@ def test_plan_holding_only_synthetic_entries_is_not_listed(plan: FictionPlan) ->
     assert backlog.plans_total == 1
 
 
-def test_synthetic_and_real_stale_alerts_have_distinct_dedup_keys(
-    seeded: None, plan: FictionPlan
-) -> None:
+def test_synthetic_and_real_stale_alerts_have_distinct_dedup_keys(seeded: None, plan: Plan) -> None:
     add_item(plan, "outline-core-conflicts", status="in_progress", started_hours_ago=3)
     add_item(
         plan,
@@ -487,9 +483,9 @@ def test_synthetic_and_real_stale_alerts_have_distinct_dedup_keys(
     ]
 
 
-def test_report_for_one_plan_only_counts_that_plan(seeded: None, plan: FictionPlan) -> None:
-    other_project = FictionProject.objects.create(title="Glass Harbour")
-    other = FictionPlan.objects.create(project=other_project, name="Glass Harbour")
+def test_report_for_one_plan_only_counts_that_plan(seeded: None, plan: Plan) -> None:
+    other_project = Project.objects.create(title="Glass Harbour")
+    other = Plan.objects.create(project=other_project, name="Glass Harbour")
     add_item(plan, "outline-core-conflicts", status="in_progress", started_hours_ago=3)
     add_item(other, "vision-plan", status="complete", phase="vision")
 
@@ -501,7 +497,7 @@ def test_report_for_one_plan_only_counts_that_plan(seeded: None, plan: FictionPl
     assert [p.id for p in report.backlog.plans] == [other.pk]
 
 
-def test_recent_transitions_and_action_log_are_listed(seeded: None, plan: FictionPlan) -> None:
+def test_recent_transitions_and_action_log_are_listed(seeded: None, plan: Plan) -> None:
     item = add_item(plan, "outline-core-conflicts")
     transition_backlog_item(item, BacklogStatus.IN_PROGRESS, reason="phase-start", actor="worker")
     ActionLogEntry.objects.create(
@@ -518,7 +514,7 @@ def test_recent_transitions_and_action_log_are_listed(seeded: None, plan: Fictio
 
 def test_reading_the_report_writes_nothing(
     seeded: None,
-    plan: FictionPlan,
+    plan: Plan,
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
     from django.db import connection
@@ -541,9 +537,7 @@ def test_runs_of_an_unregistered_planner_are_a_warning(seeded: None) -> None:
     assert report.status == HealthStatus.HEALTHY
 
 
-def test_stale_alert_names_the_first_items_and_counts_the_rest(
-    seeded: None, plan: FictionPlan
-) -> None:
+def test_stale_alert_names_the_first_items_and_counts_the_rest(seeded: None, plan: Plan) -> None:
     for n in range(7):
         add_item(plan, f"pass-{n}", status="in_progress", started_hours_ago=3 + n)
 

@@ -17,8 +17,10 @@ from django.core.management import CommandError, call_command
 from cognition.agents.base import AgentError, AgentReply, ChatMessage
 from cognition.agents.scripted import ScriptedAgent
 from planners.actions import create_plan, resume_backlog_item, start_pipeline
-from planners.demo import DEMO_PROJECT_TITLE, ensure_demo_pipeline, project_defaults
+from planners.demo import DEMO_PROJECT_TITLE, ensure_demo_pipeline, get_or_create_project
+from planners.fiction.phases import Phase
 from planners.fiction.scripted_replies import DEFAULT_REPLIES, VISION_REPLY
+from planners.fiction.targets import targets
 from planners.models import (
     ActionLogEntry,
     BacklogItem,
@@ -27,14 +29,14 @@ from planners.models import (
     ChapterBlueprint,
     ChapterScene,
     ChapterScroll,
-    FictionPlan,
-    FictionProject,
     LoreRequirement,
-    Phase,
     PhaseCheckpoint,
     PhaseTranscript,
+    Plan,
     PlannerExecution,
 )
+from planners.pipeline.checkpoints import checkpoint_for, claim_checkpoint, phase_key
+from planners.pipeline.phase import spec_for
 from planners.tasks import run_backlog_item_task
 from tests.worker import eager_tasks  # noqa: F401  (fixture)
 
@@ -70,16 +72,14 @@ def agent(use_agent: Callable[[Any], Any]) -> ScriptedAgent:
 
 
 @pytest.fixture
-def plan() -> FictionPlan:
-    project = FictionProject.objects.create(
-        title=DEMO_PROJECT_TITLE, **project_defaults(DEMO_PROJECT_TITLE)
-    )
+def plan() -> Plan:
+    project, _ = get_or_create_project(DEMO_PROJECT_TITLE)
     return create_plan(project, agent_backend="scripted", actor="olivia")
 
 
 @pytest.fixture
-def run_to_end(django_capture_on_commit_callbacks: Any) -> Callable[[FictionPlan], None]:
-    def run(plan: FictionPlan) -> None:
+def run_to_end(django_capture_on_commit_callbacks: Any) -> Callable[[Plan], None]:
+    def run(plan: Plan) -> None:
         with django_capture_on_commit_callbacks(execute=True):
             start_pipeline(plan, actor="olivia")
         plan.refresh_from_db()
@@ -99,12 +99,12 @@ def row_counts() -> dict[str, int]:
 
 
 def test_scripted_plan_runs_all_five_phases_to_complete(
-    plan: FictionPlan, agent: ScriptedAgent, run_to_end: Callable[[FictionPlan], None]
+    plan: Plan, agent: ScriptedAgent, run_to_end: Callable[[Plan], None]
 ) -> None:
     run_to_end(plan)
 
     assert [phase for phase, _ in agent.calls] == FIVE_PHASES
-    assert plan.status == FictionPlan.Status.COMPLETE
+    assert plan.status == Plan.Status.COMPLETE
 
     items = list(plan.backlog_items.order_by("id"))
     assert {item.phase for item in items} == set(FIVE_PHASES)
@@ -140,11 +140,11 @@ def test_scripted_plan_runs_all_five_phases_to_complete(
     assert scene.scene_slug == "mara-enters-the-archive"
     assert scene.status == ChapterScene.Status.DRAFTED
     assert scene.prose
-    assert plan.backlog_items.get(phase=Phase.SCENE_WEAVER).scene == scene
+    assert targets(plan.backlog_items.get(phase=Phase.SCENE_WEAVER)).scene == scene
 
 
 def test_every_phase_moves_through_start_and_complete(
-    plan: FictionPlan, agent: ScriptedAgent, run_to_end: Callable[[FictionPlan], None]
+    plan: Plan, agent: ScriptedAgent, run_to_end: Callable[[Plan], None]
 ) -> None:
     run_to_end(plan)
 
@@ -158,7 +158,7 @@ def test_every_phase_moves_through_start_and_complete(
 
 
 def test_task_run_twice_for_the_same_item_writes_no_duplicates(
-    plan: FictionPlan, agent: ScriptedAgent, run_to_end: Callable[[FictionPlan], None]
+    plan: Plan, agent: ScriptedAgent, run_to_end: Callable[[Plan], None]
 ) -> None:
     run_to_end(plan)
     before = row_counts()
@@ -172,7 +172,7 @@ def test_task_run_twice_for_the_same_item_writes_no_duplicates(
 
 
 def test_redelivered_task_whose_checkpoint_is_complete_does_nothing(
-    plan: FictionPlan, agent: ScriptedAgent, run_to_end: Callable[[FictionPlan], None]
+    plan: Plan, agent: ScriptedAgent, run_to_end: Callable[[Plan], None]
 ) -> None:
     run_to_end(plan)
     scene_item = plan.backlog_items.get(phase=Phase.SCENE_WEAVER)
@@ -187,13 +187,12 @@ def test_redelivered_task_whose_checkpoint_is_complete_does_nothing(
 
 
 def test_checkpoint_held_by_a_live_worker_is_not_run_again(
-    plan: FictionPlan, agent: ScriptedAgent
+    plan: Plan, agent: ScriptedAgent
 ) -> None:
     vision = plan.backlog_items.get()
     BacklogItem.objects.filter(pk=vision.pk).update(status=BacklogStatus.IN_PROGRESS)
-    from planners.tasks import checkpoint_for, claim_checkpoint
-
-    assert claim_checkpoint(checkpoint_for(vision), "another-worker-task")
+    key = phase_key(vision, spec_for(vision))
+    assert claim_checkpoint(checkpoint_for(vision, key), "another-worker-task")
 
     assert run_backlog_item_task.apply(args=(vision.pk,)).get() == "claimed-elsewhere"
     assert agent.calls == []
@@ -218,9 +217,9 @@ class FlakyAgent(ScriptedAgent):
 
 
 def test_transient_agent_error_is_retried_then_the_phase_completes(
-    plan: FictionPlan,
+    plan: Plan,
     use_agent: Callable[[Any], Any],
-    run_to_end: Callable[[FictionPlan], None],
+    run_to_end: Callable[[Plan], None],
     settings: Any,
 ) -> None:
     settings.AGENT_RETRY_BACKOFF_SECONDS = 0
@@ -228,7 +227,7 @@ def test_transient_agent_error_is_retried_then_the_phase_completes(
 
     run_to_end(plan)
 
-    assert plan.status == FictionPlan.Status.COMPLETE
+    assert plan.status == Plan.Status.COMPLETE
     vision = plan.backlog_items.get(phase=Phase.VISION)
     assert vision.attempts == 3
     assert plan.checkpoints.get(backlog_item=vision).attempts == 3
@@ -236,9 +235,9 @@ def test_transient_agent_error_is_retried_then_the_phase_completes(
 
 
 def test_permanent_agent_error_fails_the_item_without_retrying(
-    plan: FictionPlan,
+    plan: Plan,
     use_agent: Callable[[Any], Any],
-    run_to_end: Callable[[FictionPlan], None],
+    run_to_end: Callable[[Plan], None],
 ) -> None:
     flaky = use_agent(FlakyAgent(failures=1, permanent=True))
 
@@ -250,13 +249,13 @@ def test_permanent_agent_error_fails_the_item_without_retrying(
     assert vision.transitions.order_by("id").last() == vision.transitions.get(reason="phase-failed")
     assert plan.checkpoints.get().status == PhaseCheckpoint.Status.FAILED
     assert len(flaky.calls) == 1
-    assert plan.status == FictionPlan.Status.BLOCKED
+    assert plan.status == Plan.Status.BLOCKED
 
 
 def test_retries_stop_after_the_configured_maximum(
-    plan: FictionPlan,
+    plan: Plan,
     use_agent: Callable[[Any], Any],
-    run_to_end: Callable[[FictionPlan], None],
+    run_to_end: Callable[[Plan], None],
     settings: Any,
 ) -> None:
     settings.AGENT_RETRY_BACKOFF_SECONDS = 0
@@ -279,9 +278,9 @@ def test_run_pipeline_command_waits_and_prints_each_transition(
     )
 
     out = capsys.readouterr().out
-    plan = FictionPlan.objects.get()
+    plan = Plan.objects.get()
     assert plan.project.title == DEMO_PROJECT_TITLE
-    assert plan.status == FictionPlan.Status.COMPLETE
+    assert plan.status == Plan.Status.COMPLETE
     for phase in FIVE_PHASES:
         assert f"{phase}" in out
     assert "vision-plan: pending → in_progress (phase-start)" in out
@@ -291,14 +290,14 @@ def test_run_pipeline_command_waits_and_prints_each_transition(
 
 @COMMITTED
 def test_run_pipeline_command_starts_a_fresh_branch_when_main_is_complete(
-    plan: FictionPlan, agent: ScriptedAgent
+    plan: Plan, agent: ScriptedAgent
 ) -> None:
     start_pipeline(plan, actor="olivia")
 
     call_command("run_pipeline", "--wait", "--poll", "0", "--timeout", "20")
 
-    fresh = FictionPlan.objects.get(branch="run-2")
-    assert fresh.status == FictionPlan.Status.COMPLETE
+    fresh = Plan.objects.get(branch="run-2")
+    assert fresh.status == Plan.Status.COMPLETE
 
 
 @COMMITTED
@@ -324,14 +323,14 @@ def test_demo_pipeline_is_queued_once(
     assert first is not None
     assert second is None
     first.refresh_from_db()
-    assert first.status == FictionPlan.Status.COMPLETE
-    assert FictionPlan.objects.count() == 1
+    assert first.status == Plan.Status.COMPLETE
+    assert Plan.objects.count() == 1
 
 
 def test_scroll_blocked_by_lore_blocks_the_plan_until_resolved_and_resumed(
-    plan: FictionPlan,
+    plan: Plan,
     use_agent: Callable[[Any], Any],
-    run_to_end: Callable[[FictionPlan], None],
+    run_to_end: Callable[[Plan], None],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     vision = json.loads(json.dumps(VISION_REPLY))
@@ -352,7 +351,7 @@ def test_scroll_blocked_by_lore_blocks_the_plan_until_resolved_and_resumed(
     assert [phase for phase, _ in agent.calls] == FIVE_PHASES[:3]  # no call for the scroll
     assert scroll_item.status == BacklogStatus.BLOCKED
     assert "guild-succession" in scroll_item.last_error
-    assert plan.status == FictionPlan.Status.BLOCKED
+    assert plan.status == Plan.Status.BLOCKED
 
     LoreRequirement.objects.filter(requirement_slug="guild-succession").update(
         status=LoreRequirement.Status.READY
@@ -361,7 +360,7 @@ def test_scroll_blocked_by_lore_blocks_the_plan_until_resolved_and_resumed(
         resume_backlog_item(scroll_item, actor="olivia")
 
     plan.refresh_from_db()
-    assert plan.status == FictionPlan.Status.COMPLETE
+    assert plan.status == Plan.Status.COMPLETE
     assert [phase for phase, _ in agent.calls] == FIVE_PHASES
     scroll_item.refresh_from_db()
     reasons = list(scroll_item.transitions.order_by("id").values_list("reason", flat=True))

@@ -9,29 +9,29 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from planners.actions import ResumeRefused, can_resume, resume_backlog_item
+from planners.fiction.phases import Phase
 from planners.models import (
     ActionLogEntry,
     BacklogItem,
     BacklogStatus,
     ContractDriftEvent,
-    FictionPlan,
-    FictionProject,
-    Phase,
     PhaseCheckpoint,
+    Plan,
+    Project,
 )
 from planners.tasks import sweep_stale_backlog
 
 
 @pytest.fixture
-def plan() -> FictionPlan:
-    project = FictionProject.objects.create(title="The Lantern Archive")
-    return FictionPlan.objects.create(
-        project=project, name="Lantern main", branch="main", status=FictionPlan.Status.BLOCKED
+def plan() -> Plan:
+    project = Project.objects.create(title="The Lantern Archive")
+    return Plan.objects.create(
+        project=project, name="Lantern main", branch="main", status=Plan.Status.BLOCKED
     )
 
 
 def make_item(
-    plan: FictionPlan,
+    plan: Plan,
     backlog_id: str,
     status: str,
     *,
@@ -57,7 +57,7 @@ def make_item(
 
 
 @pytest.mark.django_db
-def test_complete_item_is_refused_with_a_clear_message(plan: FictionPlan) -> None:
+def test_complete_item_is_refused_with_a_clear_message(plan: Plan) -> None:
     item = make_item(plan, "outline-core-conflicts", BacklogStatus.COMPLETE)
 
     with pytest.raises(ResumeRefused, match="already complete; there is nothing to resume"):
@@ -69,7 +69,7 @@ def test_complete_item_is_refused_with_a_clear_message(plan: FictionPlan) -> Non
 
 
 @pytest.mark.django_db
-def test_running_item_with_a_fresh_heartbeat_cannot_be_resumed(plan: FictionPlan) -> None:
+def test_running_item_with_a_fresh_heartbeat_cannot_be_resumed(plan: Plan) -> None:
     item = make_item(
         plan, "outline-core-conflicts", BacklogStatus.IN_PROGRESS, heartbeat_age=timedelta(0)
     )
@@ -82,7 +82,7 @@ def test_running_item_with_a_fresh_heartbeat_cannot_be_resumed(plan: FictionPlan
 
 @pytest.mark.django_db
 def test_blocked_item_goes_back_to_pending_and_is_queued(
-    plan: FictionPlan, django_capture_on_commit_callbacks
+    plan: Plan, django_capture_on_commit_callbacks
 ) -> None:
     item = make_item(plan, "outline-core-conflicts", BacklogStatus.BLOCKED)
     PhaseCheckpoint.objects.create(
@@ -111,12 +111,12 @@ def test_blocked_item_goes_back_to_pending_and_is_queued(
     assert entry.actor == "olivia"
     assert entry.detail["backlog_id"] == "outline-core-conflicts"
     plan.refresh_from_db()
-    assert plan.status == FictionPlan.Status.IN_PROGRESS
+    assert plan.status == Plan.Status.IN_PROGRESS
 
 
 @pytest.mark.django_db
 def test_resumed_item_waits_for_an_unfinished_dependency(
-    plan: FictionPlan, django_capture_on_commit_callbacks
+    plan: Plan, django_capture_on_commit_callbacks
 ) -> None:
     make_item(plan, "outline-core-conflicts", BacklogStatus.FAILED, outputs=["core-conflicts"])
     blueprint = make_item(
@@ -132,7 +132,7 @@ def test_resumed_item_waits_for_an_unfinished_dependency(
 
 @pytest.mark.django_db
 def test_resume_with_another_agent_records_contract_drift_and_is_refused(
-    plan: FictionPlan,
+    plan: Plan,
 ) -> None:
     item = make_item(plan, "chapter-one-scroll", BacklogStatus.FAILED)
 
@@ -152,7 +152,7 @@ def test_resume_with_another_agent_records_contract_drift_and_is_refused(
 
 @pytest.mark.django_db
 def test_resume_matching_the_recorded_agent_is_not_drift(
-    plan: FictionPlan, django_capture_on_commit_callbacks
+    plan: Plan, django_capture_on_commit_callbacks
 ) -> None:
     item = make_item(plan, "chapter-one-scroll", BacklogStatus.FAILED)
 
@@ -164,7 +164,7 @@ def test_resume_matching_the_recorded_agent_is_not_drift(
 
 @pytest.mark.django_db
 def test_sweep_auto_resumes_only_items_with_a_stale_heartbeat(
-    plan: FictionPlan, settings, django_capture_on_commit_callbacks
+    plan: Plan, settings, django_capture_on_commit_callbacks
 ) -> None:
     settings.BACKLOG_STALE_AFTER_SECONDS = 3600
     stale = make_item(
@@ -191,7 +191,7 @@ def test_sweep_auto_resumes_only_items_with_a_stale_heartbeat(
 
 
 @pytest.mark.django_db
-def test_resume_command_explains_a_refusal_and_fails(plan: FictionPlan) -> None:
+def test_resume_command_explains_a_refusal_and_fails(plan: Plan) -> None:
     make_item(plan, "outline-core-conflicts", BacklogStatus.COMPLETE)
 
     with pytest.raises(CommandError, match="already complete"):
@@ -199,7 +199,7 @@ def test_resume_command_explains_a_refusal_and_fails(plan: FictionPlan) -> None:
 
 
 @pytest.mark.django_db
-def test_resume_command_names_the_plans_items_when_the_id_is_unknown(plan: FictionPlan) -> None:
+def test_resume_command_names_the_plans_items_when_the_id_is_unknown(plan: Plan) -> None:
     make_item(plan, "outline-core-conflicts", BacklogStatus.FAILED)
 
     with pytest.raises(CommandError, match=r"Items of plan \d+: outline-core-conflicts"):
@@ -208,7 +208,7 @@ def test_resume_command_names_the_plans_items_when_the_id_is_unknown(plan: Ficti
 
 @pytest.mark.django_db
 def test_resume_command_requeues_a_failed_item(
-    plan: FictionPlan, django_capture_on_commit_callbacks, capsys: pytest.CaptureFixture[str]
+    plan: Plan, django_capture_on_commit_callbacks, capsys: pytest.CaptureFixture[str]
 ) -> None:
     make_item(plan, "outline-core-conflicts", BacklogStatus.FAILED)
 

@@ -6,18 +6,19 @@ from unittest import mock
 
 import pytest
 
-from planners.models import BacklogItem, BacklogStatus, FictionPlan, FictionProject, Phase
+from planners.fiction.phases import Phase
+from planners.models import BacklogItem, BacklogStatus, Plan, Project
 from planners.scheduling import dependency_map, ready_items, schedule_ready_items
 
 
 @pytest.fixture
-def plan() -> FictionPlan:
-    project = FictionProject.objects.create(title="The Lantern Archive")
-    return FictionPlan.objects.create(project=project, name="Lantern main", branch="main")
+def plan() -> Plan:
+    project = Project.objects.create(title="The Lantern Archive")
+    return Plan.objects.create(project=project, name="Lantern main", branch="main")
 
 
 def add_item(
-    plan: FictionPlan,
+    plan: Plan,
     backlog_id: str,
     *,
     inputs: list[str],
@@ -39,7 +40,7 @@ def add_item(
 
 
 @pytest.fixture
-def diamond(plan: FictionPlan) -> dict[str, BacklogItem]:
+def diamond(plan: Plan) -> dict[str, BacklogItem]:
     """vision → (conflicts, cast-pass) → blueprint: two independent items in the middle."""
     return {
         "vision": add_item(
@@ -71,7 +72,7 @@ def test_item_depends_on_the_items_producing_its_inputs(
 
 
 @pytest.mark.django_db
-def test_input_nobody_produces_is_an_external_input(plan: FictionPlan) -> None:
+def test_input_nobody_produces_is_an_external_input(plan: Plan) -> None:
     notes = add_item(plan, "world-notes-pass", inputs=["author-notes"], outputs=["world"])
 
     assert ready_items(plan) == [notes]
@@ -79,7 +80,7 @@ def test_input_nobody_produces_is_an_external_input(plan: FictionPlan) -> None:
 
 @pytest.mark.django_db
 def test_every_independent_ready_item_is_claimed_and_queued_after_commit(
-    plan: FictionPlan, diamond: dict[str, BacklogItem], django_capture_on_commit_callbacks
+    plan: Plan, diamond: dict[str, BacklogItem], django_capture_on_commit_callbacks
 ) -> None:
     with (
         mock.patch("planners.scheduling._enqueue") as enqueue,
@@ -97,12 +98,12 @@ def test_every_independent_ready_item_is_claimed_and_queued_after_commit(
     diamond["blueprint"].refresh_from_db()
     assert diamond["blueprint"].status == BacklogStatus.PENDING
     plan.refresh_from_db()
-    assert plan.status == FictionPlan.Status.IN_PROGRESS
+    assert plan.status == Plan.Status.IN_PROGRESS
 
 
 @pytest.mark.django_db
 def test_second_scheduler_claims_nothing_already_claimed(
-    plan: FictionPlan, diamond: dict[str, BacklogItem]
+    plan: Plan, diamond: dict[str, BacklogItem]
 ) -> None:
     with mock.patch("planners.scheduling._enqueue"):
         first = schedule_ready_items(plan, actor="worker")
@@ -114,7 +115,7 @@ def test_second_scheduler_claims_nothing_already_claimed(
 
 @pytest.mark.django_db
 def test_item_waits_until_all_its_dependencies_are_complete(
-    plan: FictionPlan, diamond: dict[str, BacklogItem]
+    plan: Plan, diamond: dict[str, BacklogItem]
 ) -> None:
     BacklogItem.objects.filter(pk=diamond["conflicts"].pk).update(status=BacklogStatus.COMPLETE)
     assert diamond["blueprint"] not in ready_items(plan)
@@ -125,7 +126,7 @@ def test_item_waits_until_all_its_dependencies_are_complete(
 
 @pytest.mark.django_db
 def test_plan_is_blocked_when_nothing_can_make_progress(
-    plan: FictionPlan, diamond: dict[str, BacklogItem]
+    plan: Plan, diamond: dict[str, BacklogItem]
 ) -> None:
     BacklogItem.objects.filter(pk=diamond["conflicts"].pk).update(status=BacklogStatus.BLOCKED)
     BacklogItem.objects.filter(pk=diamond["cast"].pk).update(status=BacklogStatus.COMPLETE)
@@ -134,11 +135,11 @@ def test_plan_is_blocked_when_nothing_can_make_progress(
         assert schedule_ready_items(plan, actor="worker") == []
 
     plan.refresh_from_db()
-    assert plan.status == FictionPlan.Status.BLOCKED
+    assert plan.status == Plan.Status.BLOCKED
 
 
 @pytest.mark.django_db
-def test_plan_is_complete_when_every_real_item_is_complete(plan: FictionPlan) -> None:
+def test_plan_is_complete_when_every_real_item_is_complete(plan: Plan) -> None:
     add_item(plan, "vision-plan", inputs=[], outputs=["vision"], status=BacklogStatus.COMPLETE)
     add_item(
         plan,
@@ -153,11 +154,11 @@ def test_plan_is_complete_when_every_real_item_is_complete(plan: FictionPlan) ->
         schedule_ready_items(plan, actor="worker")
 
     plan.refresh_from_db()
-    assert plan.status == FictionPlan.Status.COMPLETE
+    assert plan.status == Plan.Status.COMPLETE
 
 
 @pytest.mark.django_db
-def test_synthetic_items_are_never_scheduled(plan: FictionPlan) -> None:
+def test_synthetic_items_are_never_scheduled(plan: Plan) -> None:
     add_item(plan, "synthetic-probe", inputs=[], outputs=[], synthetic=True)
 
     assert ready_items(plan) == []

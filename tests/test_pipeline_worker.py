@@ -12,15 +12,14 @@ from typing import Any
 import pytest
 
 from planners.actions import create_plan, start_pipeline
-from planners.demo import DEMO_PROJECT_TITLE, project_defaults
+from planners.demo import DEMO_PROJECT_TITLE, get_or_create_project
+from planners.fiction.phases import Phase
 from planners.models import (
     BacklogItem,
     BacklogStatus,
-    FictionPlan,
-    FictionProject,
-    Phase,
     PhaseCheckpoint,
     PhaseTranscript,
+    Plan,
     PlannerExecution,
 )
 from planners.tasks import sweep_stale_backlog
@@ -29,19 +28,17 @@ from tests.worker import CeleryWorker, celery_worker, wait_until  # noqa: F401  
 PLAN_TIMEOUT = 30.0
 
 
-def new_plan() -> FictionPlan:
-    project = FictionProject.objects.create(
-        title=DEMO_PROJECT_TITLE, **project_defaults(DEMO_PROJECT_TITLE)
-    )
+def new_plan() -> Plan:
+    project, _ = get_or_create_project(DEMO_PROJECT_TITLE)
     return create_plan(project, agent_backend="scripted", actor="olivia")
 
 
-def plan_status(plan: FictionPlan) -> str:
+def plan_status(plan: Plan) -> str:
     plan.refresh_from_db(fields=["status"])
     return plan.status
 
 
-def assert_plan_complete_without_duplicates(plan: FictionPlan) -> None:
+def assert_plan_complete_without_duplicates(plan: Plan) -> None:
     items = list(plan.backlog_items.all())
     assert sorted(item.phase for item in items) == sorted(
         [
@@ -72,7 +69,7 @@ def test_real_worker_runs_the_whole_pipeline(celery_worker: CeleryWorker) -> Non
 
     assert [item.backlog_id for item in queued] == ["vision-plan"]
     wait_until(
-        lambda: plan_status(plan) == FictionPlan.Status.COMPLETE,
+        lambda: plan_status(plan) == Plan.Status.COMPLETE,
         timeout=PLAN_TIMEOUT,
         what=f"the plan to complete; worker log:\n{celery_worker.log()}",
     )
@@ -108,7 +105,7 @@ def test_worker_killed_mid_phase_is_resumed_and_completes_without_duplicates(
     # The dead worker's heartbeat goes silent; the beat sweep notices and resumes the item.
     wait_until(sweep_stale_backlog, timeout=PLAN_TIMEOUT, interval=0.5, what="a stale item")
     wait_until(
-        lambda: plan_status(plan) == FictionPlan.Status.COMPLETE,
+        lambda: plan_status(plan) == Plan.Status.COMPLETE,
         timeout=PLAN_TIMEOUT,
         what=f"the plan to complete; worker log:\n{celery_worker.log()}",
     )
@@ -142,7 +139,7 @@ def test_phase_whose_pool_process_dies_is_redelivered_to_the_same_worker(
     # acks_late + reject_on_worker_lost: the main process hands the message back to the broker
     # and a fresh pool process runs the same task, which takes its own checkpoint back.
     wait_until(
-        lambda: plan_status(plan) == FictionPlan.Status.COMPLETE,
+        lambda: plan_status(plan) == Plan.Status.COMPLETE,
         timeout=PLAN_TIMEOUT,
         what=f"the plan to complete; worker log:\n{celery_worker.log()}",
     )

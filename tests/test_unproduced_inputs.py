@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from planners.health import build_health_report
-from planners.models import BacklogItem, BacklogStatus, FictionPlan, FictionProject
+from planners.models import BacklogItem, BacklogStatus, Plan, Project
 from planners.transitions import transition_backlog_item
 from planners.unproduced_inputs import (
     refresh_all_plans,
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def plan() -> FictionPlan:
-    project = FictionProject.objects.create(title="The Salt Road")
-    return FictionPlan.objects.create(project=project, name="The Salt Road", branch="main")
+def plan() -> Plan:
+    project = Project.objects.create(title="The Salt Road")
+    return Plan.objects.create(project=project, name="The Salt Road", branch="main")
 
 
-def item(plan: FictionPlan, backlog_id: str, **fields: object) -> BacklogItem:
+def item(plan: Plan, backlog_id: str, **fields: object) -> BacklogItem:
     return BacklogItem.objects.create(plan=plan, backlog_id=backlog_id, phase="iterative", **fields)
 
 
@@ -41,7 +41,7 @@ def orphan_ids() -> list[str]:
     return [ref.backlog_id for ref in build_health_report().backlog.orphaned]
 
 
-def test_a_producer_added_later_resolves_the_waiting_item(plan: FictionPlan) -> None:
+def test_a_producer_added_later_resolves_the_waiting_item(plan: Plan) -> None:
     item(plan, "draft-opening", inputs=["outline", "cast-bible"])
     assert stored("draft-opening") == (["cast-bible", "outline"], True)
 
@@ -53,7 +53,7 @@ def test_a_producer_added_later_resolves_the_waiting_item(plan: FictionPlan) -> 
     assert orphan_ids() == []
 
 
-def test_editing_tokens_refreshes_the_plan(plan: FictionPlan) -> None:
+def test_editing_tokens_refreshes_the_plan(plan: Plan) -> None:
     producer = item(plan, "outline", outputs=["outline"])
     item(plan, "draft-opening", inputs=["outline"])
     assert orphan_ids() == []
@@ -65,7 +65,7 @@ def test_editing_tokens_refreshes_the_plan(plan: FictionPlan) -> None:
     assert build_health_report().backlog.orphaned[0].missing_inputs == ("outline",)
 
 
-def test_status_changes_do_not_recompute_tokens(plan: FictionPlan) -> None:
+def test_status_changes_do_not_recompute_tokens(plan: Plan) -> None:
     waiting = item(plan, "draft-opening", inputs=["cast-bible"])
     with CaptureQueriesContext(connection) as queries:
         transition_backlog_item(waiting, BacklogStatus.IN_PROGRESS, reason="claim")
@@ -73,7 +73,7 @@ def test_status_changes_do_not_recompute_tokens(plan: FictionPlan) -> None:
     assert orphan_ids() == ["draft-opening"]
 
 
-def test_finished_and_synthetic_items_are_not_orphans(plan: FictionPlan) -> None:
+def test_finished_and_synthetic_items_are_not_orphans(plan: Plan) -> None:
     item(plan, "done", inputs=["nobody"], status=BacklogStatus.COMPLETE)
     item(plan, "synthetic-probe", inputs=["nobody"], synthetic=True)
     item(plan, "synthetic-producer", outputs=["made-by-a-probe"], synthetic=True)
@@ -84,7 +84,7 @@ def test_finished_and_synthetic_items_are_not_orphans(plan: FictionPlan) -> None
 
 
 def test_deleting_a_producer_in_the_admin_orphans_its_consumers(
-    plan: FictionPlan, client: Client, django_user_model: type[User]
+    plan: Plan, client: Client, django_user_model: type[User]
 ) -> None:
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
     client.force_login(admin)
@@ -100,7 +100,7 @@ def test_deleting_a_producer_in_the_admin_orphans_its_consumers(
 
 
 def test_deleting_producers_in_bulk_from_the_admin_list(
-    plan: FictionPlan, client: Client, django_user_model: type[User]
+    plan: Plan, client: Client, django_user_model: type[User]
 ) -> None:
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
     client.force_login(admin)
@@ -120,7 +120,7 @@ def test_deleting_producers_in_bulk_from_the_admin_list(
     assert stored("draft-opening") == (["outline-0", "outline-1"], True)
 
 
-def test_a_deferred_block_refreshes_each_plan_once(plan: FictionPlan) -> None:
+def test_a_deferred_block_refreshes_each_plan_once(plan: Plan) -> None:
     with CaptureQueriesContext(connection) as queries, refresh_deferred():
         for n in range(5):
             item(plan, f"scene-{n}", inputs=[f"scroll-{n}"], outputs=[f"scene-{n}"])
@@ -129,9 +129,9 @@ def test_a_deferred_block_refreshes_each_plan_once(plan: FictionPlan) -> None:
     assert BacklogItem.objects.filter(has_unproduced_inputs=True).count() == 5
 
 
-def test_bulk_loads_are_caught_up_by_a_full_refresh(plan: FictionPlan) -> None:
-    other = FictionPlan.objects.create(
-        project=FictionProject.objects.create(title="Glass Harbour"), name="Glass Harbour"
+def test_bulk_loads_are_caught_up_by_a_full_refresh(plan: Plan) -> None:
+    other = Plan.objects.create(
+        project=Project.objects.create(title="Glass Harbour"), name="Glass Harbour"
     )
     BacklogItem.objects.bulk_create(
         [
@@ -147,7 +147,7 @@ def test_bulk_loads_are_caught_up_by_a_full_refresh(plan: FictionPlan) -> None:
     assert refresh_unproduced_inputs([plan.pk, other.pk]) == 0  # nothing left to change
 
 
-def test_orphan_query_count_does_not_grow_with_the_backlog(plan: FictionPlan) -> None:
+def test_orphan_query_count_does_not_grow_with_the_backlog(plan: Plan) -> None:
     BacklogItem.objects.bulk_create(
         BacklogItem(plan=plan, backlog_id=f"pass-{n}", phase="iterative", inputs=[f"t-{n}"])
         for n in range(300)
@@ -162,7 +162,7 @@ def test_orphan_query_count_does_not_grow_with_the_backlog(plan: FictionPlan) ->
 
 
 def test_the_vision_sync_stores_unproduced_inputs_for_the_items_it_inserts(
-    plan: FictionPlan,
+    plan: Plan,
 ) -> None:
     from planners.fiction.materialise import sync_backlog
     from planners.fiction.schemas import BacklogEntry

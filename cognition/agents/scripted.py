@@ -13,13 +13,19 @@ from django.conf import settings
 
 from cognition.agents.base import AgentError, AgentReply, ChatMessage
 
+#: The replies a ``ScriptedAgent()`` serves by default, by phase: each planner family registers
+#: the canned replies that make one valid run of its phases (``register_scripted_replies``).
+_registered_replies: dict[str, str | list[str]] = {}
 
-def _default_replies() -> Mapping[str, str | list[str]]:
-    # Imported lazily: the fiction planners own the canned replies that make a valid run, and
-    # importing them at module load would tie the agent layer to the planner app's import order.
-    from planners.fiction.scripted_replies import DEFAULT_REPLIES
 
-    return DEFAULT_REPLIES
+def register_scripted_replies(replies: Mapping[str, str | list[str]]) -> None:
+    """Add a family's default scripted replies (phase → reply); a later family's reply for the
+    same phase wins (a re-import re-registers the same text)."""
+    _registered_replies.update(replies)
+
+
+def registered_scripted_replies() -> dict[str, str | list[str]]:
+    return dict(_registered_replies)
 
 
 def _estimate_tokens(text: str) -> int:
@@ -46,7 +52,7 @@ class ScriptedAgent:
     ) -> None:
         self._fifo: list[str] | None = list(fifo) if fifo is not None else None
         if self._fifo is None and replies is None:
-            replies = _default_replies()
+            replies = registered_scripted_replies()
         self._replies: dict[str, str | list[str]] = {
             phase: list(value) if isinstance(value, list) else value
             for phase, value in (replies or {}).items()

@@ -23,10 +23,10 @@ from planners.models import (
     BacklogTransition,
     ExecutionRollup,
     ExecutionRollupMark,
-    FictionPlan,
-    FictionProject,
     PhaseTranscript,
+    Plan,
     PlannerExecution,
+    Project,
 )
 from planners.unproduced_inputs import refresh_all_plans
 
@@ -83,8 +83,8 @@ def reset_benchmark_data() -> None:
         ExecutionRollupMark.objects.all().delete()
         BacklogTransition.objects.all().delete()
         BacklogItem.objects.all().delete()
-        FictionPlan.objects.all().delete()
-        FictionProject.objects.filter(title__startswith="Bench project").delete()
+        Plan.objects.all().delete()
+        Project.objects.filter(title__startswith="Bench project").delete()
 
 
 def generate(scale: Scale, *, seed: int = 20261126) -> dict[str, int]:
@@ -93,11 +93,11 @@ def generate(scale: Scale, *, seed: int = 20261126) -> dict[str, int]:
     now = timezone.now()
     reset_benchmark_data()
     with transaction.atomic():
-        projects = FictionProject.objects.bulk_create(
-            FictionProject(title=f"Bench project {n:04d}") for n in range(scale.plans)
+        projects = Project.objects.bulk_create(
+            Project(title=f"Bench project {n:04d}") for n in range(scale.plans)
         )
-        plans = FictionPlan.objects.bulk_create(
-            FictionPlan(project=p, name=f"{p.title} plan", status="in_progress") for p in projects
+        plans = Plan.objects.bulk_create(
+            Plan(project=p, name=f"{p.title} plan", status="in_progress") for p in projects
         )
         plan_ids = [p.pk for p in plans]
 

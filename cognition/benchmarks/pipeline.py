@@ -67,15 +67,15 @@ def _wait_for(predicate: Any, timeout: float) -> None:
 def pipeline_figure(scale: str, pipelines: int, *, timeout: float = 600) -> Figure:
     from cognition.benchmarks.floor_tasks import floor_insert
     from planners.actions import create_plan, start_pipeline
-    from planners.models import FictionPlan, FictionProject, TelemetryEvent
+    from planners.models import Plan, Project, TelemetryEvent
 
     phases = 5
-    FictionProject.objects.filter(title__startswith="Bench pipeline").delete()
+    Project.objects.filter(title__startswith="Bench pipeline").delete()
     TelemetryEvent.objects.filter(name="bench.floor").delete()
     with Workers(concurrency=2):
         plans = [
             create_plan(
-                FictionProject.objects.create(title=f"Bench pipeline {n:03d}"),
+                Project.objects.create(title=f"Bench pipeline {n:03d}"),
                 agent_backend="scripted",
                 actor="bench",
             )
@@ -91,17 +91,15 @@ def pipeline_figure(scale: str, pipelines: int, *, timeout: float = 600) -> Figu
             # (like the floor's poll below; reconnecting on every poll cost CPU the workers
             # share on a small machine).
             return (
-                FictionPlan.objects.filter(pk__in=plan_ids)
-                .exclude(status__in=[FictionPlan.Status.COMPLETE, FictionPlan.Status.BLOCKED])
+                Plan.objects.filter(pk__in=plan_ids)
+                .exclude(status__in=[Plan.Status.COMPLETE, Plan.Status.BLOCKED])
                 .count()
                 == 0
             )
 
         _wait_for(all_done, timeout)
         ours_s = time.perf_counter() - started
-        complete = FictionPlan.objects.filter(
-            pk__in=plan_ids, status=FictionPlan.Status.COMPLETE
-        ).count()
+        complete = Plan.objects.filter(pk__in=plan_ids, status=Plan.Status.COMPLETE).count()
 
         started = time.perf_counter()
         for n in range(pipelines):

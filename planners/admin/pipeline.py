@@ -30,15 +30,19 @@ from planners.models import (
     ChapterScroll,
     ChapterSection,
     ContractDriftEvent,
-    FictionPlan,
-    FictionProject,
+    FictionItemTarget,
+    FictionProfile,
+    FictionVision,
     LoreRequirement,
     PhaseCheckpoint,
     PhaseTranscript,
+    Plan,
     PlannerExecution,
     PlanPass,
+    Project,
     TelemetryEvent,
 )
+from planners.pipeline.registry import pipelines
 from planners.unproduced_inputs import plan_items_changed, refresh_unproduced_inputs
 
 
@@ -61,6 +65,20 @@ def changelist_link(model: type[Model], label: str, **filters: Any) -> SafeStrin
     return format_html('<a href="{}?{}">{}</a>', url, query, label)
 
 
+class PhaseFilter(admin.SimpleListFilter):
+    """Phases of every registered pipeline, in pipeline order (no query to list them)."""
+
+    title = "phase"
+    parameter_name = "phase"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return pipelines.phase_labels()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(phase=value) if value else queryset
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """History: viewable by staff with view permission, never added, changed or deleted."""
 
@@ -74,41 +92,75 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-# --- Fiction domain ---------------------------------------------------------------------------
+# --- Projects and plans ----------------------------------------------------------------------
 
 
-@admin.register(FictionProject)
-class FictionProjectAdmin(admin.ModelAdmin):
-    list_display = ("title", "author_persona_name", "created_at", "plans")
-    search_fields = ("title", "logline", "description", "author_persona_name")
+class FictionProfileInline(admin.StackedInline):
+    model = FictionProfile
+    extra = 0
+    max_num = 1
+    verbose_name_plural = "Fiction profile (logline and author persona, for fiction plans)"
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("title", "created_at", "plans")
+    search_fields = ("title", "description")
     date_hierarchy = "created_at"
+    inlines = (FictionProfileInline,)
 
     @admin.display(description="Plans")
-    def plans(self, obj: FictionProject) -> SafeString:
-        return changelist_link(FictionPlan, "plans", project__id__exact=obj.pk)
+    def plans(self, obj: Project) -> SafeString:
+        return changelist_link(Plan, "plans", project__id__exact=obj.pk)
 
 
-@admin.register(FictionPlan)
-class FictionPlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "project", "branch", "status", "agent_backend", "updated_at", "console")
-    list_filter = ("status", "branch", "agent_backend")
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "project",
+        "pipeline",
+        "branch",
+        "status",
+        "agent_backend",
+        "updated_at",
+        "console",
+    )
+    list_filter = ("pipeline", "status", "branch", "agent_backend")
     search_fields = ("name", "project__title", "branch")
     list_select_related = ("project",)
-    readonly_fields = ("status", "created_at", "updated_at", "console")
+    readonly_fields = ("pipeline", "status", "created_at", "updated_at", "console")
     actions = ("run_pipeline",)
 
     @admin.display(description="Console")
-    def console(self, obj: FictionPlan) -> SafeString:
+    def console(self, obj: Plan) -> SafeString:
         url = reverse("console:plan", args=[obj.pk])
         return format_html('<a href="{}">plan page</a>', url)
 
     @admin.action(description="Run pipeline (queue every ready item)")
-    def run_pipeline(self, request: HttpRequest, queryset: QuerySet[FictionPlan]) -> None:
+    def run_pipeline(self, request: HttpRequest, queryset: QuerySet[Plan]) -> None:
         for plan in queryset:
             queued = start_pipeline(plan, actor=request.user.get_username())
             level = messages.SUCCESS if queued else messages.WARNING
             names = ", ".join(item.backlog_id for item in queued) or "nothing was ready"
             self.message_user(request, f"{plan}: queued {len(queued)} ({names}).", level)
+
+
+# --- Fiction records ----------------------------------------------------------------------------
+
+
+@admin.register(FictionVision)
+class FictionVisionAdmin(admin.ModelAdmin):
+    list_display = ("plan", "author_summary")
+    search_fields = ("plan__name", "author_summary")
+    list_select_related = ("plan",)
+
+
+@admin.register(FictionItemTarget)
+class FictionItemTargetAdmin(ReadOnlyAdmin):
+    list_display = ("item", "blueprint", "scroll", "section", "scene")
+    list_select_related = ("item", "blueprint", "scroll", "section", "scene")
+    search_fields = ("item__backlog_id",)
 
 
 @admin.register(CastMember)
@@ -185,10 +237,10 @@ class BacklogItemAdmin(admin.ModelAdmin):
         "updated_at",
         "history",
     )
-    list_filter = ("status", "phase", "synthetic", "agent_backend")
+    list_filter = ("status", PhaseFilter, "synthetic", "agent_backend")
     search_fields = ("backlog_id", "description", "plan__name", "last_error")
     list_select_related = ("plan",)
-    raw_id_fields = ("plan", "blueprint", "scroll", "section", "scene")
+    raw_id_fields = ("plan",)
     # Status moves only through actions (resume, the pipeline), which record transitions.
     readonly_fields = (
         "status",
@@ -276,7 +328,7 @@ class ContractDriftEventAdmin(ReadOnlyAdmin):
 @admin.register(PhaseCheckpoint)
 class PhaseCheckpointAdmin(ReadOnlyAdmin):
     list_display = ("phase_key", "plan", "phase", "status", "attempts", "lock_owner", "updated_at")
-    list_filter = ("status", "phase")
+    list_filter = ("status", PhaseFilter)
     search_fields = ("phase_key", "lock_owner", "plan__name")
     list_select_related = ("plan",)
 
@@ -298,7 +350,7 @@ class PhaseTranscriptAdmin(ReadOnlyAdmin):
         "template",
         "execution_link",
     )
-    list_filter = ("phase", "validation_status", "is_retry")
+    list_filter = (PhaseFilter, "validation_status", "is_retry")
     search_fields = ("backlog_item__backlog_id", "template_id", "response")
     list_select_related = ("plan", "backlog_item", "execution")
     date_hierarchy = "created_at"

@@ -34,13 +34,13 @@ from planners.models import (
     BacklogItem,
     BacklogStatus,
     BacklogTransition,
-    FictionPlan,
-    Phase,
     PhaseCheckpoint,
     PhaseTranscript,
+    Plan,
     PlannerExecution,
     PlannerOutcome,
 )
+from planners.pipeline.registry import pipelines
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class BacklogFilters:
         return cls(
             plan_id=int(plan) if plan.isdigit() else None,
             status=status if status in BacklogStatus.values else "",
-            phase=phase if phase in Phase.values else "",
+            phase=phase if phase in dict(pipelines.phase_labels()) else "",
             q=params.get("q", "").strip()[:200],
             page=int(page) if page.isdigit() and int(page) > 0 else 1,
         )
@@ -247,7 +247,7 @@ def plans_with_counts() -> list[PlanCounts]:
     nothing but synthetic items is left out altogether: it is a test fixture, not work."""
     plans = [
         PlanLabel(*row)
-        for row in FictionPlan.objects.order_by("project__title", "branch").values_list(
+        for row in Plan.objects.order_by("project__title", "branch").values_list(
             "pk", "name", "branch", "status", "updated_at", "project__title"
         )
     ]
@@ -659,9 +659,16 @@ TRANSCRIPTS_PER_PHASE = 20
 TRANSITIONS_PER_ITEM = 5
 
 
-def plan_progress(plan: FictionPlan) -> dict[str, dict[str, int]]:
+def plan_phase_labels(plan: Plan) -> list[tuple[str, str]]:
+    """``(key, label)`` of each phase of the plan's pipeline, in order."""
+    if plan.pipeline not in pipelines:
+        return []
+    return [(spec.key, spec.title) for spec in pipelines.get(plan.pipeline).phases]
+
+
+def plan_progress(plan: Plan) -> dict[str, dict[str, int]]:
     """Counts by phase and status for one plan; one query."""
-    counts: dict[str, dict[str, int]] = {p: {} for p in Phase.values}
+    counts: dict[str, dict[str, int]] = {key: {} for key, _ in plan_phase_labels(plan)}
     rows = (
         BacklogItem.objects.filter(plan=plan, synthetic=False)
         .values("phase", "status")
@@ -673,7 +680,7 @@ def plan_progress(plan: FictionPlan) -> dict[str, dict[str, int]]:
     return counts
 
 
-def plan_phases(plan: FictionPlan) -> list[PhaseView]:
+def plan_phases(plan: Plan) -> list[PhaseView]:
     """The plan page: phases with checkpoints, items (and their latest transitions) and
     transcripts. A fixed number of queries; long lists are cut and say how much is hidden."""
     counts = plan_progress(plan)
@@ -716,7 +723,10 @@ def plan_phases(plan: FictionPlan) -> list[PhaseView]:
         .order_by("-created_at", "-id")
     )
     views = []
-    for phase, label in Phase.choices:
+    labels = dict(plan_phase_labels(plan))
+    # Phases the pipeline no longer declares still show what their items did.
+    labels.update({key: key for key in counts if key not in labels})
+    for phase, label in labels.items():
         phase_items = [i for i in items if i.phase == phase]
         total = sum(counts.get(phase, {}).values())
         views.append(

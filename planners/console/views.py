@@ -35,7 +35,8 @@ from planners.console.access import staff_required
 from planners.console.charts import hourly_chart
 from planners.console.health import health_summary
 from planners.health import PlannerHealthReport, build_health_report
-from planners.models import BacklogItem, BacklogStatus, FictionPlan, Phase, PhaseTranscript
+from planners.models import BacklogItem, BacklogStatus, PhaseTranscript, Plan
+from planners.pipeline.registry import pipelines
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def _backlog_context(
         if page.has_next()
         else None,
         "statuses": BacklogStatus.choices,
-        "phases": Phase.choices,
+        "phases": pipelines.phase_labels(),
     }
 
 
@@ -356,13 +357,13 @@ def plan_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/plan_list.html", context)
 
 
-def _progress_context(plan: FictionPlan, *, watching: bool) -> dict[str, Any]:
+def _progress_context(plan: Plan, *, watching: bool) -> dict[str, Any]:
     progress = queries.plan_progress(plan)
     running = queries.plan_is_running(progress)
     pending = any(c.get(BacklogStatus.PENDING) for c in progress.values())
     live = running or (watching and pending)
     phases = []
-    for phase, label in Phase.choices:
+    for phase, label in queries.plan_phase_labels(plan):
         counts = progress.get(phase, {})
         view = queries.PhaseView(phase, str(label), counts, [], [], 0, [])
         phases.append(
@@ -388,12 +389,12 @@ def _progress_context(plan: FictionPlan, *, watching: bool) -> dict[str, Any]:
 @staff_required
 @require_GET
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(FictionPlan.objects.select_related("project"), pk=pk)
+    plan = get_object_or_404(Plan.objects.select_related("project"), pk=pk)
     context = _progress_context(plan, watching=False)
     context.update(
         phases=queries.plan_phases(plan),
         nav_firing_count=queries.firing_alert_count(),
-        plan_admin_url=queries.admin_url("planners_fictionplan_change", plan.pk),
+        plan_admin_url=queries.admin_url("planners_plan_change", plan.pk),
     )
     return render(request, "console/plan_detail.html", context)
 
@@ -401,7 +402,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_GET
 def plan_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(FictionPlan.objects.select_related("project"), pk=pk)
+    plan = get_object_or_404(Plan.objects.select_related("project"), pk=pk)
     if not is_partial(request):
         return redirect("console:plan", pk=plan.pk)
     watching = request.GET.get("watch") == "1"
@@ -423,7 +424,7 @@ def plan_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def run_pipeline(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(FictionPlan.objects.select_related("project"), pk=pk)
+    plan = get_object_or_404(Plan.objects.select_related("project"), pk=pk)
     queued = start_pipeline(plan, actor=actor_name(request))
     if queued:
         names = ", ".join(item.backlog_id for item in queued[:5])
@@ -447,7 +448,7 @@ def run_pipeline(request: HttpRequest, pk: int) -> HttpResponse:
 def transcript_detail(request: HttpRequest, pk: int) -> HttpResponse:
     transcript = get_object_or_404(
         PhaseTranscript.objects.select_related(
-            "plan", "plan__project", "backlog_item", "execution", "scroll", "scene"
+            "plan", "plan__project", "backlog_item", "execution"
         ),
         pk=pk,
     )

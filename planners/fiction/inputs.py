@@ -13,8 +13,10 @@ from pydantic import BaseModel
 
 from planners.fiction.chapter_architect import ChapterArchitectParams
 from planners.fiction.iterative import IterativeParams
+from planners.fiction.phases import Phase
 from planners.fiction.scene_weaver import SceneWeaverParams
 from planners.fiction.scroll_refiner import ScrollRefinerParams
+from planners.fiction.targets import targets
 from planners.fiction.vision import VisionParams
 from planners.models import (
     BacklogItem,
@@ -22,28 +24,49 @@ from planners.models import (
     ChapterBlueprint,
     ChapterScene,
     ChapterScroll,
-    FictionPlan,
-    Phase,
+    FictionProfile,
+    FictionVision,
+    Plan,
     PlanPass,
+    Project,
 )
+from planners.pipeline.registry import PhaseBlocked
 
 
-class PhaseInputError(Exception):
+class PhaseInputError(PhaseBlocked):
     """The phase cannot run: something it works on is missing. The message says what."""
+
+
+def profile_of(project: Project) -> FictionProfile:
+    """The project's fiction profile (an empty one when nobody wrote it yet)."""
+    try:
+        return project.fiction_profile
+    except FictionProfile.DoesNotExist:
+        return FictionProfile(project=project)
+
+
+def vision_of(plan: Plan) -> FictionVision:
+    """What the plan's vision settled (empty before the vision phase ran)."""
+    try:
+        return plan.fiction_vision
+    except FictionVision.DoesNotExist:
+        return FictionVision(plan=plan)
 
 
 def _lines(items: Iterable[str], bullet: str = "- ") -> str:
     return "\n".join(f"{bullet}{item}" for item in items if item)
 
 
-def plan_description(plan: FictionPlan) -> str:
+def plan_description(plan: Plan) -> str:
     """The plan as the later phases see it: project description, logline and the vision."""
     project = plan.project
-    parts = [project.description, f"Logline: {project.logline}" if project.logline else ""]
-    if plan.author_summary:
-        parts.append(f"Vision: {plan.author_summary}")
-    if plan.book_goals:
-        parts.append("Book goals:\n" + _lines(str(goal) for goal in plan.book_goals))
+    logline = profile_of(project).logline
+    vision = vision_of(plan)
+    parts = [project.description, f"Logline: {logline}" if logline else ""]
+    if vision.author_summary:
+        parts.append(f"Vision: {vision.author_summary}")
+    if vision.book_goals:
+        parts.append("Book goals:\n" + _lines(str(goal) for goal in vision.book_goals))
     cast = list(plan.cast.all())
     if cast:
         parts.append("Cast:\n" + _lines(f"{c.name} ({c.role}): {c.summary}" for c in cast))
@@ -109,15 +132,20 @@ def scene_description(scene: ChapterScene) -> str:
 def resolve_blueprint(item: BacklogItem) -> ChapterBlueprint | None:
     """The blueprint a scroll item refines: its own, the one its inputs came from, else the
     plan's most recent blueprint that has been designed (has beats)."""
-    if item.blueprint_id:
-        return item.blueprint
-    if item.scroll_id:
-        return item.scroll.blueprint  # type: ignore[union-attr]
+    own = targets(item)
+    if own.blueprint_id:
+        return own.blueprint
+    if own.scroll_id:
+        return own.scroll.blueprint  # type: ignore[union-attr]
     inputs = set(item.inputs or [])
     if inputs:
-        for source in item.plan.backlog_items.filter(blueprint__isnull=False).exclude(pk=item.pk):
+        for source in (
+            item.plan.backlog_items.filter(fiction_target__blueprint__isnull=False)
+            .exclude(pk=item.pk)
+            .select_related("fiction_target__blueprint")
+        ):
             if inputs & set(source.outputs or []):
-                return source.blueprint
+                return source.fiction_target.blueprint
     return (
         ChapterBlueprint.objects.filter(plan=item.plan, beats__isnull=False)
         .distinct()
@@ -139,13 +167,13 @@ def next_iteration(item: BacklogItem) -> int:
     return max((iteration for iteration, _ in passes), default=0) + 1
 
 
-def _persona(plan: FictionPlan) -> dict[str, str]:
-    project = plan.project
+def _persona(plan: Plan) -> dict[str, str]:
+    profile = profile_of(plan.project)
     return {
-        "authorPersonaName": project.author_persona_name or "the author of this book",
-        "authorPersonaSummary": project.author_persona_summary,
-        "authorPersonaMemories": project.author_persona_memories,
-        "authorWorldNotes": project.author_world_notes,
+        "authorPersonaName": profile.author_persona_name or "the author of this book",
+        "authorPersonaSummary": profile.author_persona_summary,
+        "authorPersonaMemories": profile.author_persona_memories,
+        "authorWorldNotes": profile.author_world_notes,
     }
 
 
@@ -162,7 +190,7 @@ def params_for(item: BacklogItem, *, iteration: int | None = None) -> BaseModel:
             projectTitle=project.title,
             branch=plan.branch,
             description=project.description,
-            logline=project.logline,
+            logline=profile_of(project).logline,
         )
     if item.phase == Phase.ITERATIVE:
         earlier = PlanPass.objects.filter(plan=plan).exclude(backlog_item=item)
@@ -174,7 +202,8 @@ def params_for(item: BacklogItem, *, iteration: int | None = None) -> BaseModel:
             existingPasses=passes_summary(earlier),
         )
     if item.phase == Phase.CHAPTER_ARCHITECT:
-        existing = blueprint_summary(item.blueprint) if item.blueprint else ""
+        own = targets(item).blueprint
+        existing = blueprint_summary(own) if own else ""
         return ChapterArchitectParams(
             planName=plan.name,
             branch=plan.branch,
@@ -184,6 +213,7 @@ def params_for(item: BacklogItem, *, iteration: int | None = None) -> BaseModel:
         )
     if item.phase == Phase.SCROLL_REFINER:
         blueprint = resolve_blueprint(item)
+        scroll = targets(item).scroll
         beats = list(blueprint.beats.all()) if blueprint is not None else []
         if blueprint is None or not beats:
             raise PhaseInputError(
@@ -196,11 +226,11 @@ def params_for(item: BacklogItem, *, iteration: int | None = None) -> BaseModel:
             description=plan_description(plan),
             blueprintSynopsis=blueprint_synopsis(blueprint),
             blueprintStructure=blueprint_structure(blueprint, beats),
-            scrollSummary=scroll_summary(item.scroll) if item.scroll else item.description,
+            scrollSummary=scroll_summary(scroll) if scroll is not None else item.description,
             **_persona(plan),
         )
     if item.phase == Phase.SCENE_WEAVER:
-        scene = item.scene
+        scene = targets(item).scene
         if scene is None:
             raise PhaseInputError(f"backlog item {item.backlog_id!r} is not bound to a scene")
         section = scene.section

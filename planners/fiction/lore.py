@@ -9,7 +9,9 @@ requirement that is still ``planned`` or ``blocked`` stops the phase before any 
 from __future__ import annotations
 
 from planners.fiction.inputs import resolve_blueprint
-from planners.models import BacklogItem, LoreRequirement, Phase
+from planners.fiction.phases import Phase
+from planners.fiction.targets import targets
+from planners.models import BacklogItem, LoreRequirement
 
 GATED_PHASES = frozenset({Phase.SCROLL_REFINER, Phase.SCENE_WEAVER})
 UNRESOLVED = (LoreRequirement.Status.PLANNED, LoreRequirement.Status.BLOCKED)
@@ -18,9 +20,10 @@ UNRESOLVED = (LoreRequirement.Status.PLANNED, LoreRequirement.Status.BLOCKED)
 def _targets(item: BacklogItem) -> tuple[set[str], int | None]:
     """The slugs a requirement may name to gate ``item``, and the scroll id it may point at."""
     names = {item.backlog_id}
-    scroll = item.scroll
-    if item.phase == Phase.SCENE_WEAVER and item.scene is not None:
-        scene = item.scene
+    own = targets(item)
+    scroll = own.scroll
+    if item.phase == Phase.SCENE_WEAVER and own.scene is not None:
+        scene = own.scene
         names.update({scene.scene_slug, scene.section.section_slug})
         scroll = scene.section.scroll
     elif scroll is not None:

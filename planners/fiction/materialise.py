@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from planners.fiction.phases import VISION_BACKLOG_ID, infer_phase
+from planners.fiction.phases import VISION_BACKLOG_ID, Phase, infer_phase
 from planners.fiction.scene_weaver import SceneDraft
 from planners.fiction.schemas import (
     BacklogEntry,
@@ -29,6 +28,7 @@ from planners.fiction.schemas import (
     ScrollRefinerReply,
     VisionReply,
 )
+from planners.fiction.targets import bind_targets, new_targets, targets
 from planners.models import (
     BacklogItem,
     BacklogStatus,
@@ -38,10 +38,12 @@ from planners.models import (
     ChapterScene,
     ChapterScroll,
     ChapterSection,
+    FictionItemTarget,
+    FictionVision,
     LoreRequirement,
-    Phase,
     PlanPass,
 )
+from planners.pipeline.registry import Materialised
 from planners.transitions import record_new_backlog_item, record_new_backlog_items
 from planners.unproduced_inputs import plan_items_changed, refresh_deferred
 
@@ -116,15 +118,25 @@ def upsert_row(
     return upsert_rows(model, existing, [("row", lookup, defaults)])[0], found is None
 
 
-@dataclass
-class Materialised:
-    """What a phase wrote, for the transcripts' metadata and the log."""
-
-    blueprint: ChapterBlueprint | None = None
-    scroll: ChapterScroll | None = None
-    section: ChapterSection | None = None
-    scene: ChapterScene | None = None
-    summary: dict[str, object] = field(default_factory=dict)
+def links(
+    *,
+    blueprint: ChapterBlueprint | None = None,
+    scroll: ChapterScroll | None = None,
+    section: ChapterSection | None = None,
+    scene: ChapterScene | None = None,
+) -> dict[str, Any]:
+    """Transcript metadata naming the rows a phase works on: ``<kind>Id`` and ``<kind>Slug``."""
+    found: dict[str, Any] = {}
+    for prefix, row, slug_field in (
+        ("blueprint", blueprint, "slug"),
+        ("scroll", scroll, "scroll_slug"),
+        ("section", section, "section_slug"),
+        ("scene", scene, "scene_slug"),
+    ):
+        if row is not None:
+            found[f"{prefix}Id"] = row.pk
+            found[f"{prefix}Slug"] = getattr(row, slug_field)
+    return found
 
 
 # --- vision ---------------------------------------------------------------------------------------
@@ -132,18 +144,14 @@ class Materialised:
 
 def materialise_vision(item: BacklogItem, reply: VisionReply, *, actor: str) -> Materialised:
     plan = item.plan
-    plan.author_summary = reply.authorSummary
-    plan.book_goals = list(reply.bookGoals)
-    plan.open_questions = list(reply.openQuestions)
-    plan.world_seeds = list(reply.worldSeeds)
-    plan.save(
-        update_fields=[
-            "author_summary",
-            "book_goals",
-            "open_questions",
-            "world_seeds",
-            "updated_at",
-        ]
+    FictionVision.objects.update_or_create(
+        plan=plan,
+        defaults={
+            "author_summary": reply.authorSummary,
+            "book_goals": list(reply.bookGoals),
+            "open_questions": list(reply.openQuestions),
+            "world_seeds": list(reply.worldSeeds),
+        },
     )
 
     cast = [
@@ -268,6 +276,13 @@ def sync_backlog(
     inserted = BacklogItem.objects.bulk_create([i for i in new_items if i.pk is None])
     if inserted:
         plan_items_changed(plan.pk)  # bulk_create sends no post_save
+        bound = []
+        for new_item in inserted:
+            target = _unsaved(new_item)
+            if target.blueprint_id is not None:
+                target.item_id = new_item.pk
+                bound.append(target)
+        FictionItemTarget.objects.bulk_create(bound)
     record_new_backlog_items(
         inserted,
         reason="vision-sync",
@@ -306,7 +321,11 @@ def _bind_blueprints(plan_id: int, items: list[BacklogItem]) -> None:
     """Give each chapter architect item its blueprint row (the phase key names it), and each
     scroll item the blueprint of the chapter item it depends on. ``items`` may be unsaved
     (new items are inserted bound); a stored item whose blueprint changes is saved here."""
-    chapters = [i for i in items if i.phase == Phase.CHAPTER_ARCHITECT and i.blueprint_id is None]
+
+    def blueprint_id(item: BacklogItem) -> int | None:
+        return targets(item).blueprint_id if item.pk is not None else _unsaved(item).blueprint_id
+
+    chapters = [i for i in items if i.phase == Phase.CHAPTER_ARCHITECT and not blueprint_id(i)]
     if chapters:
         slugs = [i.backlog_id[:SLUG_MAX] for i in chapters]
         blueprints = {
@@ -317,19 +336,30 @@ def _bind_blueprints(plan_id: int, items: list[BacklogItem]) -> None:
         for blueprint in ChapterBlueprint.objects.bulk_create(missing):
             blueprints[blueprint.slug] = blueprint
         for item, slug in zip(chapters, slugs, strict=True):
-            item.blueprint = blueprints[slug]
-            if item.pk is not None:
-                item.save(update_fields=["blueprint", "updated_at"])
-    producers = [i for i in items if i.phase == Phase.CHAPTER_ARCHITECT and i.blueprint_id]
+            _bind(item, blueprints[slug])
+    producers = [i for i in items if i.phase == Phase.CHAPTER_ARCHITECT and blueprint_id(i)]
     for item in items:
-        if item.phase != Phase.SCROLL_REFINER or item.blueprint_id is not None:
+        if item.phase != Phase.SCROLL_REFINER or blueprint_id(item) is not None:
             continue
         for producer in _ancestors(item, items):
             if any(producer is p for p in producers):
-                item.blueprint_id = producer.blueprint_id
-                if item.pk is not None:
-                    item.save(update_fields=["blueprint", "updated_at"])
+                _bind(item, targets(producer) if producer.pk else _unsaved(producer))
                 break
+
+
+def _unsaved(item: BacklogItem) -> FictionItemTarget:
+    """The targets of an item not inserted yet (created empty on first use)."""
+    target: FictionItemTarget | None = item.__dict__.get("_fiction_targets")
+    return target if target is not None else new_targets(item)
+
+
+def _bind(item: BacklogItem, source: ChapterBlueprint | FictionItemTarget) -> None:
+    """Bind ``item`` to a blueprint (or to the blueprint of another item's targets)."""
+    blueprint = source if isinstance(source, ChapterBlueprint) else source.blueprint
+    if item.pk is not None:
+        bind_targets(item, blueprint=blueprint)
+    else:
+        _unsaved(item).blueprint = blueprint
 
 
 def _ancestors(item: BacklogItem, items: list[BacklogItem]) -> list[BacklogItem]:
@@ -398,13 +428,12 @@ def materialise_iterative(
 
 
 def materialise_chapter(item: BacklogItem, reply: ChapterArchitectReply) -> Materialised:
-    blueprint = item.blueprint
+    blueprint = targets(item).blueprint
     if blueprint is None:
         blueprint, _ = ChapterBlueprint.objects.get_or_create(
             plan=item.plan, slug=item.backlog_id[:SLUG_MAX]
         )
-        item.blueprint = blueprint
-        item.save(update_fields=["blueprint", "updated_at"])
+        bind_targets(item, blueprint=blueprint)
     blueprint.title = reply.title[:300]
     blueprint.synopsis = reply.synopsis
     blueprint.save(update_fields=["title", "synopsis", "updated_at"])
@@ -429,7 +458,7 @@ def materialise_chapter(item: BacklogItem, reply: ChapterArchitectReply) -> Mate
     upsert_rows(ChapterBeat, stored, beats)
     # The blueprint is what the latest reply says: beats it dropped go.
     blueprint.beats.exclude(slug__in=slugs).delete()
-    return Materialised(blueprint=blueprint, summary={"beats": slugs})
+    return Materialised(summary={"beats": slugs}, links=links(blueprint=blueprint))
 
 
 # --- scroll refiner -------------------------------------------------------------------------------
@@ -453,9 +482,7 @@ def materialise_scroll(
             "synopsis": reply.synopsis,
         },
     )
-    item.scroll = scroll
-    item.blueprint = blueprint
-    item.save(update_fields=["scroll", "blueprint", "updated_at"])
+    bind_targets(item, scroll=scroll, blueprint=blueprint)
     _bind_lore(plan.pk, scroll)
 
     scene_items: list[str] = []
@@ -504,6 +531,9 @@ def materialise_scroll(
                     position=position,
                     inputs=list(item.outputs or []),
                     outputs=[backlog_id],
+                )
+                FictionItemTarget.objects.create(
+                    item=scene_item,
                     blueprint=blueprint,
                     scroll=scroll,
                     section=section,
@@ -519,8 +549,7 @@ def materialise_scroll(
                 )
                 scene_items.append(backlog_id)
     return Materialised(
-        blueprint=blueprint,
-        scroll=scroll,
+        links=links(blueprint=blueprint, scroll=scroll),
         summary={
             "sections": [s.sectionSlug for s in reply.sections],
             "scenes": [scene.scene_slug for scene in scenes],
@@ -543,23 +572,20 @@ def _bind_lore(plan_id: int, scroll: ChapterScroll) -> None:
 
 
 def materialise_scene(item: BacklogItem, draft: SceneDraft) -> Materialised:
-    scene = item.scene
+    scene = targets(item).scene
     assert scene is not None  # the runner refuses a scene item without a scene before the call
     scene.prose = draft.prose
     scene.word_count = draft.wordCount
     scene.status = ChapterScene.Status.DRAFTED
     scene.save(update_fields=["prose", "word_count", "status", "updated_at"])
     return Materialised(
-        scene=scene,
-        section=scene.section,
-        scroll=scene.section.scroll,
+        links=links(scene=scene, section=scene.section, scroll=scene.section.scroll),
         summary={"wordCount": draft.wordCount, "coverage": draft.coverageRatio},
     )
 
 
 def mark_scene(item: BacklogItem, status: str) -> None:
     """Record a scene phase that did not produce prose (blocked by the gate, or failed)."""
-    if item.scene_id is not None:
-        ChapterScene.objects.filter(pk=item.scene_id).update(
-            status=status, updated_at=timezone.now()
-        )
+    scene_id = targets(item).scene_id
+    if scene_id is not None:
+        ChapterScene.objects.filter(pk=scene_id).update(status=status, updated_at=timezone.now())

@@ -1,4 +1,4 @@
-"""The fiction phases: which planner runs each, how backlog entries map to them, phase keys.
+"""The fiction phases: their keys, which planner runs each, and how a vision entry maps to one.
 
 Mapping a vision backlog entry to a phase
 -----------------------------------------
@@ -21,7 +21,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from planners.models import BacklogItem, Phase
+from django.db import models
+
+
+class Phase(models.TextChoices):
+    VISION = "vision", "Vision"
+    ITERATIVE = "iterative", "Iterative"
+    CHAPTER_ARCHITECT = "chapterArchitect", "Chapter architect"
+    SCROLL_REFINER = "scrollRefiner", "Scroll refiner"
+    SCENE_WEAVER = "sceneWeaver", "Scene weaver"
+
 
 #: The backlog item every plan starts with; vision syncs the rest.
 VISION_BACKLOG_ID = "vision-plan"
@@ -47,15 +56,6 @@ _PHASE_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
 
-def planner_slug_for(phase: str) -> str:
-    """The catalog slug of the planner that runs ``phase``."""
-    try:
-        return PLANNER_SLUGS[phase]
-    except KeyError:
-        known = ", ".join(PLANNER_SLUGS)
-        raise ValueError(f"unknown fiction phase {phase!r}; phases: {known}") from None
-
-
 def infer_phase(backlog_id: str, outputs: Iterable[str]) -> str:
     """The phase that runs a vision backlog entry (see the module docstring for the rules)."""
     words = set(_WORD_RE.findall(" ".join([backlog_id, *outputs]).lower()))
@@ -63,20 +63,3 @@ def infer_phase(backlog_id: str, outputs: Iterable[str]) -> str:
         if words & markers:
             return phase
     return Phase.ITERATIVE
-
-
-def phase_key(item: BacklogItem, *, branch: str) -> str:
-    """The checkpoint key of the phase that runs ``item``: ``<phase>|<branch>|<target>``.
-
-    The target is the row the phase works on when it exists before the phase runs (the plan,
-    the blueprint, the scene), else the backlog item, so the key is stable across retries.
-    """
-    if item.phase == Phase.VISION:
-        target = f"plan:{item.plan_id}"
-    elif item.phase == Phase.CHAPTER_ARCHITECT and item.blueprint_id:
-        target = f"blueprint:{item.blueprint_id}"
-    elif item.phase == Phase.SCENE_WEAVER and item.scene_id:
-        target = f"scene:{item.scene_id}"
-    else:
-        target = f"item:{item.backlog_id}"
-    return f"{item.phase}|{branch}|{target}"

@@ -12,7 +12,7 @@ from django.conf import settings
 from cognition.agents.base import AgentService
 
 if TYPE_CHECKING:
-    from planners.models import BacklogItem, FictionPlan
+    from planners.models import BacklogItem, Plan
 
 
 def _never_cancelled() -> bool:
@@ -38,7 +38,7 @@ class PlannerContext:
     agent: AgentService
     environment: str
     correlation_id: str
-    plan: FictionPlan | None = None
+    plan: Plan | None = None
     backlog_item: BacklogItem | None = None
     phase: str = ""
     actor: str = ""

@@ -216,22 +216,14 @@ def backlog_alerts(backlog: BacklogSection, thresholds: AlertThresholds) -> list
                 backlog_id=latest.backlog_id if latest and drift == 1 else "",
             )
         )
-    if backlog.lore_blocked:
-        blocked = sum(p.blocked for p in backlog.lore_blocked)
+    for finding in backlog.findings:
         alerts.append(
             HealthAlert(
-                id="lore:blocked",
-                severity=Severity.WARNING,
-                title=f"{len(backlog.lore_blocked)} plan(s) have blocked lore requirements",
-                description=(
-                    f"{blocked} blocked lore requirement(s) gate scroll and scene phases: "
-                    + "; ".join(
-                        f"plan {p.plan_id} ({p.plan_name}): {', '.join(p.requirements)}"
-                        for p in backlog.lore_blocked[:5]
-                    )
-                    + "."
-                ),
-                plan_id=backlog.lore_blocked[0].plan_id if len(backlog.lore_blocked) == 1 else None,
+                id=finding.alert_id,
+                severity=Severity(finding.severity),
+                title=finding.title,
+                description=finding.description,
+                plan_id=finding.plan_id,
             )
         )
     return alerts

@@ -1,4 +1,5 @@
-"""The backlog section: counts, per-plan summary, stale, flapping, lore, drift, history.
+"""The backlog section: counts, per-plan summary, stale, flapping, drift, history, and what each
+pipeline reports of its own records.
 
 Every function runs a fixed number of queries: aggregates and group-bys in the database,
 lists bounded with LIMIT and their full size read with ``COUNT(*) OVER ()`` in the same query.
@@ -21,18 +22,16 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    Value,
     Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import RowNumber
 
 from planners.health.report import (
     ActionLogLine,
     BacklogItemRef,
     DriftEvent,
     FlappingItem,
-    LoreBlockedPlan,
+    PipelineFinding,
     PlanSummary,
     TransitionEntry,
 )
@@ -42,9 +41,9 @@ from planners.models import (
     BacklogStatus,
     BacklogTransition,
     ContractDriftEvent,
-    FictionPlan,
-    LoreRequirement,
+    Plan,
 )
+from planners.pipeline.registry import pipelines
 
 # How many rows each list of the report carries at most; the totals are always exact.
 PLAN_LIMIT = 50
@@ -55,17 +54,10 @@ DRIFT_LIMIT = 10
 TRANSITION_LIMIT = 20
 ACTION_LOG_LIMIT = 20
 
-PHASE_PLANNER_SLUGS: Mapping[str, str] = {
-    "vision": "vision",
-    "iterative": "iterative",
-    "chapterArchitect": "chapter-architect",
-    "scrollRefiner": "scroll-refiner",
-    "sceneWeaver": "scene-weaver",
-}
-
 
 def planner_slug_for_phase(phase: str) -> str:
-    return PHASE_PLANNER_SLUGS.get(phase, phase)
+    """The slug of the planner that runs ``phase`` (the phase itself when no pipeline has it)."""
+    return pipelines.planner_by_phase().get(phase, phase)
 
 
 def _items(plan_id: int | None) -> QuerySet[BacklogItem]:
@@ -106,30 +98,19 @@ def plan_summaries(*, plan_id: int | None) -> tuple[int, tuple[PlanSummary, ...]
     """The most recently updated plans with their real item counts, and how many plans there
     are in all (two queries).
 
-    The page of plans is chosen first (no join, so the blocked-lore subquery runs once per
-    listed plan), then the items of just those plans are counted on the (plan, status) index.
-    One joined GROUP BY would group every backlog row and re-run the subquery per row.
+    The page of plans is chosen first (no join), then the items of just those plans are counted
+    on the (plan, status) index; one joined GROUP BY would group every backlog row.
     """
-    blocked_lore = (
-        LoreRequirement.objects.filter(
-            plan_id=OuterRef("pk"), status=LoreRequirement.Status.BLOCKED
-        )
-        .order_by()
-        .values("plan_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
     items = BacklogItem.objects.filter(plan_id=OuterRef("pk"))
-    plans = FictionPlan.objects.all() if plan_id is None else FictionPlan.objects.filter(pk=plan_id)
+    plans = Plan.objects.all() if plan_id is None else Plan.objects.filter(pk=plan_id)
     page = list(
         # A plan holding only synthetic entries (ops alerting's drill plan) is not real work.
         plans.exclude(~Exists(items.filter(synthetic=False)) & Exists(items.filter(synthetic=True)))
         .annotate(
-            blocked_lore=Coalesce(Subquery(blocked_lore), Value(0)),
             plans_total=Window(expression=Count("id")),
         )
         .order_by("-updated_at", "-id")
-        .values("id", "name", "branch", "status", "blocked_lore", "plans_total")[:PLAN_LIMIT]
+        .values("id", "name", "branch", "pipeline", "status", "plans_total")[:PLAN_LIMIT]
     )
     real = Q(synthetic=False)
     counted = {
@@ -155,9 +136,9 @@ def plan_summaries(*, plan_id: int | None) -> tuple[int, tuple[PlanSummary, ...]
                 name=plan["name"],
                 branch=plan["branch"],
                 status=plan["status"],
+                pipeline=plan["pipeline"],
                 items_total=row.get("items_total", 0),
                 counts={s: row.get(f"status_{s}", 0) for s in BacklogStatus.values},
-                blocked_lore=plan["blocked_lore"],
                 last_activity_at=row.get("last_activity_at"),
             )
         )
@@ -245,29 +226,21 @@ def flapping_items(
     )
 
 
-def lore_blocked_plans(*, plan_id: int | None) -> tuple[int, tuple[LoreBlockedPlan, ...]]:
-    """Blocked lore requirements grouped by plan (one query); returns (total, plans)."""
-    requirements = LoreRequirement.objects.filter(status=LoreRequirement.Status.BLOCKED)
-    if plan_id is not None:
-        requirements = requirements.filter(plan_id=plan_id)
-    rows = list(
-        requirements.annotate(total=Window(expression=Count("id")))
-        .order_by("plan_id", "requirement_slug")
-        .values("plan_id", "plan__name", "requirement_slug", "total")[:LORE_LIMIT]
-    )
-    grouped: dict[int, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        grouped.setdefault(row["plan_id"], []).append(row)
-    plans = tuple(
-        LoreBlockedPlan(
-            plan_id=pid,
-            plan_name=entries[0]["plan__name"],
-            blocked=len(entries),
-            requirements=tuple(e["requirement_slug"] for e in entries),
+def pipeline_findings(*, plan_id: int | None) -> tuple[PipelineFinding, ...]:
+    """What each registered pipeline reports of its own records (``health_findings``)."""
+    return tuple(
+        PipelineFinding(
+            pipeline=pipeline.slug,
+            alert_id=finding.alert_id,
+            severity=finding.severity,
+            title=finding.title,
+            description=finding.description,
+            plan_id=finding.plan_id,
         )
-        for pid, entries in grouped.items()
+        for pipeline in pipelines.all()
+        if pipeline.health_findings is not None
+        for finding in pipeline.health_findings(plan_id)
     )
-    return (rows[0]["total"] if rows else 0), plans
 
 
 def contract_drift(*, plan_id: int | None, since: datetime) -> tuple[int, tuple[DriftEvent, ...]]:

@@ -23,7 +23,7 @@ from planners.health.report import (
     TelemetrySection,
     overall_status,
 )
-from planners.models import FictionPlan
+from planners.models import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ def _build_backlog(
     counts = backlog_queries.backlog_counts(plan_id=plan_id)
     plans_total, plans = backlog_queries.plan_summaries(plan_id=plan_id)
     orphaned_total, orphaned = orphaned_items(plan_id=plan_id, limit=backlog_queries.ITEM_LIMIT)
-    _, lore_blocked = backlog_queries.lore_blocked_plans(plan_id=plan_id)
     drift_total, drift = backlog_queries.contract_drift(
         plan_id=plan_id, since=start(now, thresholds.drift_window_seconds)
     )
@@ -75,7 +74,7 @@ def _build_backlog(
             since=start(now, thresholds.flapping_window_seconds),
             threshold=thresholds.flapping_transitions,
         ),
-        lore_blocked=lore_blocked,
+        findings=backlog_queries.pipeline_findings(plan_id=plan_id),
         contract_drift_total=drift_total,
         contract_drift=drift,
         recent_transitions=backlog_queries.recent_transitions(plan_id=plan_id),
@@ -151,7 +150,7 @@ def build_health_report(
     windows and ages are reproducible (tests, and evaluations that must agree on one instant).
     """
     now = now or timezone.now()
-    if plan_id is not None and not FictionPlan.objects.filter(pk=plan_id).exists():
+    if plan_id is not None and not Plan.objects.filter(pk=plan_id).exists():
         raise UnknownPlanError(plan_id)
     thresholds = current_thresholds()
     catalog = catalog_planners()

@@ -103,8 +103,8 @@ class PlanSummary:
     branch: str
     status: str
     items_total: int
+    pipeline: str
     counts: Mapping[str, int]
-    blocked_lore: int
     last_activity_at: datetime | None
 
 
@@ -118,11 +118,15 @@ class FlappingItem:
 
 
 @dataclasses.dataclass(frozen=True)
-class LoreBlockedPlan:
-    plan_id: int
-    plan_name: str
-    blocked: int
-    requirements: tuple[str, ...]
+class PipelineFinding:
+    """A pipeline's own warning (``Pipeline.health_findings``), e.g. fiction's blocked lore."""
+
+    pipeline: str
+    alert_id: str
+    severity: str
+    title: str
+    description: str
+    plan_id: int | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +174,7 @@ class BacklogSection:
     orphaned_total: int
     orphaned: tuple[BacklogItemRef, ...]
     flapping: tuple[FlappingItem, ...]
-    lore_blocked: tuple[LoreBlockedPlan, ...]
+    findings: tuple[PipelineFinding, ...]
     contract_drift_total: int
     contract_drift: tuple[DriftEvent, ...]
     recent_transitions: tuple[TransitionEntry, ...]

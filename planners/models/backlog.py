@@ -13,24 +13,16 @@ class BacklogStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class Phase(models.TextChoices):
-    VISION = "vision", "Vision"
-    ITERATIVE = "iterative", "Iterative"
-    CHAPTER_ARCHITECT = "chapterArchitect", "Chapter architect"
-    SCROLL_REFINER = "scrollRefiner", "Scroll refiner"
-    SCENE_WEAVER = "sceneWeaver", "Scene weaver"
-
-
 class BacklogItem(models.Model):
     plan = models.ForeignKey(
-        "planners.FictionPlan", on_delete=models.CASCADE, related_name="backlog_items"
+        "planners.Plan", on_delete=models.CASCADE, related_name="backlog_items"
     )
     backlog_id = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     status = models.CharField(
         max_length=16, choices=BacklogStatus.choices, default=BacklogStatus.PENDING
     )
-    phase = models.CharField(max_length=32, choices=Phase.choices)
+    phase = models.CharField(max_length=64)
     position = models.PositiveIntegerField(default=0)
     inputs = models.JSONField(default=list, blank=True)
     outputs = models.JSONField(default=list, blank=True)
@@ -38,34 +30,6 @@ class BacklogItem(models.Model):
     # real item of the plan outputs, so the health report reads orphans without unnesting.
     unproduced_inputs = models.JSONField(default=list, blank=True, editable=False)
     has_unproduced_inputs = models.BooleanField(default=False, editable=False)
-    blueprint = models.ForeignKey(
-        "planners.ChapterBlueprint",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="backlog_items",
-    )
-    scroll = models.ForeignKey(
-        "planners.ChapterScroll",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="backlog_items",
-    )
-    section = models.ForeignKey(
-        "planners.ChapterSection",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="backlog_items",
-    )
-    scene = models.ForeignKey(
-        "planners.ChapterScene",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="backlog_items",
-    )
     attempts = models.PositiveIntegerField(default=0)
     # The contract the item's task runs under; a resume that contradicts it is drift.
     agent_backend = models.CharField(max_length=32, blank=True)
@@ -109,9 +73,7 @@ class BacklogTransition(models.Model):
     """Every status change of a backlog item: the history behind flapping and the action log."""
 
     item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="transitions")
-    plan = models.ForeignKey(
-        "planners.FictionPlan", on_delete=models.CASCADE, related_name="transitions"
-    )
+    plan = models.ForeignKey("planners.Plan", on_delete=models.CASCADE, related_name="transitions")
     from_status = models.CharField(max_length=16, choices=BacklogStatus.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=BacklogStatus.choices)
     reason = models.CharField(max_length=32)
@@ -135,9 +97,7 @@ class ContractDriftEvent(models.Model):
     """A resume request that contradicted the provider, model or agent recorded on the item."""
 
     item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="drift_events")
-    plan = models.ForeignKey(
-        "planners.FictionPlan", on_delete=models.CASCADE, related_name="drift_events"
-    )
+    plan = models.ForeignKey("planners.Plan", on_delete=models.CASCADE, related_name="drift_events")
     requested = models.JSONField(default=dict)
     recorded = models.JSONField(default=dict)
     actor = models.CharField(max_length=150, blank=True)
@@ -159,11 +119,11 @@ class PhaseCheckpoint(models.Model):
         BLOCKED = "blocked", "Blocked"
         FAILED = "failed", "Failed"
 
-    plan = models.ForeignKey(
-        "planners.FictionPlan", on_delete=models.CASCADE, related_name="checkpoints"
-    )
-    phase_key = models.CharField(max_length=300)  # chapterArchitect|main|blueprint:<id>
-    phase = models.CharField(max_length=32, choices=Phase.choices)
+    plan = models.ForeignKey("planners.Plan", on_delete=models.CASCADE, related_name="checkpoints")
+    phase_key = models.CharField(
+        max_length=300
+    )  # <phase>|<branch>|<target>, e.g. chapterArchitect|main|blueprint:7
+    phase = models.CharField(max_length=64)
     backlog_item = models.ForeignKey(
         BacklogItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="checkpoints"
     )
@@ -195,40 +155,10 @@ class PhaseTranscript(models.Model):
         SKIPPED = "skipped", "Skipped"
         UNKNOWN = "unknown", "Unknown"
 
-    plan = models.ForeignKey(
-        "planners.FictionPlan", on_delete=models.CASCADE, related_name="transcripts"
-    )
-    phase = models.CharField(max_length=32, choices=Phase.choices)
+    plan = models.ForeignKey("planners.Plan", on_delete=models.CASCADE, related_name="transcripts")
+    phase = models.CharField(max_length=64)
     backlog_item = models.ForeignKey(
         BacklogItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="transcripts"
-    )
-    blueprint = models.ForeignKey(
-        "planners.ChapterBlueprint",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    scroll = models.ForeignKey(
-        "planners.ChapterScroll",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    section = models.ForeignKey(
-        "planners.ChapterSection",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    scene = models.ForeignKey(
-        "planners.ChapterScene",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
     )
     execution = models.ForeignKey(
         "planners.PlannerExecution",

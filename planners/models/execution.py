@@ -43,7 +43,7 @@ class PlannerExecution(models.Model):
     agent_provider = models.CharField(max_length=32, blank=True)
     agent_model = models.CharField(max_length=100, blank=True)
     plan = models.ForeignKey(
-        "planners.FictionPlan",
+        "planners.Plan",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

@@ -1,55 +1,41 @@
-"""The fiction domain: projects, plans and what the phases materialise."""
+"""The fiction family's records: what its phases materialise, and what each item works on."""
 
 from __future__ import annotations
 
 from django.db import models
 
+from planners.models.plan import Plan, Project
 
-class FictionProject(models.Model):
-    title = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
+
+class FictionProfile(models.Model):
+    """What the fiction phases know of a project beyond its title and description."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, primary_key=True, related_name="fiction_profile"
+    )
     logline = models.TextField(blank=True)
     author_persona_name = models.CharField(max_length=200, blank=True)
     author_persona_summary = models.TextField(blank=True)
     author_persona_memories = models.TextField(blank=True)
     author_world_notes = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["title"]
 
     def __str__(self) -> str:
-        return self.title
+        return f"fiction profile of {self.project_id}"
 
 
-class FictionPlan(models.Model):
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETE = "complete", "Complete"
-        BLOCKED = "blocked", "Blocked"
+class FictionVision(models.Model):
+    """What the vision phase settled for a plan (its cast and lore have their own rows)."""
 
-    project = models.ForeignKey(FictionProject, on_delete=models.CASCADE, related_name="plans")
-    name = models.CharField(max_length=200)
-    branch = models.CharField(max_length=100, default="main")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    agent_backend = models.CharField(max_length=32, blank=True)
+    plan = models.OneToOneField(
+        Plan, on_delete=models.CASCADE, primary_key=True, related_name="fiction_vision"
+    )
     author_summary = models.TextField(blank=True)
     book_goals = models.JSONField(default=list, blank=True)
     open_questions = models.JSONField(default=list, blank=True)
     world_seeds = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["project", "branch"], name="unique_plan_branch"),
-        ]
-        indexes = [models.Index(fields=["status"], name="plan_status")]
 
     def __str__(self) -> str:
-        return self.name
+        return f"vision of plan {self.plan_id}"
 
 
 class CastMember(models.Model):
@@ -57,7 +43,7 @@ class CastMember(models.Model):
         CORE = "core", "Core"
         SUPPORTING = "supporting", "Supporting"
 
-    plan = models.ForeignKey(FictionPlan, on_delete=models.CASCADE, related_name="cast")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="cast")
     tier = models.CharField(max_length=16, choices=Tier.choices)
     name = models.CharField(max_length=200)
     role = models.CharField(max_length=200, blank=True)
@@ -78,7 +64,7 @@ class CastMember(models.Model):
 class PlanPass(models.Model):
     """One iterative planning pass (iteration N)."""
 
-    plan = models.ForeignKey(FictionPlan, on_delete=models.CASCADE, related_name="passes")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="passes")
     iteration = models.PositiveIntegerField()
     # The item whose run wrote this pass: a re-run of that item updates its pass, not a new one.
     backlog_item = models.ForeignKey(
@@ -106,7 +92,7 @@ class PlanPass(models.Model):
 
 
 class ChapterBlueprint(models.Model):
-    plan = models.ForeignKey(FictionPlan, on_delete=models.CASCADE, related_name="blueprints")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="blueprints")
     slug = models.SlugField(max_length=200)
     title = models.CharField(max_length=300, blank=True)
     synopsis = models.TextField(blank=True)
@@ -145,7 +131,7 @@ class ChapterBeat(models.Model):
 
 
 class ChapterScroll(models.Model):
-    plan = models.ForeignKey(FictionPlan, on_delete=models.CASCADE, related_name="scrolls")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="scrolls")
     blueprint = models.ForeignKey(
         ChapterBlueprint, on_delete=models.CASCADE, related_name="scrolls"
     )
@@ -219,7 +205,7 @@ class LoreRequirement(models.Model):
         BLOCKED = "blocked", "Blocked"
         READY = "ready", "Ready"
 
-    plan = models.ForeignKey(FictionPlan, on_delete=models.CASCADE, related_name="lore")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="lore")
     requirement_slug = models.SlugField(max_length=200)
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
@@ -247,3 +233,39 @@ class LoreRequirement(models.Model):
 
     def __str__(self) -> str:
         return self.requirement_slug
+
+
+class FictionItemTarget(models.Model):
+    """The rows a fiction backlog item works on (real foreign keys): the blueprint a chapter
+    architect designs, the scroll it refines, the scene a weaver drafts. One per item that has
+    any; items without targets have none."""
+
+    item = models.OneToOneField(
+        "planners.BacklogItem",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="fiction_target",
+    )
+    blueprint = models.ForeignKey(
+        ChapterBlueprint,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="item_targets",
+    )
+    scroll = models.ForeignKey(
+        ChapterScroll, null=True, blank=True, on_delete=models.SET_NULL, related_name="item_targets"
+    )
+    section = models.ForeignKey(
+        ChapterSection,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="item_targets",
+    )
+    scene = models.ForeignKey(
+        ChapterScene, null=True, blank=True, on_delete=models.SET_NULL, related_name="item_targets"
+    )
+
+    def __str__(self) -> str:
+        return f"targets of item {self.item_id}"

@@ -35,9 +35,7 @@ def add_backlog_items(
         item.backlog_id: item
         for item in BacklogItem.objects.filter(plan=plan, backlog_id__in=wanted)
     }
-    position = (
-        BacklogItem.objects.filter(plan=plan).aggregate(last=Max("position"))["last"] or 0
-    )
+    position = BacklogItem.objects.filter(plan=plan).aggregate(last=Max("position"))["last"] or 0
     fresh: list[BacklogItem] = []
     for entry in new_items:
         if entry.backlog_id in existing:

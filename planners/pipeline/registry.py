@@ -163,15 +163,15 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class HealthFinding:
-    """A family's own warning for the health report (e.g. fiction's blocked lore):
-    ``alert_id`` (stable), ``severity``, ``title``, ``description``, ``count``."""
+    """A family's own warning for the health report (e.g. fiction's blocked lore): a stable
+    ``alert_id``, its ``severity`` (``info``, ``warning``, ``error``), what it says, and the
+    plan it is about when it is about one."""
 
     alert_id: str
     severity: str
     title: str
     description: str
-    count: int = 0
-    details: dict[str, Any] = field(default_factory=dict)
+    plan_id: int | None = None
 
 
 class PipelineRegistry:

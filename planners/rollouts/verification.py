@@ -26,6 +26,7 @@ from opsalerts.models import Alert, Severity
 from planners.framework.metadata import PlannerMetadata
 from planners.health import PlannerHealthReport, build_health_report
 from planners.models import PlannerExecution, PlannerOutcome
+from planners.pipeline.registry import pipelines
 from planners.rollouts import runbook
 
 logger = logging.getLogger(__name__)
@@ -217,11 +218,14 @@ def check_pipeline_run_completed(ctx: CheckContext) -> CheckResult:
         .first()
     )
     if execution is None:
+        found = pipelines.phase_for_planner(ctx.planner.slug)
+        how = (
+            f"python manage.py run_pipeline --pipeline {found[0].slug} --agent scripted --wait"
+            if found is not None
+            else "add the planner to a pipeline (startplanner --pipeline) and run it"
+        )
         return CheckResult(
-            False,
-            f"No successful run of {ctx.planner.slug} in {ctx.environment}: run the scripted "
-            "pipeline (AGENT_BACKEND=scripted) for its phase.",
-            {},
+            False, f"No successful run of {ctx.planner.slug} in {ctx.environment}: {how}.", {}
         )
     snapshot = {
         "execution_id": execution.pk,

@@ -12,14 +12,9 @@ from django.db.models import Max
 
 from cognition.agents import BACKENDS
 from planners.actions import create_plan, start_pipeline
-from planners.demo import DEMO_PROJECT_TITLE, project_defaults
-from planners.models import (
-    BacklogItem,
-    BacklogStatus,
-    BacklogTransition,
-    FictionPlan,
-    FictionProject,
-)
+from planners.demo import DEMO_PROJECT_TITLE, get_or_create_project
+from planners.models import BacklogItem, BacklogStatus, BacklogTransition, Plan
+from planners.pipeline.registry import DEFAULT_PIPELINE, pipelines
 
 #: Seconds without any transition after which --wait suggests that no worker is running.
 NO_WORKER_HINT_AFTER = 10.0
@@ -27,19 +22,26 @@ NO_WORKER_HINT_AFTER = 10.0
 
 class Command(BaseCommand):
     help = (
-        "Create or reuse a fiction plan and queue its phases on the Celery worker. With --wait, "
+        "Create or reuse a plan of a pipeline and queue its phases on the Celery worker. With "
+        "--wait, "
         "print every backlog transition as it happens and exit 0 when the plan completes, 1 when "
         "it ends blocked or failed, 2 on timeout."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         target = parser.add_mutually_exclusive_group()
-        target.add_argument("--plan", type=int, help="Run this existing plan (by id).")
+        target.add_argument(
+            "--plan", type=int, help="Run this existing plan (by id; its pipeline is its own)."
+        )
         target.add_argument(
             "--project",
             default=DEMO_PROJECT_TITLE,
             help=f"Run the plan of this project, creating both if needed "
             f"(default {DEMO_PROJECT_TITLE!r}).",
+        )
+        parser.add_argument(
+            "--pipeline",
+            help=f"The pipeline to run (default {DEFAULT_PIPELINE!r}); see `manage.py pipelines`.",
         )
         parser.add_argument(
             "--branch",
@@ -70,49 +72,57 @@ class Command(BaseCommand):
         if queued:
             names = ", ".join(f"{item.backlog_id} ({item.phase})" for item in queued)
             self.stdout.write(f"Queued {names} of {where} on the worker (agent {agent}).")
-        elif plan.status == FictionPlan.Status.COMPLETE:
+        elif plan.status == Plan.Status.COMPLETE:
             self.stdout.write(self.style.SUCCESS(f"{where.capitalize()} is already complete."))
             return
-        elif plan.status == FictionPlan.Status.BLOCKED:
+        elif plan.status == Plan.Status.BLOCKED:
             self._report_blocked(plan)
         else:
             self.stdout.write(f"{where.capitalize()} is {plan.status}; nothing new to queue.")
         if options["wait"]:
             self._watch(plan, seen, started, timeout=options["timeout"], poll=options["poll"])
 
-    def _plan(self, options: dict[str, Any], actor: str) -> FictionPlan:
+    def _plan(self, options: dict[str, Any], actor: str) -> Plan:
+        pipeline = options["pipeline"]
+        if pipeline is not None and pipeline not in pipelines:
+            known = ", ".join(pipelines.slugs())
+            raise CommandError(f"Unknown pipeline {pipeline!r}; pipelines: {known}.")
         if options["plan"] is not None:
-            plan = FictionPlan.objects.select_related("project").filter(pk=options["plan"]).first()
+            plan = Plan.objects.select_related("project").filter(pk=options["plan"]).first()
             if plan is None:
                 raise CommandError(f"No plan with id {options['plan']}.")
+            if pipeline is not None and pipeline != plan.pipeline:
+                raise CommandError(
+                    f"Plan {plan.pk} runs the {plan.pipeline!r} pipeline, not {pipeline!r}."
+                )
             return plan
+        pipeline = pipeline or DEFAULT_PIPELINE
         title = options["project"]
-        project, created = FictionProject.objects.get_or_create(
-            title=title, defaults=project_defaults(title)
-        )
+        project, created = get_or_create_project(title)
         if created:
             self.stdout.write(f"Created project {title!r}.")
         branch = options["branch"] or "main"
-        plan = project.plans.filter(branch=branch).first()
-        if (
-            plan is not None
-            and plan.status == FictionPlan.Status.COMPLETE
-            and not options["branch"]
-        ):
-            taken = set(project.plans.values_list("branch", flat=True))
+        plans = project.plans.filter(pipeline=pipeline)
+        plan = plans.filter(branch=branch).first()
+        if plan is not None and plan.status == Plan.Status.COMPLETE and not options["branch"]:
+            taken = set(plans.values_list("branch", flat=True))
             number = 2
             while f"run-{number}" in taken:
                 number += 1
             branch, plan = f"run-{number}", None
             self.stdout.write(f"The main plan is complete; starting a fresh plan on {branch}.")
         if plan is None:
-            plan = create_plan(project, branch=branch, agent_backend=options["agent"], actor=actor)
-            self.stdout.write(f"Created plan {plan.pk} on branch {branch}.")
+            plan = create_plan(
+                project,
+                pipeline=pipeline,
+                branch=branch,
+                agent_backend=options["agent"],
+                actor=actor,
+            )
+            self.stdout.write(f"Created {pipeline} plan {plan.pk} on branch {branch}.")
         return plan
 
-    def _watch(
-        self, plan: FictionPlan, seen: int, started: float, *, timeout: float, poll: float
-    ) -> None:
+    def _watch(self, plan: Plan, seen: int, started: float, *, timeout: float, poll: float) -> None:
         hinted = False
         last_progress = started
         while True:
@@ -127,7 +137,7 @@ class Command(BaseCommand):
                 last_progress = time.monotonic()
             plan.refresh_from_db(fields=["status"])
             elapsed = time.monotonic() - started
-            if plan.status == FictionPlan.Status.COMPLETE:
+            if plan.status == Plan.Status.COMPLETE:
                 done = plan.backlog_items.filter(synthetic=False).count()
                 self.stdout.write(
                     self.style.SUCCESS(
@@ -135,7 +145,7 @@ class Command(BaseCommand):
                     )
                 )
                 return
-            if plan.status == FictionPlan.Status.BLOCKED:
+            if plan.status == Plan.Status.BLOCKED:
                 self._report_blocked(plan)
             if elapsed > timeout:
                 raise CommandError(
@@ -163,7 +173,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(line)
 
-    def _report_blocked(self, plan: FictionPlan) -> None:
+    def _report_blocked(self, plan: Plan) -> None:
         stuck = BacklogItem.objects.filter(
             plan=plan,
             synthetic=False,
