@@ -10,4 +10,5 @@ from __future__ import annotations
 from planners.nonfiction import brief  # noqa: F401
 from planners.nonfiction import outline  # noqa: F401
 from planners.nonfiction import section_draft  # noqa: F401
+from planners.nonfiction import pipeline  # noqa: F401
 # isort: on
