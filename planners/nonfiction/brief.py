@@ -23,7 +23,7 @@ class BriefPlanner(NonfictionJsonPlanner[BriefParams]):
             "Sets a non-fiction book's brief: title, audience, thesis, the questions it must "
             "answer and the sources it draws on."
         ),
-        capabilities=("planning", "nonfiction", "brief"),
+        capabilities=("planning", "nonfiction"),
         steps=(
             PlannerStep(
                 id="brief-plan",

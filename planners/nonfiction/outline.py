@@ -28,7 +28,7 @@ class OutlinePlanner(NonfictionJsonPlanner[OutlineParams]):
             "Outlines a non-fiction book from its brief: sections, their summaries and the key "
             "points each section's draft must make."
         ),
-        capabilities=("planning", "nonfiction", "outline"),
+        capabilities=("planning", "nonfiction"),
         steps=(
             PlannerStep(
                 id="outline-plan",

@@ -192,7 +192,7 @@ class SectionDraftPlanner(PlannerBase[SectionDraftParams]):
             "Drafts one outline section of a non-fiction book as Markdown prose that makes the "
             "section's key points."
         ),
-        capabilities=("planning", "nonfiction", "section-draft"),
+        capabilities=("planning", "nonfiction"),
         steps=(
             PlannerStep(
                 id="section-draft",
