@@ -140,6 +140,34 @@ def start_pipeline(
     return queued
 
 
+def fresh_run_branch(plan: Plan) -> str:
+    """The branch a fresh run of ``plan``'s project and pipeline goes on: ``run-N``, the first
+    N (from 2) that no plan of that project and pipeline has taken."""
+    taken = set(
+        Plan.objects.filter(project_id=plan.project_id, pipeline=plan.pipeline).values_list(
+            "branch", flat=True
+        )
+    )
+    number = 2
+    while f"run-{number}" in taken:
+        number += 1
+    return f"run-{number}"
+
+
+def start_fresh_run(plan: Plan, *, actor: str, agent_backend: str | None = None) -> Plan:
+    """Run a complete plan's pipeline again: a new plan of the same project and pipeline on a
+    fresh branch (a finished plan's records stay as they are), queued on the workers."""
+    fresh = create_plan(
+        plan.project,
+        pipeline=plan.pipeline,
+        branch=fresh_run_branch(plan),
+        agent_backend=agent_backend or plan.agent_backend or None,
+        actor=actor,
+    )
+    start_pipeline(fresh, actor=actor, agent_backend=agent_backend)
+    return fresh
+
+
 # --- resume ------------------------------------------------------------------------------------
 
 

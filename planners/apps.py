@@ -17,6 +17,7 @@ class PlannersConfig(AppConfig):
         import planners.checks
         import planners.fiction
         import planners.fiction.pipeline
+        import planners.nonfiction
         import planners.unproduced_inputs  # connects the post_save receiver that keeps orphans
         from planners.rollouts.scaffold import import_planner_packages
 

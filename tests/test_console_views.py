@@ -548,7 +548,8 @@ PINNED_QUERIES = {
     "dashboard": 21,
     "alerts": 7,
     "plans": 5,
-    "plan": 11,
+    # 6 of them read the fiction records (vision, cast, lore, passes, blueprints, scrolls).
+    "plan": 17,
     "card-alerts": 5,
     "card-planners": 5,
     "card-backlog": 6,

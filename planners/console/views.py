@@ -26,10 +26,16 @@ from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from opsalerts.actions import acknowledge_alert, silence_alerts
 from opsalerts.models import Alert, Severity
-from planners.actions import ResumeRefused, resume_backlog_item, start_pipeline
+from planners.actions import (
+    ResumeRefused,
+    resume_backlog_item,
+    start_fresh_run,
+    start_pipeline,
+)
 from planners.console import plan_table, queries
 from planners.console.access import staff_required
 from planners.console.charts import hourly_chart
@@ -391,11 +397,16 @@ def _progress_context(plan: Plan, *, watching: bool) -> dict[str, Any]:
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(Plan.objects.select_related("project"), pk=pk)
     context = _progress_context(plan, watching=False)
+    pipeline = pipelines.get(plan.pipeline) if plan.pipeline in pipelines else None
     context.update(
+        pipeline=pipeline,
         phases=queries.plan_phases(plan),
         nav_firing_count=queries.firing_alert_count(),
         plan_admin_url=queries.admin_url("planners_plan_change", plan.pk),
     )
+    if pipeline is not None and pipeline.records_template and pipeline.records_context:
+        # The family's records partial reads its own names (brief, scrolls...) from the page.
+        context.update(pipeline.records_context(plan), records_template=pipeline.records_template)
     return render(request, "console/plan_detail.html", context)
 
 
@@ -425,6 +436,16 @@ def plan_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_pipeline(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(Plan.objects.select_related("project"), pk=pk)
+    if plan.status == Plan.Status.COMPLETE:
+        # As the command does: a finished plan stays as it is; a fresh one runs again.
+        fresh = start_fresh_run(plan, actor=actor_name(request))
+        messages.success(
+            request, f"Started a fresh run of {plan.project.title} on branch {fresh.branch}."
+        )
+        target = reverse("console:plan", args=[fresh.pk])
+        if is_partial(request):
+            return HttpResponseClientRedirect(target)
+        return redirect(target)
     queued = start_pipeline(plan, actor=actor_name(request))
     if queued:
         names = ", ".join(item.backlog_id for item in queued[:5])

@@ -27,6 +27,7 @@ from planners.models.fiction import (
     LoreRequirement,
     PlanPass,
 )
+from planners.models.nonfiction import NonfictionBrief, NonfictionOutline, OutlineSection
 from planners.models.plan import Plan, Project
 from planners.models.rollout import (
     ChecklistItem,
@@ -55,6 +56,9 @@ __all__ = [
     "FictionProfile",
     "FictionVision",
     "LoreRequirement",
+    "NonfictionBrief",
+    "NonfictionOutline",
+    "OutlineSection",
     "PhaseCheckpoint",
     "PhaseTranscript",
     "Plan",

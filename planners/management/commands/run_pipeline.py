@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Max
 
 from cognition.agents import BACKENDS
-from planners.actions import create_plan, start_pipeline
+from planners.actions import create_plan, fresh_run_branch, start_pipeline
 from planners.demo import DEMO_PROJECT_TITLE, get_or_create_project
 from planners.models import BacklogItem, BacklogStatus, BacklogTransition, Plan
 from planners.pipeline.registry import DEFAULT_PIPELINE, pipelines
@@ -105,11 +105,7 @@ class Command(BaseCommand):
         plans = project.plans.filter(pipeline=pipeline)
         plan = plans.filter(branch=branch).first()
         if plan is not None and plan.status == Plan.Status.COMPLETE and not options["branch"]:
-            taken = set(plans.values_list("branch", flat=True))
-            number = 2
-            while f"run-{number}" in taken:
-                number += 1
-            branch, plan = f"run-{number}", None
+            branch, plan = fresh_run_branch(plan), None
             self.stdout.write(f"The main plan is complete; starting a fresh plan on {branch}.")
         if plan is None:
             plan = create_plan(
