@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -509,7 +510,9 @@ class _FlakyAgent:
     provider = "openai"
     model = "gpt-test"
 
-    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
+    def chat(
+        self, messages: Sequence[ChatMessage], *, phase: str = "", on_retry: Any = None
+    ) -> AgentReply:
         raise AgentError("HTTP 503 from the provider", permanent=False, status_code=503)
 
 
@@ -609,9 +612,11 @@ def test_phase_records_and_its_closing_are_stored_together_or_not_at_all(
     # One transaction: nothing of the phase is half-written.
     assert not PlannerExecution.objects.exists()
     assert not TelemetryEvent.objects.exists()
-    assert not PhaseTranscript.objects.exists()
     assert not CastMember.objects.exists()
     assert plan.backlog_items.count() == 1
+    # Only the attempt itself, written when it started, says the model was asked.
+    (started,) = PhaseTranscript.objects.all()
+    assert (started.outcome, started.execution_id) == ("running", None)
 
     monkeypatch.setattr(phase, "_close", real_close)
     item.refresh_from_db()
@@ -620,7 +625,11 @@ def test_phase_records_and_its_closing_are_stored_together_or_not_at_all(
     assert isinstance(result, PhaseResult)
     assert result.status == "completed"
     assert PlannerExecution.objects.get().correlation_id == "torn-2"
-    assert PhaseTranscript.objects.filter(backlog_item=item).count() == 1
+    assert list(
+        PhaseTranscript.objects.filter(backlog_item=item)
+        .order_by("attempt")
+        .values_list("attempt", "outcome")
+    ) == [(1, "interrupted"), (2, "passed")]
     assert plan.backlog_items.count() == 4
     item.refresh_from_db()
     assert item.status == "complete"

@@ -38,7 +38,9 @@ def run(planner: ToyPlanner, agent: AgentService, **context: Any) -> PlannerResu
 class RecordingAgent(ScriptedAgent):
     """A scripted agent that also notes its calls in the planner's shared call log."""
 
-    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
+    def chat(
+        self, messages: Sequence[ChatMessage], *, phase: str = "", on_retry: Any = None
+    ) -> AgentReply:
         ToyPlanner.calls.append(f"agent:{phase}")
         return super().chat(messages, phase=phase)
 
@@ -152,7 +154,9 @@ class FlakyAgent:
     provider = "flaky"
     model = "flaky-1"
 
-    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
+    def chat(
+        self, messages: Sequence[ChatMessage], *, phase: str = "", on_retry: Any = None
+    ) -> AgentReply:
         raise AgentError("HTTP 503 from upstream", permanent=False, status_code=503)
 
 
@@ -211,7 +215,9 @@ def test_agent_reply_metrics_are_summed(toy: ToyPlanner) -> None:
     class CountingAgent:
         provider, model = "counting", "c-1"
 
-        def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
+        def chat(
+            self, messages: Sequence[ChatMessage], *, phase: str = "", on_retry: Any = None
+        ) -> AgentReply:
             return AgentReply(GOOD_REPLY, 120, 30, 250, "counting", "c-1")
 
     result = run(toy, CountingAgent())

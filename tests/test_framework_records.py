@@ -86,7 +86,9 @@ def test_environment_comes_from_settings(toy: ToyPlanner, settings: Settings) ->
 class _TimeoutAgent:
     provider, model = "flaky", "flaky-1"
 
-    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
+    def chat(
+        self, messages: Sequence[ChatMessage], *, phase: str = "", on_retry: Any = None
+    ) -> AgentReply:
         raise AgentError("read timed out after 60s", permanent=False)
 
 
@@ -105,7 +107,9 @@ def test_blocked_run_order_is_call_validate_repair_validate_failed(
     toy: ToyPlanner, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Recording(ScriptedAgent):
-        def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
+        def chat(
+            self, messages: Sequence[ChatMessage], *, phase: str = "", on_retry: Any = None
+        ) -> AgentReply:
             ToyPlanner.calls.append("agent")
             return super().chat(messages, phase=phase)
 

@@ -207,7 +207,7 @@ class FlakyAgent(ScriptedAgent):
         self.failures = failures
         self.permanent = permanent
 
-    def chat(self, messages: Any, *, phase: str = "") -> AgentReply:
+    def chat(self, messages: Any, *, phase: str = "", on_retry: Any = None) -> AgentReply:
         if self.failures > 0:
             self.failures -= 1
             self.calls.append((phase, list[ChatMessage](messages)))

@@ -53,8 +53,16 @@ def assert_plan_complete_without_duplicates(plan: Plan) -> None:
     checkpoints = Counter(plan.checkpoints.values_list("backlog_item_id", flat=True))
     assert checkpoints == Counter({item.pk: 1 for item in items})
     assert set(plan.checkpoints.values_list("status", flat=True)) == {"complete"}
-    transcripts = Counter(PhaseTranscript.objects.values_list("backlog_item_id", flat=True))
-    assert transcripts == Counter({item.pk: 1 for item in items})
+    # One transcript per attempt: as many as each item's (and checkpoint's) attempts, of which
+    # exactly one passed; the others were interrupted by a worker that died.
+    for item in items:
+        outcomes = list(
+            PhaseTranscript.objects.filter(backlog_item=item)
+            .order_by("attempt")
+            .values_list("outcome", flat=True)
+        )
+        assert len(outcomes) == item.attempts == plan.checkpoints.get(backlog_item=item).attempts
+        assert outcomes == ["interrupted"] * (item.attempts - 1) + ["passed"], item.backlog_id
     executions = Counter(PlannerExecution.objects.values_list("backlog_item_id", flat=True))
     assert executions == Counter({item.pk: 1 for item in items})
 
@@ -89,16 +97,20 @@ def test_worker_killed_mid_phase_is_resumed_and_completes_without_duplicates(
     plan = new_plan()
     start_pipeline(plan, actor="olivia")
 
-    def architect_running() -> PhaseCheckpoint | None:
-        return PhaseCheckpoint.objects.filter(
-            plan=plan, phase=Phase.CHAPTER_ARCHITECT, status=PhaseCheckpoint.Status.RUNNING
+    def architect_asking_the_model() -> PhaseTranscript | None:
+        return PhaseTranscript.objects.filter(
+            plan=plan, phase=Phase.CHAPTER_ARCHITECT, outcome=PhaseTranscript.Outcome.RUNNING
         ).first()
 
-    wait_until(architect_running, timeout=PLAN_TIMEOUT, what="the chapter architect phase")
+    wait_until(
+        architect_asking_the_model, timeout=PLAN_TIMEOUT, what="the chapter architect's call"
+    )
     celery_worker.kill()
     architect = BacklogItem.objects.get(plan=plan, phase=Phase.CHAPTER_ARCHITECT)
     assert architect.status == BacklogStatus.IN_PROGRESS
-    assert not PhaseTranscript.objects.filter(backlog_item=architect).exists()
+    # The attempt was recorded when it started, and nothing else of the phase was.
+    (started,) = PhaseTranscript.objects.filter(backlog_item=architect)
+    assert (started.outcome, started.response, started.execution_id) == ("running", "", None)
 
     celery_worker.start({"BACKLOG_STALE_AFTER_SECONDS": "2"})
     settings.BACKLOG_STALE_AFTER_SECONDS = 2
@@ -115,6 +127,10 @@ def test_worker_killed_mid_phase_is_resumed_and_completes_without_duplicates(
     reasons = list(architect.transitions.order_by("id").values_list("reason", flat=True))
     assert reasons == ["vision-sync", "phase-start", "auto-resume", "phase-start", "phase-complete"]
     assert plan.checkpoints.get(backlog_item=architect).attempts == 2
+    assert list(architect.transcripts.order_by("attempt").values_list("attempt", "outcome")) == [
+        (1, "interrupted"),
+        (2, "passed"),
+    ]
 
 
 @pytest.mark.redis

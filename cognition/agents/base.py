@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,10 +33,22 @@ class AgentError(Exception):
         self.status_code = status_code
 
 
+#: Told of each failed attempt of a call that the backend is about to try again (a 429, a
+#: 5xx, a network error), so the caller can record it before the next attempt starts.
+RetryListener = Callable[[AgentError], None]
+
+
 class AgentService(Protocol):
     provider: str
     model: str
 
-    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
-        """Send the conversation; ``phase`` tells scripted backends which reply to give."""
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        phase: str = "",
+        on_retry: RetryListener | None = None,
+    ) -> AgentReply:
+        """Send the conversation; ``phase`` tells scripted backends which reply to give;
+        ``on_retry`` hears of each failed attempt the backend retries itself."""
         ...

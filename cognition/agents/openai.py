@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
-from cognition.agents.base import AgentError, AgentReply, ChatMessage
+from cognition.agents.base import AgentError, AgentReply, ChatMessage, RetryListener
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +80,15 @@ class OpenAIChatAgent:
     def endpoint(self) -> str:
         return f"{self.base_url}/chat/completions"
 
-    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        phase: str = "",
+        on_retry: RetryListener | None = None,
+    ) -> AgentReply:
         """Send ``messages``; return the first choice's text with token usage and latency.
+        ``on_retry`` is told of each failed attempt before the next one starts.
 
         Raises ``AgentError``: ``permanent=False`` after the retries for transient failures are
         used up, ``permanent=True`` at once for anything retrying cannot fix.
@@ -109,6 +116,14 @@ class OpenAIChatAgent:
                         permanent=False,
                         status_code=failure.status_code,
                     ) from None
+                if on_retry is not None:
+                    on_retry(
+                        self._error(
+                            f"{failure.message} (attempt {attempt} of {attempts}; retrying)",
+                            permanent=False,
+                            status_code=failure.status_code,
+                        )
+                    )
                 logger.warning(
                     "agent call failed (phase=%s, attempt %s/%s): %s; retrying in %.2fs",
                     phase or "-",

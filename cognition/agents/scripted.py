@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 
-from cognition.agents.base import AgentError, AgentReply, ChatMessage
+from cognition.agents.base import AgentError, AgentReply, ChatMessage, RetryListener
 
 #: The replies a ``ScriptedAgent()`` serves by default, by phase: each planner family registers
 #: the canned replies that make one valid run of its phases (``register_scripted_replies``).
@@ -60,7 +60,13 @@ class ScriptedAgent:
         self._served: dict[str, int] = {}
         self.calls: list[tuple[str, list[ChatMessage]]] = []
 
-    def chat(self, messages: Sequence[ChatMessage], *, phase: str = "") -> AgentReply:
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        phase: str = "",
+        on_retry: RetryListener | None = None,
+    ) -> AgentReply:
         started = time.monotonic()
         self.calls.append((phase, list(messages)))
         text = self._next_reply(phase)

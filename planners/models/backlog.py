@@ -147,13 +147,24 @@ class PhaseCheckpoint(models.Model):
 
 
 class PhaseTranscript(models.Model):
-    """One per attempt of a phase, whatever became of it."""
+    """One per agent attempt of a phase, whatever became of it: written when the attempt
+    starts (``running``) and given its outcome when it ends, so an attempt whose worker died
+    still shows (``interrupted``), as do the network, 429 and 5xx attempts a backend retried
+    (``error``). A phase that ended before any call has one ``skipped`` row saying why."""
 
     class Validation(models.TextChoices):
         PASSED = "passed", "Passed"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
         UNKNOWN = "unknown", "Unknown"
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed validation"
+        ERROR = "error", "Agent error"
+        INTERRUPTED = "interrupted", "Interrupted"
+        SKIPPED = "skipped", "Skipped (no call)"
 
     plan = models.ForeignKey("planners.Plan", on_delete=models.CASCADE, related_name="transcripts")
     phase = models.CharField(max_length=64)
@@ -178,6 +189,7 @@ class PhaseTranscript(models.Model):
         max_length=16, choices=Validation.choices, default=Validation.UNKNOWN
     )
     validation_details = models.JSONField(default=list, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PASSED)
     template_id = models.CharField(max_length=200, blank=True)
     template_version = models.PositiveIntegerField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -187,6 +199,11 @@ class PhaseTranscript(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["created_at"], name="transcript_created"),
+            models.Index(
+                fields=["backlog_item"],
+                name="transcript_running",
+                condition=models.Q(outcome="running"),
+            ),
             models.Index(fields=["plan", "phase"], name="transcript_plan_phase"),
         ]
 

@@ -45,6 +45,7 @@ from planners.models import (
     PlannerExecution,
     PlannerOutcome,
 )
+from planners.pipeline.attempts import AttemptRecorder, interrupt_running_attempts
 from planners.pipeline.checkpoints import claim_checkpoint, find_checkpoint, new_checkpoint
 from planners.pipeline.checkpoints import phase_key as checkpoint_key
 from planners.pipeline.heartbeat import PhaseHeartbeat
@@ -56,7 +57,7 @@ from planners.pipeline.registry import (
     PipelineError,
     pipelines,
 )
-from planners.pipeline.transcripts import AttemptRecord, write_transcripts
+from planners.pipeline.transcripts import AttemptRecord, record_transcripts
 from planners.scheduling import lock_plan, schedule_ready_items
 from planners.transitions import transition_backlog_item
 
@@ -119,6 +120,7 @@ class PhaseRun:
     phase_input: PhaseInput | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
     outcome: str = ""
+    recorder: AttemptRecorder | None = None
 
 
 def spec_for(item: BacklogItem) -> PhaseSpec:
@@ -174,6 +176,8 @@ def claim(item: BacklogItem, spec: PhaseSpec, owner: str, contract: dict[str, st
                 BacklogItem.objects.filter(pk=item.pk).update(
                     attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
                 )
+                # Attempts still running belong to a worker that died: this claim replaces it.
+                interrupt_running_attempts(item)
         except IntegrityError:
             # Another worker inserted the same plan + phase key first: claim its row instead.
             item.refresh_from_db(fields=["status"])
@@ -207,6 +211,7 @@ def run(
         item.plan_id,
         claimed.checkpoint.attempts,
     )
+    recorder = AttemptRecorder(agent, item, _base_metadata(claimed, correlation_id))
     beating = (
         PhaseHeartbeat(
             item.pk, claimed.checkpoint.pk, claimed.owner, settings.PIPELINE_HEARTBEAT_SECONDS
@@ -216,7 +221,7 @@ def run(
     )
     try:
         with beating:
-            return _run_planner(claimed, agent, correlation_id, actor, is_cancelled)
+            return _run_planner(claimed, recorder, correlation_id, actor, is_cancelled)
     except AgentError as exc:
         reason, retryable = f"agent error: {exc}", not exc.permanent
     except SoftTimeLimitExceeded:
@@ -233,6 +238,7 @@ def run(
         reason=reason,
         retryable=retryable,
         outcome=PlannerOutcome.FAILED.value,
+        recorder=recorder,
     )
 
 
@@ -245,7 +251,7 @@ def failed_run(claimed: Claim, reason: str, *, correlation_id: str) -> PhaseRun:
 
 def _run_planner(
     claimed: Claim,
-    agent: AgentService,
+    agent: AttemptRecorder,
     correlation_id: str,
     actor: str,
     is_cancelled: Callable[[], bool] | None,
@@ -268,6 +274,7 @@ def _run_planner(
             reason=reason,
             attempts=[AttemptRecord.no_call(item, reason, template_id)],
             outcome="blocked",
+            recorder=agent,
         )
 
     plan = item.plan
@@ -297,6 +304,7 @@ def _run_planner(
         phase_input=phase_input,
         attempts=attempts,
         outcome=result.outcome.value,
+        recorder=agent,
     )
     if isinstance(finished.error, AgentError):
         phase_run.reason = f"agent error (transient): {finished.error}"
@@ -389,9 +397,20 @@ def record(phase_run: PhaseRun, *, retries: int | None, close: bool = True) -> P
                 status, reason = "failed", f"could not store the reply: {type(exc).__name__}: {exc}"
         if status == "blocked" or (status == "failed" and not phase_run.retryable):
             spec.runner.stopped(item, status)
-        transcripts = write_transcripts(
+        calls = phase_run.recorder.calls if phase_run.recorder is not None else []
+        attempts = phase_run.attempts
+        if not calls and not attempts:
+            # It ended before the planner could say why (no agent, a crash): one row says it,
+            # so every claim of the item has its transcript.
+            attempts = [
+                AttemptRecord.no_call(
+                    item, reason, "", validation=PhaseTranscript.Validation.UNKNOWN
+                )
+            ]
+        transcripts = record_transcripts(
             item,
-            phase_run.attempts,
+            calls,
+            attempts,
             metadata=_transcript_metadata(phase_run, materialised),
             execution=execution,
         )
@@ -420,10 +439,10 @@ def record(phase_run: PhaseRun, *, retries: int | None, close: bool = True) -> P
     return result
 
 
-def _transcript_metadata(phase_run: PhaseRun, materialised: Materialised) -> dict[str, Any]:
-    claimed = phase_run.claim
+def _base_metadata(claimed: Claim, correlation_id: str) -> dict[str, Any]:
+    """What every transcript row of the phase carries from the moment its attempt starts."""
     item, plan = claimed.item, claimed.item.plan
-    metadata: dict[str, Any] = {
+    return {
         "backlogItemId": item.backlog_id,
         "backlogItemPk": item.pk,
         "planId": plan.pk,
@@ -432,7 +451,13 @@ def _transcript_metadata(phase_run: PhaseRun, materialised: Materialised) -> dic
         "branch": plan.branch,
         "phaseKey": claimed.checkpoint.phase_key,
         "planner": claimed.spec.planner,
-        "correlationId": phase_run.correlation_id,
+        "correlationId": correlation_id,
+    }
+
+
+def _transcript_metadata(phase_run: PhaseRun, materialised: Materialised) -> dict[str, Any]:
+    metadata = {
+        **_base_metadata(phase_run.claim, phase_run.correlation_id),
         "outcome": phase_run.outcome,
     }
     if phase_run.phase_input is not None:

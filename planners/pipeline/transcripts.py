@@ -1,13 +1,37 @@
-"""Phase transcripts: one row per agent attempt of a phase, whatever became of it."""
+"""Phase transcripts: one row per agent attempt of a phase, whatever became of it.
+
+The rows of calls the planner made were inserted as each attempt started
+(``planners.pipeline.attempts``); ``record_transcripts`` completes them with what the planner
+made of each reply, in the phase's closing transaction, and inserts the one ``skipped`` row of a
+phase that ended before any call.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planners.framework.result import AgentAttempt
 from planners.models import BacklogItem, PhaseTranscript, PlannerExecution
+
+if TYPE_CHECKING:
+    from planners.pipeline.attempts import RecordedCall
+
+#: The fields the closing transaction fills in on a row written when its attempt started.
+COMPLETED_FIELDS = [
+    "execution",
+    "response",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_ms",
+    "validation_status",
+    "validation_details",
+    "template_id",
+    "template_version",
+    "outcome",
+    "metadata",
+]
 
 
 @dataclass
@@ -92,6 +116,11 @@ def write_transcripts(
                 latency_ms=attempt.latency_ms,
                 validation_status=attempt.validation_status,
                 validation_details=attempt.validation_details,
+                outcome=(
+                    PhaseTranscript.Outcome.SKIPPED
+                    if attempt.validation_status == PhaseTranscript.Validation.SKIPPED
+                    else _outcome(attempt)
+                ),
                 template_id=attempt.template_id,
                 template_version=attempt.template_version,
                 metadata={
@@ -104,3 +133,50 @@ def write_transcripts(
             )
         )
     return PhaseTranscript.objects.bulk_create(rows)
+
+
+def _outcome(attempt: AttemptRecord) -> str:
+    if attempt.error and not attempt.response:
+        return PhaseTranscript.Outcome.ERROR
+    if attempt.validation_status == PhaseTranscript.Validation.FAILED:
+        return PhaseTranscript.Outcome.FAILED
+    return PhaseTranscript.Outcome.PASSED
+
+
+def record_transcripts(
+    item: BacklogItem,
+    calls: Sequence[RecordedCall],
+    attempts: Sequence[AttemptRecord],
+    *,
+    metadata: dict[str, Any],
+    execution: PlannerExecution | None,
+) -> list[PhaseTranscript]:
+    """Complete the rows of the calls the planner made (``calls[i]`` is ``attempts[i]``: its
+    last row is the try whose reply the planner got, earlier ones the tries the backend retried)
+    in one UPDATE; a phase that made no call gets its rows from ``attempts`` inserted."""
+    if not calls:
+        return write_transcripts(item, attempts, metadata=metadata, execution=execution)
+    rows = []
+    for index, call in enumerate(calls):
+        attempt = attempts[index] if index < len(attempts) else None
+        for row in call.rows:
+            row.execution = execution
+            error = row.metadata.get("error", "")
+            row.metadata = {**metadata, **row.metadata}
+            if attempt is not None:
+                row.template_id = attempt.template_id
+                row.template_version = attempt.template_version
+                row.metadata.update(attemptKind=attempt.kind, runAttempt=attempt.attempt)
+            if row is call.rows[-1] and attempt is not None:
+                row.validation_status = attempt.validation_status
+                row.validation_details = attempt.validation_details
+                if row.outcome == PhaseTranscript.Outcome.RUNNING:
+                    row.outcome = _outcome(attempt)
+            elif row.outcome == PhaseTranscript.Outcome.RUNNING:
+                # A call the planner never saw the end of (it raised past it).
+                row.outcome = PhaseTranscript.Outcome.ERROR
+            if error:
+                row.metadata["error"] = error
+            rows.append(row)
+    PhaseTranscript.objects.bulk_update(rows, COMPLETED_FIELDS)
+    return rows
