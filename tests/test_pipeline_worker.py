@@ -21,6 +21,7 @@ from planners.models import (
     PhaseTranscript,
     Plan,
     PlannerExecution,
+    Project,
 )
 from planners.tasks import sweep_stale_backlog
 from tests.worker import CeleryWorker, celery_worker, wait_until  # noqa: F401  (fixture)
@@ -86,6 +87,38 @@ def test_real_worker_runs_the_whole_pipeline(celery_worker: CeleryWorker) -> Non
 
 
 @pytest.mark.redis
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_fiction_and_nonfiction_plans_run_side_by_side_on_one_worker(
+    celery_worker: CeleryWorker,  # noqa: F811
+) -> None:
+    celery_worker.start()
+    fiction = new_plan()
+    nonfiction = create_plan(
+        Project.objects.create(title="Grid Storage", description="Batteries at city scale."),
+        pipeline="nonfiction",
+        agent_backend="scripted",
+        actor="olivia",
+    )
+
+    start_pipeline(fiction, actor="olivia")
+    start_pipeline(nonfiction, actor="olivia")
+
+    for plan in (fiction, nonfiction):
+        wait_until(
+            lambda plan=plan: plan_status(plan) == Plan.Status.COMPLETE,
+            timeout=PLAN_TIMEOUT,
+            what=f"plan {plan.pipeline} to complete; worker log:\n{celery_worker.log()}",
+        )
+    sections = list(
+        nonfiction.backlog_items.filter(phase="sectionDraft").values_list("status", flat=True)
+    )
+    assert sections == ["complete", "complete"]
+    # One agent call per item in either family: no item ran twice.
+    for plan in (fiction, nonfiction):
+        assert PhaseTranscript.objects.filter(plan=plan).count() == plan.backlog_items.count()
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_phase_is_resumed_and_completes_without_duplicates(

@@ -223,6 +223,7 @@ class PlanLabel:
     status: str
     updated_at: datetime
     project_title: str
+    pipeline: str
 
 
 @dataclass
@@ -248,7 +249,7 @@ def plans_with_counts() -> list[PlanCounts]:
     plans = [
         PlanLabel(*row)
         for row in Plan.objects.order_by("project__title", "branch").values_list(
-            "pk", "name", "branch", "status", "updated_at", "project__title"
+            "pk", "name", "branch", "status", "updated_at", "project__title", "pipeline"
         )
     ]
     counts: dict[int, dict[str, int]] = defaultdict(dict)
