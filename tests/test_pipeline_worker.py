@@ -104,9 +104,12 @@ def test_fiction_and_nonfiction_plans_run_side_by_side_on_one_worker(
     start_pipeline(fiction, actor="olivia")
     start_pipeline(nonfiction, actor="olivia")
 
+    def both_complete() -> bool:
+        return all(plan_status(p) == Plan.Status.COMPLETE for p in (fiction, nonfiction))
+
     for plan in (fiction, nonfiction):
         wait_until(
-            lambda plan=plan: plan_status(plan) == Plan.Status.COMPLETE,
+            both_complete,
             timeout=PLAN_TIMEOUT,
             what=f"plan {plan.pipeline} to complete; worker log:\n{celery_worker.log()}",
         )
