@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run worker test lint typecheck check bench clean
+.PHONY: install run worker test lint typecheck layers check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-check: lint typecheck
+## Layers run one way and no module imports one that imports it back (pyproject.toml).
+layers: install
+	$(BIN)/lint-imports
+
+check: lint typecheck layers
 
 ## Benchmarks against PostgreSQL and Redis; prints a table and writes var/bench/results.json.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/planner_ops_bench

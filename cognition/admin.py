@@ -32,18 +32,16 @@ from cognition.actions import (
 )
 from cognition.models import ApiToken, PromptTemplate, PromptTemplateVersion
 from cognition.templating import TemplateError, find_variables
+from planners.framework.catalog import catalog
+from planners.framework.metadata import PlannerStep
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts
     from django.utils.functional import _StrPromise
 
-    from planners.framework.metadata import PlannerStep
-
 
 def planner_step_for(template_name: str) -> tuple[str, PlannerStep] | None:
     """(planner name, step) driven by the template, or None for a template no planner uses."""
-    from planners.framework.catalog import catalog
-
     found = catalog.step_for_template(template_name)
     if found is None:
         return None

@@ -18,6 +18,7 @@ app.autodiscover_tasks()
 @signals.beat_init.connect
 def refuse_invalid_ops_alerting(**kwargs: Any) -> None:
     """The worker and beat refuse to start on a bad Ops alerting configuration."""
+    # Imported when the signal fires: this module loads before Django's apps do.
     from opsalerts.signals import refuse_invalid_ops_alerting as guard
 
     guard(**kwargs)

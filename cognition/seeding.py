@@ -18,17 +18,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from django.db import transaction
 
 from cognition.actions import add_template_version
 from cognition.models import PromptTemplate, PromptTemplateVersion
 from cognition.prompts import TemplateState, template_states
-
-if TYPE_CHECKING:
-    from planners.framework.base import PlannerBase
-    from planners.framework.metadata import PlannerStep
+from planners.framework.base import PlannerBase
+from planners.framework.catalog import catalog
+from planners.framework.metadata import PlannerStep
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +68,6 @@ class StepTemplateProblem:
 
 
 def registered_planners() -> list[PlannerBase[Any]]:
-    from planners.framework.catalog import catalog
-
     return catalog.all()
 
 

@@ -19,7 +19,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cognition.queueing import queue_task
+from opsalerts.ack import ack_url_for
 from opsalerts.config import OpsAlertingConfig, Route, parse_ops_alerting
+from opsalerts.delivery import send_delivery
 from opsalerts.evaluation import (
     AlertChanges,
     ReportAlert,
@@ -30,11 +33,15 @@ from opsalerts.evaluation import (
     sync_alerts,
 )
 from opsalerts.models import Alert, AlertEvent, Delivery, Silence
+from planners.health import build_health_report
+from planners.models import ActionLogEntry
+from planners.pipeline.registry import PipelineError
+from planners.pipeline.synthetic import clear_synthetic_item, drillable_phase, force_stale_item
 
 logger = logging.getLogger(__name__)
 
-SYNTHETIC_PROJECT_TITLE = "Synthetic alert checks"
-SYNTHETIC_PLAN_BRANCH = "synthetic"
+#: The outbox drain (defined in ``opsalerts.tasks``), queued by name: the tasks import this module.
+DRAIN_TASK = "opsalerts.tasks.deliver_due_deliveries"
 
 
 class OpsAlertingError(Exception):
@@ -80,8 +87,6 @@ def evaluate_and_sync(
     """
     now = now or timezone.now()
     if report is None:
-        from planners.health import build_health_report
-
         report = build_health_report(now=now)
     config, problems = parse_ops_alerting()
     delivering = config.enabled and not problems
@@ -113,10 +118,8 @@ def evaluate_and_sync(
 def enqueue_delivery_drain() -> None:
     """Queue one drain of the outbox, which sends every due delivery in batches. A broker
     outage loses nothing: the rows are in the outbox and beat queues a drain every 30 s."""
-    from opsalerts.tasks import deliver_due_deliveries
-
     try:
-        deliver_due_deliveries.delay()
+        queue_task(DRAIN_TASK)
     except Exception:  # kombu raises several types for an unreachable broker
         logger.warning("Could not queue an outbox drain; beat will queue one", exc_info=True)
 
@@ -276,8 +279,6 @@ def alert_is_silenced(alert: Alert, *, now: datetime | None = None) -> bool:
 def _log_action(
     action: str, *, actor: str, target: str, detail: dict[str, Any], environment: str
 ) -> None:
-    from planners.models import ActionLogEntry
-
     ActionLogEntry.objects.create(
         action=action, actor=actor, target=target[:300], detail=detail, environment=environment
     )
@@ -296,28 +297,12 @@ class SyntheticResult:
     outcome: Any = None  # opsalerts.delivery.SendOutcome of the inline attempt
 
 
-def _planner_phase(planner_slug: str) -> tuple[str, str]:
-    """The pipeline and backlog phase run by ``planner_slug``; unknown planners, and planners
-    no pipeline runs, are a clear error."""
-    from planners.framework.catalog import catalog
-    from planners.pipeline.registry import pipelines
-
-    found = pipelines.phase_for_planner(planner_slug)
-    if found is None:
-        known = sorted(
-            slug for slug in catalog.slugs() if pipelines.phase_for_planner(slug) is not None
-        )
-        why = "no pipeline runs it" if planner_slug in catalog else "unknown planner"
-        raise OpsAlertingError(
-            f"Cannot drill planner {planner_slug!r} ({why}); planners in a pipeline: "
-            f"{', '.join(known)}."
-        )
-    pipeline, spec = found
-    return pipeline.slug, spec.key
-
-
-def _synthetic_backlog_id(planner_slug: str) -> str:
-    return f"synthetic-stale-{planner_slug}"
+def _drillable(planner_slug: str) -> None:
+    """Refuse a planner that cannot be drilled (unknown, or no pipeline runs it)."""
+    try:
+        drillable_phase(planner_slug)
+    except PipelineError as exc:
+        raise OpsAlertingError(str(exc)) from None
 
 
 def _require_delivery(config_problems: list[str], enabled: bool) -> None:
@@ -338,43 +323,13 @@ def trigger_synthetic_alert(
     The entry lives on a dedicated synthetic plan and is flagged ``synthetic``: the health
     report keeps it out of real counts and raises a separate ``backlog:stale`` alert for it.
     """
-    from planners.models import BacklogItem, BacklogStatus, Plan, Project
-    from planners.transitions import transition_backlog_item
-
-    pipeline, phase = _planner_phase(planner_slug)
+    _drillable(planner_slug)
     config, problems = parse_ops_alerting()
     _require_delivery([p.message for p in problems], config.enabled)
     now = now or timezone.now()
     started = now - timedelta(seconds=settings.HEALTH_STALE_BACKLOG_SECONDS + 60)
     with transaction.atomic():
-        project, _ = Project.objects.get_or_create(
-            title=SYNTHETIC_PROJECT_TITLE,
-            defaults={"description": "Holds synthetic backlog entries made by Ops checks."},
-        )
-        plan, _ = Plan.objects.get_or_create(
-            project=project,
-            pipeline=pipeline,
-            branch=SYNTHETIC_PLAN_BRANCH,
-            defaults={"name": "Synthetic alerts"},
-        )
-        item, _ = BacklogItem.objects.get_or_create(
-            plan=plan,
-            backlog_id=_synthetic_backlog_id(planner_slug),
-            defaults={
-                "phase": phase,
-                "synthetic": True,
-                "description": f"Synthetic stale entry for planner {planner_slug}.",
-            },
-        )
-        stale_since = {"in_progress_at": started, "heartbeat_at": started}
-        if not transition_backlog_item(
-            item,
-            BacklogStatus.IN_PROGRESS,
-            reason="synthetic-alert",
-            actor=actor,
-            extra_fields=stale_since,
-        ):
-            BacklogItem.objects.filter(pk=item.pk).update(**stale_since)
+        item = force_stale_item(planner_slug, actor=actor, since=started)
         # Each trigger is a new test: an open synthetic alert from an earlier trigger starts a
         # new episode, so the receiver is told (and asked to acknowledge) again.
         for alert in Alert.objects.select_for_update().filter(
@@ -403,22 +358,13 @@ def resolve_synthetic_alert(
 ) -> SyntheticResult:
     """Clear the planner's synthetic entry and re-evaluate, so its alert resolves (and the
     receiver gets one ``resolved`` notification)."""
-    from planners.models import BacklogItem
-
-    _planner_phase(planner_slug)
-    deleted, _ = BacklogItem.objects.filter(
-        synthetic=True,
-        plan__branch=SYNTHETIC_PLAN_BRANCH,
-        plan__project__title=SYNTHETIC_PROJECT_TITLE,
-        backlog_id=_synthetic_backlog_id(planner_slug),
-    ).delete()
+    _drillable(planner_slug)
+    deleted = clear_synthetic_item(planner_slug)
     logger.info("Cleared %s synthetic entries for %s (%s)", deleted, planner_slug, actor)
     return _evaluate_and_send_synthetic(planner_slug, now=now or timezone.now())
 
 
 def _evaluate_and_send_synthetic(planner_slug: str, *, now: datetime) -> SyntheticResult:
-    from opsalerts.delivery import send_delivery
-
     result = evaluate_and_sync(now, enqueue=False)
     alert = next(
         (
@@ -447,8 +393,6 @@ def _evaluate_and_send_synthetic(planner_slug: str, *, now: datetime) -> Synthet
         transaction.on_commit(enqueue_delivery_drain)
     if alert is not None:
         alert.refresh_from_db()
-    from opsalerts.ack import ack_url_for
-
     ack_url = ack_url_for(alert) if alert and alert.status != Alert.Status.RESOLVED else ""
     skipped = ""
     if alert is None:

@@ -25,6 +25,7 @@ from opsalerts.actions import (
     trigger_synthetic_alert,
 )
 from opsalerts.models import Alert, AlertEvent, Delivery, DeliveryAttempt, Silence
+from planners.framework.catalog import catalog
 
 
 class ReadOnlyMixin:
@@ -91,7 +92,6 @@ class SyntheticAlertForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from planners.framework.catalog import catalog
 
         planner_field = self.fields["planner"]
         assert isinstance(planner_field, forms.ChoiceField)

@@ -9,4 +9,7 @@ class OpsAlertsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from opsalerts import checks  # noqa: F401  (registers the system check)
+        from opsalerts import (
+            checks,  # noqa: F401  (registers the system check)
+            tasks,  # noqa: F401  (registers the task names queued by name)
+        )

@@ -21,6 +21,7 @@ def refuse_invalid_ops_alerting(**kwargs: Any) -> None:
 
     if not apps.ready:
         django.setup()
+    # Imported once Django is set up: a worker reaches here before its apps are loaded.
     from opsalerts.config import validate_ops_alerting
 
     problems = validate_ops_alerting()

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.db import IntegrityError
 from django.utils import timezone
 
-from opsalerts.actions import evaluate_and_sync
+from opsalerts.actions import DRAIN_TASK, evaluate_and_sync
 from opsalerts.delivery import send_delivery, send_due_deliveries
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def deliver_delivery(delivery_id: int) -> str | None:
     return outcome.status
 
 
-@shared_task(name="opsalerts.tasks.deliver_due_deliveries", ignore_result=True)
+@shared_task(name=DRAIN_TASK, ignore_result=True)
 def deliver_due_deliveries() -> int:
     """Drain the outbox: everything due is attempted now, in batches.
 

@@ -7,10 +7,10 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cognition.api_auth import staff_api_view
 from opsalerts.ack import AckLinkError, read_ack_token
 from opsalerts.actions import acknowledge_alert
 from opsalerts.models import Alert
-from planners.api_auth import staff_api_view
 
 ACK_NAME_MAX = 100
 

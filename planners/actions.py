@@ -28,8 +28,8 @@ from planners.models import (
 )
 from planners.pipeline.plans import start_plan
 from planners.pipeline.registry import DEFAULT_PIPELINE
-from planners.scheduling import lock_plan, ready_items, schedule_ready_items
-from planners.transitions import transition_backlog_item
+from planners.pipeline.scheduling import lock_plan, ready_items, schedule_ready_items
+from planners.pipeline.transitions import transition_backlog_item
 
 logger = logging.getLogger(__name__)
 

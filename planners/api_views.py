@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from planners.api_auth import staff_api_view
+from cognition.api_auth import staff_api_view
 from planners.health import UnknownPlanError, build_health_report
 
 MAX_ID = 2**63 - 1  # beyond a bigint the database would raise instead of finding nothing

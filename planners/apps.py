@@ -18,7 +18,10 @@ class PlannersConfig(AppConfig):
         import planners.fiction
         import planners.fiction.pipeline
         import planners.nonfiction
-        import planners.unproduced_inputs  # connects the post_save receiver that keeps orphans
+
+        # Connects the post_save receiver that keeps orphans current.
+        import planners.pipeline.unproduced_inputs
+        import planners.tasks  # registers the phase task's name, which the scheduler queues by
         from planners.rollouts.scaffold import import_planner_packages
 
         # Planners scaffolded by `startplanner` (planners/<package>/planner.py) register here.

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from planners.actions import create_plan, start_pipeline
 from planners.models import FictionProfile, Plan, Project
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,6 @@ def ensure_demo_pipeline() -> Plan | None:
     Returns the queued plan, or None when the demo project already exists (a later start, or
     another process got there first): the demo never runs twice by itself.
     """
-    from planners.actions import create_plan, start_pipeline
-
     if Project.objects.filter(title=DEMO_PROJECT_TITLE).exists():
         return None
     try:

@@ -20,10 +20,12 @@ from django.conf import settings
 
 from cognition.agents import get_agent_service
 from cognition.agents.base import AgentService
+from planners.actions import sweep_stale_items
+from planners.execution_rollup import roll_up_executions
 from planners.models import BacklogItem, BacklogStatus
 from planners.pipeline import phase
 from planners.pipeline.registry import PipelineError
-from planners.scheduling import schedule_ready_items
+from planners.pipeline.scheduling import RUN_PHASE_TASK, schedule_ready_items
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ def _retry_countdown(retries: int) -> float:
 
 @shared_task(
     bind=True,
-    name="planners.tasks.run_backlog_item_task",
+    name=RUN_PHASE_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS,
@@ -114,14 +116,10 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
 def sweep_stale_backlog() -> int:
     """Resume in-progress items whose heartbeat is older than ``BACKLOG_STALE_AFTER_SECONDS``
     (reason ``auto-resume``), and queue ready items of plans nothing is driving any more."""
-    from planners.actions import sweep_stale_items
-
     return sweep_stale_items(actor=SWEEP_ACTOR)
 
 
 @shared_task(name="planners.tasks.roll_up_executions", ignore_result=True)
-def roll_up_executions() -> int:
+def roll_up_executions_task() -> int:
     """Add settled planner runs to the all-time totals the health report reads."""
-    from planners.execution_rollup import roll_up_executions as roll_up
-
-    return roll_up()
+    return roll_up_executions()

@@ -31,7 +31,7 @@ from planners.models import (
     PlannerOutcome,
     Project,
 )
-from planners.unproduced_inputs import refresh_unproduced_inputs
+from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
 
 pytestmark = pytest.mark.django_db
 

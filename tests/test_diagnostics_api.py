@@ -14,8 +14,8 @@ from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 
 from cognition.actions import revoke_api_tokens
+from cognition.api_auth import create_api_token
 from cognition.models import ApiToken
-from planners.api_auth import create_api_token
 from planners.models import BacklogItem, Plan, Project
 from tests.test_health_queries import REPORT_QUERIES, populate
 from tests.test_health_report import seed_templates

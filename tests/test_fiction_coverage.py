@@ -10,10 +10,11 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from planners.fiction.coverage import check_coverage, scene_entities
-from planners.fiction.scene_weaver import SceneWeaverParams, SceneWeaverPlanner, count_words
+from planners.fiction.scene_weaver import SceneWeaverParams, SceneWeaverPlanner
 from planners.fiction.scripted_replies import SCENE_PROSE
 from planners.framework.catalog import catalog
 from planners.framework.errors import ReplyValidationError
+from planners.framework.replies import count_words
 
 OUTLINE = [
     "Goal: Mara Quell must recover the Tide Ledger before the Lantern Guild seals the "

@@ -47,7 +47,7 @@ from planners.pipeline import phase
 from planners.pipeline.checkpoints import checkpoint_for, phase_key
 from planners.pipeline.phase import PhaseResult
 from planners.pipeline.plans import start_plan as create_plan
-from planners.transitions import transition_backlog_item
+from planners.pipeline.transitions import transition_backlog_item
 
 pytestmark = pytest.mark.django_db
 

@@ -10,15 +10,13 @@ from cognition.templating import find_variables, render_strict
 from planners.fiction.schemas import (
     ChapterArchitectReply,
     IterativeReply,
-    ReplyShapeError,
     ScrollRefinerReply,
     VisionReply,
-    parse_reply_json,
-    render_shape,
 )
 from planners.fiction.scripted_replies import DEFAULT_REPLIES, SCROLL_REFINER_REPLY
 from planners.framework.catalog import catalog
 from planners.framework.errors import ReplyValidationError
+from planners.framework.replies import ReplyShapeError, parse_reply_json, render_shape
 
 DESIGN_STEPS = {
     "vision": (

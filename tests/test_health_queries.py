@@ -18,7 +18,7 @@ from planners.models import (
     PlannerExecution,
     Project,
 )
-from planners.unproduced_inputs import refresh_unproduced_inputs
+from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from planners.models import (
     PlannerExecution,
     Project,
 )
-from planners.transitions import transition_backlog_item
+from planners.pipeline.transitions import transition_backlog_item
 
 pytestmark = pytest.mark.django_db
 

@@ -14,11 +14,11 @@ import pytest
 from cognition.agents.scripted import ScriptedAgent
 from cognition.models import PromptTemplate
 from cognition.seeding import seed_planner_templates
-from planners.fiction.schemas import render_shape
 from planners.framework.base import PlannerBase
 from planners.framework.catalog import catalog
 from planners.framework.context import PlannerContext
 from planners.framework.errors import ReplyValidationError
+from planners.framework.replies import render_shape
 from planners.framework.result import PlannerOutcome, PlannerResult
 from planners.models import PlannerExecution
 from planners.nonfiction.schemas import BriefReply, OutlineReply

@@ -12,10 +12,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from cognition.api_auth import create_api_token
 from opsalerts.ack import ack_url_for
 from opsalerts.actions import evaluate_and_sync
 from opsalerts.models import Alert
-from planners.api_auth import create_api_token
 from planners.models import ActionLogEntry
 from tests import test_opsalerts_support as support
 from tests.test_opsalerts_support import STALE, report

@@ -8,7 +8,7 @@ import pytest
 
 from planners.fiction.phases import Phase
 from planners.models import BacklogItem, BacklogStatus, Plan, Project
-from planners.scheduling import dependency_map, ready_items, schedule_ready_items
+from planners.pipeline.scheduling import dependency_map, ready_items, schedule_ready_items
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_every_independent_ready_item_is_claimed_and_queued_after_commit(
     plan: Plan, diamond: dict[str, BacklogItem], django_capture_on_commit_callbacks
 ) -> None:
     with (
-        mock.patch("planners.scheduling._enqueue") as enqueue,
+        mock.patch("planners.pipeline.scheduling._enqueue") as enqueue,
         django_capture_on_commit_callbacks(execute=False) as callbacks,
     ):
         claimed = schedule_ready_items(plan, actor="olivia")
@@ -105,7 +105,7 @@ def test_every_independent_ready_item_is_claimed_and_queued_after_commit(
 def test_second_scheduler_claims_nothing_already_claimed(
     plan: Plan, diamond: dict[str, BacklogItem]
 ) -> None:
-    with mock.patch("planners.scheduling._enqueue"):
+    with mock.patch("planners.pipeline.scheduling._enqueue"):
         first = schedule_ready_items(plan, actor="worker")
         second = schedule_ready_items(plan, actor="worker")
 
@@ -131,7 +131,7 @@ def test_plan_is_blocked_when_nothing_can_make_progress(
     BacklogItem.objects.filter(pk=diamond["conflicts"].pk).update(status=BacklogStatus.BLOCKED)
     BacklogItem.objects.filter(pk=diamond["cast"].pk).update(status=BacklogStatus.COMPLETE)
 
-    with mock.patch("planners.scheduling._enqueue"):
+    with mock.patch("planners.pipeline.scheduling._enqueue"):
         assert schedule_ready_items(plan, actor="worker") == []
 
     plan.refresh_from_db()
@@ -150,7 +150,7 @@ def test_plan_is_complete_when_every_real_item_is_complete(plan: Plan) -> None:
         synthetic=True,
     )
 
-    with mock.patch("planners.scheduling._enqueue"):
+    with mock.patch("planners.pipeline.scheduling._enqueue"):
         schedule_ready_items(plan, actor="worker")
 
     plan.refresh_from_db()

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from planners.health import build_health_report
 from planners.models import BacklogItem, BacklogStatus, Plan, Project
-from planners.transitions import transition_backlog_item
-from planners.unproduced_inputs import (
+from planners.pipeline.transitions import transition_backlog_item
+from planners.pipeline.unproduced_inputs import (
     refresh_all_plans,
     refresh_deferred,
     refresh_unproduced_inputs,

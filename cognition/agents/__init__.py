@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from cognition.agents.base import AgentError, AgentReply, AgentService, ChatMessage
+from cognition.agents.openai import OpenAIChatAgent
+from cognition.agents.scripted import ScriptedAgent
 
 __all__ = [
     "BACKENDS",
@@ -30,12 +32,8 @@ def get_agent_service(backend: str | None = None) -> AgentService:
     """
     name = backend or settings.AGENT_BACKEND
     if name == "scripted":
-        from cognition.agents.scripted import ScriptedAgent
-
         return ScriptedAgent()
     if name == "openai":
-        from cognition.agents.openai import OpenAIChatAgent
-
         return OpenAIChatAgent.from_settings()
     raise ImproperlyConfigured(
         f"Unknown agent backend {name!r}; known backends: {', '.join(BACKENDS)}."

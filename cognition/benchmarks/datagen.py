@@ -28,7 +28,7 @@ from planners.models import (
     PlannerExecution,
     Project,
 )
-from planners.unproduced_inputs import refresh_all_plans
+from planners.pipeline.unproduced_inputs import refresh_all_plans
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def generate(scale: Scale, *, seed: int = 20261126) -> dict[str, int]:
                 at = _appended_at(now, n, scale.executions, 30 * 86400, rng)
                 yield (
                     plan_id, PHASES[n % 5], item_id, 1, False, [], "{}", 500, 300, 40,
-                    "passed", [], f"planner.fiction.{PHASES[n % 5]}", 1,
+                    "passed", [], "passed", f"planner.fiction.{PHASES[n % 5]}", 1,
                     {"backlogItemId": f"item-{n % len(items):06d}"}, at,
                 )  # fmt: skip
 
@@ -203,10 +203,10 @@ def generate(scale: Scale, *, seed: int = 20261126) -> dict[str, int]:
             (
                 "plan_id", "phase", "backlog_item_id", "attempt", "is_retry", "request",
                 "response", "prompt_tokens", "completion_tokens", "latency_ms",
-                "validation_status", "validation_details", "template_id", "template_version",
-                "metadata", "created_at",
+                "validation_status", "validation_details", "outcome", "template_id",
+                "template_version", "metadata", "created_at",
             ),
-            _json_columns(transcript_rows(), (5, 11, 14)),
+            _json_columns(transcript_rows(), (5, 11, 15)),
         )  # fmt: skip
     if connection.vendor == "postgresql":
         # What autovacuum has long done to tables this old: statistics for the planner, and

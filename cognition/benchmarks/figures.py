@@ -14,8 +14,12 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from cognition.benchmarks.measure import capture_sql, replay_sql, time_calls
+from opsalerts.models import Delivery
+from opsalerts.tasks import deliver_due_deliveries
+from planners.health import build_health_report
 
 
 @dataclass
@@ -37,8 +41,6 @@ class Figure:
 
 
 def health_report_figure(scale: str, repetitions: int) -> Figure:
-    from planners.health import build_health_report
-
     statements = capture_sql(build_health_report)
     ours = time_calls(build_health_report, repetitions)
     floor = time_calls(replay_sql(statements), repetitions)
@@ -152,11 +154,6 @@ class Receiver:
 def alert_delivery_figure(scale: str, count: int) -> Figure:
     """``count`` due deliveries drained by the worker's own task body (claim a batch, POST
     each, record the batch), against plain ``requests.post`` of the same payload in a loop."""
-    from django.utils import timezone
-
-    from opsalerts.models import Delivery
-    from opsalerts.tasks import deliver_due_deliveries
-
     with Receiver() as receiver:
         now = timezone.now()
         payload = {

@@ -13,6 +13,10 @@ from celery import chain
 from django.conf import settings
 
 from cognition.benchmarks.figures import Figure
+from cognition.benchmarks.floor_tasks import floor_insert
+from cognition.celery import app
+from planners.actions import create_plan, start_pipeline
+from planners.models import Plan, Project, TelemetryEvent
 
 
 class Workers:
@@ -38,8 +42,6 @@ class Workers:
     def _wait_until_ready(self, timeout: float = 60) -> None:
         """Until every pool process answers a ping (not a fixed sleep: a slow start would put
         the pool's start-up on our clock, a fast one would waste the wait)."""
-        from cognition.celery import app
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -65,10 +67,6 @@ def _wait_for(predicate: Any, timeout: float) -> None:
 
 
 def pipeline_figure(scale: str, pipelines: int, *, timeout: float = 600) -> Figure:
-    from cognition.benchmarks.floor_tasks import floor_insert
-    from planners.actions import create_plan, start_pipeline
-    from planners.models import Plan, Project, TelemetryEvent
-
     phases = 5
     Project.objects.filter(title__startswith="Bench pipeline").delete()
     TelemetryEvent.objects.filter(name="bench.floor").delete()

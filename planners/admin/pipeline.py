@@ -43,7 +43,7 @@ from planners.models import (
     TelemetryEvent,
 )
 from planners.pipeline.registry import pipelines
-from planners.unproduced_inputs import plan_items_changed, refresh_unproduced_inputs
+from planners.pipeline.unproduced_inputs import plan_items_changed, refresh_unproduced_inputs
 
 
 def change_link(obj: Model | None, label: str | None = None) -> SafeString | str:

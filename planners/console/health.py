@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from planners.health import PlannerHealthReport
+from planners.health import PlannerHealthReport, build_health_report
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +25,6 @@ def health_summary(
 ) -> HealthSummary:
     """Status, time and warnings of the health report, as the banner shows them. A page that
     also needs the report for its cards builds it once and passes it in."""
-    from planners.health import build_health_report
-
     if report is None:
         report = build_health_report(plan_id=plan_id)
     alerts = list(report.alerts)

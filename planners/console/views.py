@@ -28,6 +28,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from cognition.access import staff_required
 from opsalerts.actions import acknowledge_alert, silence_alerts
 from opsalerts.models import Alert, Severity
 from planners.actions import (
@@ -37,7 +38,6 @@ from planners.actions import (
     start_pipeline,
 )
 from planners.console import plan_table, queries
-from planners.console.access import staff_required
 from planners.console.charts import hourly_chart
 from planners.console.health import health_summary
 from planners.health import PlannerHealthReport, build_health_report

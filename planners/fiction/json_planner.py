@@ -10,16 +10,19 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from planners.fiction.schemas import ReplyShapeError, parse_reply_json, render_shape
 from planners.framework.base import PlannerBase
 from planners.framework.context import PlannerContext
 from planners.framework.errors import ReplyValidationError
 from planners.framework.metadata import PlannerStep
+from planners.framework.replies import (
+    ReplyShapeError,
+    json_reply_instructions,
+    parse_reply_json,
+    step_variables,
+)
 
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
-#: What a blank variable renders as, so the model reads "nothing yet" rather than a gap.
-BLANK = "(none yet)"
 
 SYSTEM_MESSAGE = (
     "You are a meticulous fiction planning assistant. You answer in exactly the format asked "
@@ -31,26 +34,6 @@ class FictionParams(BaseModel):
     """Base of the planners' parameters: one field per template variable, values as text."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-def json_reply_instructions(reply_model: type[BaseModel]) -> str:
-    """The closing paragraph of every JSON prompt: the exact shape, from the reply model."""
-    return (
-        "Reply with a single JSON object and nothing else (a ```json code fence is fine). "
-        "It must have exactly this shape; the values below describe what goes in each key:\n"
-        f"{render_shape(reply_model)}"
-    )
-
-
-def step_variables(step: PlannerStep, params: BaseModel) -> dict[str, str]:
-    """The step's ``{{tokens}}`` filled from ``params`` (same names), blanks shown as ``BLANK``."""
-    values = params.model_dump()
-    variables: dict[str, str] = {}
-    for name in step.variables:
-        value = values.get(name)
-        text = "" if value is None else str(value).strip()
-        variables[name] = text or BLANK
-    return variables
 
 
 class FictionJsonPlanner(PlannerBase[ParamsT]):

@@ -3,9 +3,9 @@
 Every writer is idempotent: rows are keyed on their unique keys (``upsert_rows``), so a phase
 whose task is redelivered, or an item resumed after it already wrote, updates what it wrote
 instead of adding duplicates. The runner calls these inside the phase's one transaction, under
-the plan's row lock (``planners.scheduling.lock_plan``), which is what lets a writer read the
-rows it keys on and then insert the missing ones in bulk without savepoints: no other phase of
-the plan writes between the read and the insert. (A unique-key clash with some other writer
+the plan's row lock (``planners.pipeline.scheduling.lock_plan``), which is what lets a writer
+read the rows it keys on and then insert the missing ones in bulk without savepoints: no other
+phase of the plan writes between the read and the insert. (A unique-key clash with some other writer
 fails the phase's savepoint, and the phase, rather than adding a duplicate.)
 """
 
@@ -44,8 +44,8 @@ from planners.models import (
     PlanPass,
 )
 from planners.pipeline.registry import Materialised
-from planners.transitions import record_new_backlog_item, record_new_backlog_items
-from planners.unproduced_inputs import plan_items_changed, refresh_deferred
+from planners.pipeline.transitions import record_new_backlog_item, record_new_backlog_items
+from planners.pipeline.unproduced_inputs import plan_items_changed, refresh_deferred
 
 logger = logging.getLogger(__name__)
 

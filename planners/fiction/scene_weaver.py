@@ -10,8 +10,6 @@ words). A refused draft gets the usual one repair attempt, told every problem in
 from __future__ import annotations
 
 import copy
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,12 +17,19 @@ from django.conf import settings
 from pydantic import BaseModel, Field
 
 from planners.fiction.coverage import CoverageReport, Entity, check_coverage, scene_entities
-from planners.fiction.json_planner import SYSTEM_MESSAGE, FictionParams, step_variables
+from planners.fiction.json_planner import SYSTEM_MESSAGE, FictionParams
 from planners.framework.base import FinishedRun, PlannerBase
 from planners.framework.catalog import register_planner
 from planners.framework.context import PlannerContext
 from planners.framework.errors import PlannerParamsError, ReplyValidationError
 from planners.framework.metadata import PlannerMetadata, PlannerStep
+from planners.framework.replies import (
+    count_words,
+    is_json_document,
+    starts_with_heading,
+    step_variables,
+    strip_outer_fence,
+)
 
 NOT_PROSE_PROBLEM = (
     "the reply is a JSON document, not Markdown prose; reply with the scene's prose only, "
@@ -33,9 +38,6 @@ NOT_PROSE_PROBLEM = (
 NO_HEADING_PROBLEM = (
     'the reply does not start with a "# " heading; put "# " and the scene title on the first line'
 )
-
-_OUTER_FENCE_RE = re.compile(r"^```[A-Za-z]*[^\n]*\n(.*?)\n?```\s*$", re.DOTALL)
-_WORDS_RE = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)?")
 
 
 class SceneWeaverParams(FictionParams):
@@ -64,33 +66,6 @@ class SceneDraft(BaseModel):
     coverageRatio: float
     entities: list[str]
     missing: list[str]
-
-
-def strip_outer_fence(text: str) -> str:
-    """Markdown prose sometimes comes wrapped in a ```markdown fence; unwrap it."""
-    text = text.strip()
-    match = _OUTER_FENCE_RE.match(text)
-    return match.group(1).strip() if match else text
-
-
-def count_words(text: str) -> int:
-    return len(_WORDS_RE.findall(text))
-
-
-def is_json_document(text: str) -> bool:
-    """A JSON object or array: models used to the other phases' JSON replies sometimes answer
-    this one with, say, ``{"prose": "..."}``, whose words would otherwise pass for a scene."""
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
-        return False
-    return isinstance(data, dict | list)
-
-
-def starts_with_heading(prose: str) -> bool:
-    """Whether the first non-blank line is a level-one ``# `` heading (the scene title)."""
-    first_line = prose.lstrip().split("\n", 1)[0]
-    return first_line.startswith("# ")
 
 
 def length_problem(words: int) -> str | None:

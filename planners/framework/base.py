@@ -25,6 +25,7 @@ from django.utils import timezone
 from pydantic import BaseModel, ValidationError
 
 from cognition.agents.base import AgentError, ChatMessage
+from cognition.prompts import resolve_prompt
 from cognition.templating import TemplateError, check_text, find_variables, render_strict
 from planners.framework import telemetry
 from planners.framework.admission import (
@@ -350,8 +351,6 @@ class PlannerBase(Generic[ParamsT]):
     def _render(
         self, step: PlannerStep, step_run: StepRun, params: ParamsT, context: PlannerContext
     ) -> str:
-        from cognition.prompts import resolve_prompt
-
         resolved = resolve_prompt(step.template_id)
         if resolved is None:
             step_run.used_fallback = True

@@ -1,10 +1,10 @@
 """Orphaned backlog items: unfinished real items with an input token no item of their plan
 outputs (design.md §3, alert ``backlog:orphaned``).
 
-The answer is stored on each item by ``planners.unproduced_inputs`` whenever the plan's items
-change, so this reads only the flagged rows through a partial index: its cost follows the number
-of orphans, not the size of the backlog. (A plan cannot vanish under its items: the foreign key
-cascades, so "plan missing" needs no query.)
+The answer is stored on each item by ``planners.pipeline.unproduced_inputs`` whenever the plan's
+items change, so this reads only the flagged rows through a partial index: its cost follows the
+number of orphans, not the size of the backlog. (A plan cannot vanish under its items: the
+foreign key cascades, so "plan missing" needs no query.)
 """
 
 from __future__ import annotations

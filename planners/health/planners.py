@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from cognition.prompts import MISSING, template_states
+from planners.framework.catalog import catalog
 from planners.health.report import PlannerState, StepState
 from planners.health.telemetry import ExecutionGroup
 from planners.models import PlannerOutcome
@@ -36,8 +37,6 @@ class CatalogPlanner:
 def catalog_planners() -> list[CatalogPlanner]:
     """The registered planners, in catalog (pipeline) order, reduced to what the report needs
     (no query)."""
-    from planners.framework.catalog import catalog
-
     planners: list[CatalogPlanner] = []
     for planner in catalog.all():
         meta: Any = planner.metadata

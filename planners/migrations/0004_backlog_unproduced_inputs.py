@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 def backfill(apps, schema_editor):
-    from planners.unproduced_inputs import refresh_all_plans
+    from planners.pipeline.unproduced_inputs import refresh_all_plans
 
     refresh_all_plans(item_model=apps.get_model("planners", "BacklogItem"))
 

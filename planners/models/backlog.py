@@ -26,8 +26,9 @@ class BacklogItem(models.Model):
     position = models.PositiveIntegerField(default=0)
     inputs = models.JSONField(default=list, blank=True)
     outputs = models.JSONField(default=list, blank=True)
-    # Kept by planners.unproduced_inputs whenever the plan's items change: the input tokens no
-    # real item of the plan outputs, so the health report reads orphans without unnesting.
+    # Kept by planners.pipeline.unproduced_inputs whenever the plan's items change: the input
+    # tokens no real item of the plan outputs, so the health report reads orphans without
+    # unnesting.
     unproduced_inputs = models.JSONField(default=list, blank=True, editable=False)
     has_unproduced_inputs = models.BooleanField(default=False, editable=False)
     attempts = models.PositiveIntegerField(default=0)

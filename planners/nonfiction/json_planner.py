@@ -11,12 +11,16 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from planners.fiction.json_planner import json_reply_instructions, step_variables
-from planners.fiction.schemas import ReplyShapeError, parse_reply_json
 from planners.framework.base import PlannerBase
 from planners.framework.context import PlannerContext
 from planners.framework.errors import ReplyValidationError
 from planners.framework.metadata import PlannerStep
+from planners.framework.replies import (
+    ReplyShapeError,
+    json_reply_instructions,
+    parse_reply_json,
+    step_variables,
+)
 
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from planners.fiction.schemas import ReplyModel, Slug, Text
+from planners.framework.replies import ReplyModel, Slug, Text
 
 # --- brief ----------------------------------------------------------------------------------------
 

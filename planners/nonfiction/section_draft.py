@@ -20,13 +20,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from planners.fiction.json_planner import step_variables
-from planners.fiction.scene_weaver import count_words, strip_outer_fence
 from planners.framework.base import FinishedRun, PlannerBase
 from planners.framework.catalog import register_planner
 from planners.framework.context import PlannerContext
 from planners.framework.errors import PlannerParamsError, ReplyValidationError
 from planners.framework.metadata import PlannerMetadata, PlannerStep
+from planners.framework.replies import count_words, step_variables, strip_outer_fence
 from planners.nonfiction.json_planner import SYSTEM_MESSAGE, NonfictionParams
 
 #: The accepted length; the prompt asks for 400 to 900 words, so a model that runs a little

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from django.db.models import Max
 
 from planners.models import BacklogItem, Plan
-from planners.transitions import record_new_backlog_items
-from planners.unproduced_inputs import refresh_unproduced_inputs
+from planners.pipeline.transitions import record_new_backlog_items
+from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,9 @@ from planners.pipeline.registry import (
     PipelineError,
     pipelines,
 )
+from planners.pipeline.scheduling import lock_plan, schedule_ready_items
 from planners.pipeline.transcripts import AttemptRecord, record_transcripts
-from planners.scheduling import lock_plan, schedule_ready_items
-from planners.transitions import transition_backlog_item
+from planners.pipeline.transitions import transition_backlog_item
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from planners.console.access import staff_required
+from cognition.access import staff_required
 from planners.framework.errors import UnknownPlannerError
 from planners.framework.metadata import PlannerMetadata
 from planners.models.rollout import (

@@ -28,6 +28,7 @@ from cognition.benchmarks.figures import (
     report_memory_figure,
 )
 from cognition.benchmarks.pipeline import pipeline_figure
+from planners.console.views import CARDS
 
 
 class Command(BaseCommand):
@@ -100,8 +101,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Created database {db['NAME']}.")
 
     def _console_urls(self) -> list[tuple[str, str]]:
-        from planners.console.views import CARDS
-
         urls = [("page", reverse("console:dashboard")), ("health", reverse("console:health"))]
         urls += [(slug, reverse("console:card", args=[slug])) for slug in CARDS]
         return urls

@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from planners.api_auth import TokenRefused, create_api_token
+from cognition.api_auth import TokenRefused, create_api_token
 
 
 class Command(BaseCommand):

@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from cognition.console_login import ensure_console_login
+from planners.demo import ensure_demo_pipeline
 
 
 class Command(BaseCommand):
@@ -64,8 +65,6 @@ class Command(BaseCommand):
         return subprocess.Popen(command, cwd=settings.BASE_DIR)
 
     def _queue_demo(self) -> None:
-        from planners.demo import ensure_demo_pipeline
-
         plan = ensure_demo_pipeline()
         if plan is not None:
             self.stdout.write(f"Demo pipeline queued for plan {plan.pk} ({plan}).")

@@ -22,13 +22,17 @@ from functools import partial
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cognition.queueing import queue_task
 from cognition.sql import column, table
 from planners.models import BacklogItem, BacklogStatus, BacklogTransition, Plan
 from planners.pipeline.registry import AFTER_PREFIX, pipelines
-from planners.transitions import transition_backlog_item
-from planners.unproduced_inputs import item_tokens
+from planners.pipeline.transitions import transition_backlog_item
+from planners.pipeline.unproduced_inputs import item_tokens
 
 logger = logging.getLogger(__name__)
+
+#: The Celery task that runs one item's phase (defined in ``planners.tasks``).
+RUN_PHASE_TASK = "planners.tasks.run_backlog_item_task"
 
 #: Statuses after which an item will not run again without an operator (or the sweep).
 STOPPED_STATUSES = frozenset({BacklogStatus.BLOCKED, BacklogStatus.FAILED})
@@ -168,11 +172,8 @@ def _enqueue(item_id: int, correlation_id: str) -> None:
     """Send the phase task (runs after commit). A broker outage must not undo or hide the
     committed claim: the item stays in progress without a heartbeat, so the stale sweep
     resumes it once the broker is back; the error is logged for the operator."""
-    # Imported here: the task module imports this one.
-    from planners.tasks import run_backlog_item_task
-
     try:
-        run_backlog_item_task.delay(item_id, correlation_id=correlation_id)
+        queue_task(RUN_PHASE_TASK, item_id, correlation_id=correlation_id)
     except Exception:
         logger.exception(
             "could not queue backlog item %s on the broker; the stale sweep will resume it",
