@@ -9,13 +9,23 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
+
+from cognition.celery import app
+from planners.framework.catalog import catalog
+from tests.servers import SIGNING_SECRET, ChatServer, Receiver
+from tests.toy_planner import ToyPlanner
+from tests.worker import CeleryWorker, database_url, point_app_at, purge_redis_queue
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM_PATH = "/usr/bin/chromium"
@@ -112,3 +122,122 @@ def staff_client(client: Client, staff_user: User) -> Client:
 @pytest.fixture
 def plain_user(django_user_model: type[User]) -> User:
     return django_user_model.objects.create_user(username="paul", password="not-staff-pass")
+
+
+# --- fake servers on 127.0.0.1 (tests/servers.py) ---------------------------------------------
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """The Ops alerting webhook target."""
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def alerting(settings: Any, receiver: Receiver) -> Any:
+    """Ops alerting enabled, pointing at the receiver, signed, no debounce surprises."""
+    settings.OPS_ALERTING_ENABLED = True
+    settings.OPS_ALERTING_WEBHOOK_URL = receiver.url("/default")
+    settings.OPS_ALERTING_ROUTING_KEY = "ops-default"
+    settings.OPS_ALERTING_SIGNING_SECRET = SIGNING_SECRET
+    settings.OPS_ALERTING_DEBOUNCE_SECONDS = "300"
+    settings.OPS_ALERTING_REPEAT_SECONDS = "14400"
+    settings.OPS_ALERTING_SEVERITY_FILTER = ""
+    settings.OPS_ALERTING_ROUTES = ""
+    settings.OPS_ALERTING_SLO_THRESHOLDS = ""
+    settings.OPS_ALERTING_TIMEOUT_SECONDS = "5"
+    settings.OPS_ALERTING_MAX_ATTEMPTS = "3"
+    settings.PUBLIC_BASE_URL = "http://ops.example.test"
+    return settings
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    """An OpenAI-compatible chat completions API."""
+    server = ChatServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+    thread.join(timeout=5)
+
+
+# --- the framework's toy planner (tests/toy_planner.py) ---------------------------------------
+
+
+@pytest.fixture
+def toy() -> Iterator[ToyPlanner]:
+    ToyPlanner.calls = []
+    with catalog.registered(ToyPlanner) as (planner,):
+        assert isinstance(planner, ToyPlanner)
+        yield planner
+
+
+# --- Celery: a real worker (tests/worker.py) or tasks run in the test process -----------------
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[CeleryWorker]:
+    """A worker factory bound to this test's database and broker; stops every worker after."""
+    previous_options = dict(app.conf.broker_transport_options or {})
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COV_"))
+    }
+    env.update(
+        DATABASE_URL=database_url(),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CELERY_TASK_ALWAYS_EAGER="false",
+        AGENT_BACKEND="scripted",
+        PIPELINE_HEARTBEAT_SECONDS="1",
+        DEMO="0",
+        PYTHONUNBUFFERED="1",
+        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    )
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        folder = tmp_path / "broker"
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        env["CELERY_FILESYSTEM_BROKER_DIR"] = str(folder)
+        options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+        }
+        settings.CELERY_FILESYSTEM_BROKER_DIR = folder
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+        point_app_at(options)
+    else:
+        purge_redis_queue()
+    previous_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    worker = CeleryWorker(env, tmp_path)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.task_always_eager = previous_eager
+        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+            point_app_at(previous_options)
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Run Celery tasks synchronously in the test process (``task_always_eager``).
+
+    Celery reads its configuration once, so overriding ``CELERY_TASK_ALWAYS_EAGER`` in Django
+    settings is not enough: the app's own configuration is switched and restored.
+    """
+    previous = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    # Propagating would turn a task's own retry (a ``Retry`` exception) into a test error; the
+    # phase task records every failure on its item, where the tests look.
+    app.conf.task_eager_propagates = False
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = previous

@@ -12,10 +12,11 @@ from django.urls import reverse
 
 from opsalerts.models import Alert, AlertEvent, Silence
 from planners.models import ActionLogEntry, BacklogStatus, Project
-from tests.test_console_views import HTMX, ConsoleData, build_console_data
-from tests.worker import eager_tasks  # noqa: F401  (fixture)
+from tests.factories import ConsoleData, build_console_data
 
 pytestmark = pytest.mark.django_db
+
+HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(autouse=True)

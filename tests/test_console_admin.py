@@ -30,7 +30,7 @@ from planners.models import (
     Project,
     TelemetryEvent,
 )
-from tests.test_console_views import ConsoleData, add_backlog_items, build_console_data
+from tests.factories import ConsoleData, add_backlog_items, build_console_data
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,7 @@ import pytest
 from django.conf import settings
 
 from planners.models import BacklogItem, BacklogStatus, Project
-from tests.test_console_views import ConsoleData, build_console_data
-from tests.worker import eager_tasks  # noqa: F401  (fixture)
+from tests.factories import ConsoleData, build_console_data
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
 # thread with a running loop unless told this is deliberate.

@@ -3,7 +3,6 @@ HTMX fragments versus whole pages, and query counts that do not grow with the ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -14,217 +13,22 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from opsalerts.models import Alert, Severity, Silence
+from opsalerts.models import Alert, Silence
 from planners.console.queries import BacklogFilters, backlog_page, plans_with_counts
 from planners.fiction.phases import Phase
 from planners.health import build_health_report
 from planners.models import (
-    ActionLogEntry,
     BacklogItem,
     BacklogStatus,
-    BacklogTransition,
-    FictionProfile,
-    PhaseCheckpoint,
-    PhaseTranscript,
     Plan,
-    PlannerExecution,
-    PlannerOutcome,
     Project,
 )
 from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
+from tests.factories import ConsoleData, add_backlog_items, build_console_data
 
 pytestmark = pytest.mark.django_db
 
 HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
-
-
-@dataclass
-class ConsoleData:
-    plan: Plan
-    vision: BacklogItem
-    blocked: BacklogItem
-    waiting: BacklogItem
-    stale: BacklogItem
-    failed_run: PlannerExecution
-    failed_transcript: PhaseTranscript
-    stale_alert: Alert
-    failure_alert: Alert
-    resolved_alert: Alert
-
-
-def build_console_data() -> ConsoleData:
-    """The Lantern Keeper: a plan whose vision ran, one blocked item, one waiting, one stale,
-    a failed run with its transcript, and alerts in each state."""
-    now = timezone.now()
-    project = Project.objects.create(title="The Lantern Keeper")
-    FictionProfile.objects.create(project=project, logline="A keeper's war.")
-    plan = Plan.objects.create(project=project, name="Lantern Keeper main", branch="main")
-    vision = BacklogItem.objects.create(
-        plan=plan,
-        backlog_id="vision-plan",
-        phase=Phase.VISION,
-        status=BacklogStatus.COMPLETE,
-        outputs=["vision"],
-        position=0,
-    )
-    blocked = BacklogItem.objects.create(
-        plan=plan,
-        backlog_id="outline-core-conflicts",
-        description="Outline the core conflicts of the keeper's war.",
-        phase=Phase.ITERATIVE,
-        status=BacklogStatus.BLOCKED,
-        inputs=["vision"],
-        outputs=["conflicts"],
-        position=1,
-        last_error="Reply missing key 'risks'.",
-    )
-    waiting = BacklogItem.objects.create(
-        plan=plan,
-        backlog_id="chapter-1-blueprint",
-        phase=Phase.CHAPTER_ARCHITECT,
-        inputs=["conflicts", "harbour-map"],
-        position=2,
-    )
-    stale = BacklogItem.objects.create(
-        plan=plan,
-        backlog_id="scroll-harbour-night",
-        phase=Phase.SCROLL_REFINER,
-        status=BacklogStatus.IN_PROGRESS,
-        inputs=["vision"],
-        position=3,
-    )
-    BacklogItem.objects.filter(pk=stale.pk).update(
-        in_progress_at=now - timedelta(hours=5), heartbeat_at=now - timedelta(hours=5)
-    )
-    BacklogTransition.objects.create(
-        item=blocked,
-        plan=plan,
-        from_status="in_progress",
-        to_status="blocked",
-        reason="phase-blocked",
-        actor="worker",
-    )
-    PhaseCheckpoint.objects.create(
-        plan=plan,
-        phase_key="vision|main",
-        phase=Phase.VISION,
-        backlog_item=vision,
-        status=PhaseCheckpoint.Status.COMPLETE,
-        attempts=1,
-    )
-    PlannerExecution.objects.create(
-        planner_slug="vision",
-        outcome=PlannerOutcome.SUCCESS,
-        environment="dev",
-        correlation_id="run-vision-1",
-        plan=plan,
-        backlog_item=vision,
-        latency_ms=900,
-        prompt_tokens=1200,
-        completion_tokens=800,
-        started_at=now,
-        finished_at=now,
-        template_id="planner.fiction.vision",
-        template_version=1,
-    )
-    failed_run = PlannerExecution.objects.create(
-        planner_slug="iterative",
-        outcome=PlannerOutcome.BLOCKED,
-        environment="dev",
-        correlation_id="run-iterative-1",
-        plan=plan,
-        backlog_item=blocked,
-        latency_ms=2100,
-        prompt_tokens=700,
-        completion_tokens=300,
-        started_at=now,
-        finished_at=now,
-        error="Validation failed after repair: risks is required",
-        template_id="planner.fiction.iterative",
-        template_version=1,
-    )
-    failed_transcript = PhaseTranscript.objects.create(
-        plan=plan,
-        phase=Phase.ITERATIVE,
-        backlog_item=blocked,
-        execution=failed_run,
-        attempt=2,
-        is_retry=True,
-        request=[{"role": "user", "content": "Plan iteration 1 of Lantern Keeper main."}],
-        response='{"storyAdjustments": ["The keeper hides the lamp"]}',
-        prompt_tokens=700,
-        completion_tokens=300,
-        latency_ms=2100,
-        validation_status=PhaseTranscript.Validation.FAILED,
-        validation_details=["risks: field required"],
-        template_id="planner.fiction.iterative",
-        template_version=1,
-    )
-    ActionLogEntry.objects.create(
-        action="resume", actor="olivia", target="plan 1 / outline-core-conflicts"
-    )
-
-    def alert(alert_id: str, severity: str, status: str, **extra: Any) -> Alert:
-        return Alert.objects.create(
-            dedup_key=f"{alert_id}@dev",
-            alert_id=alert_id,
-            environment="dev",
-            status=status,
-            severity=severity,
-            first_seen=now,
-            last_seen=now,
-            **extra,
-        )
-
-    stale_alert = alert(
-        "backlog:stale",
-        Severity.WARNING,
-        Alert.Status.FIRING,
-        title="1 backlog item is stale",
-        plan_id=plan.pk,
-        backlog_id="scroll-harbour-night",
-    )
-    failure_alert = alert(
-        "planner:recent-failures",
-        Severity.ERROR,
-        Alert.Status.FIRING,
-        title="Recent planner failures",
-        planner_slug="iterative",
-    )
-    resolved_alert = alert(
-        "template-fallback:vision",
-        Severity.WARNING,
-        Alert.Status.RESOLVED,
-        title="Vision used its fallback prompt",
-        template_id="planner.fiction.vision",
-    )
-    return ConsoleData(
-        plan,
-        vision,
-        blocked,
-        waiting,
-        stale,
-        failed_run,
-        failed_transcript,
-        stale_alert,
-        failure_alert,
-        resolved_alert,
-    )
-
-
-def add_backlog_items(plan: Plan, count: int) -> None:
-    """Pad ``plan`` with ``count`` pending scene items in one insert."""
-    BacklogItem.objects.bulk_create(
-        BacklogItem(
-            plan=plan,
-            backlog_id=f"scene-{n:04d}",
-            phase=Phase.SCENE_WEAVER,
-            position=100 + n,
-            inputs=["vision"],
-        )
-        for n in range(count)
-    )
-    refresh_unproduced_inputs([plan.pk])  # bulk_create sends no signals
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,8 @@ from planners.framework.errors import (
     UnknownPlannerError,
 )
 from planners.framework.metadata import PlannerMetadata, PlannerStep
-from tests.test_framework_toy import TOY_TEMPLATE, ToyPlanner, make_template, toy
-
-__all__ = ["toy"]
+from tests.factories import make_template
+from tests.toy_planner import TOY_TEMPLATE, ToyPlanner
 
 
 class OtherParams(BaseModel):

@@ -19,17 +19,7 @@ from planners.framework.errors import PlannerLimitsError
 from planners.framework.limits import critique_budget_for, limit_problems, quotas_for
 from planners.framework.result import PlannerOutcome, PlannerResult
 from planners.models import PlannerExecution, TelemetryEvent
-from tests.test_framework_toy import (
-    BAD_REPLY,
-    BETTER_REPLY,
-    GOOD_REPLY,
-    ToyPlanner,
-    ToyReply,
-    params,
-    toy,
-)
-
-__all__ = ["toy"]
+from tests.toy_planner import BAD_REPLY, BETTER_REPLY, GOOD_REPLY, ToyPlanner, ToyReply, params
 
 pytestmark = pytest.mark.django_db
 

@@ -28,9 +28,7 @@ from planners.models import (
     Project,
     TelemetryEvent,
 )
-from tests.test_framework_toy import BAD_REPLY, GOOD_REPLY, ToyPlanner, params, toy
-
-__all__ = ["toy"]
+from tests.toy_planner import BAD_REPLY, GOOD_REPLY, ToyPlanner, params
 
 pytestmark = pytest.mark.django_db
 

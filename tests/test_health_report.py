@@ -10,7 +10,6 @@ from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries, Settings
 
 from cognition.models import PromptTemplate
-from cognition.seeding import seed_planner_templates
 from planners.health import HealthStatus, PlannerHealthReport, Severity, build_health_report
 from planners.health.planners import catalog_planners
 from planners.models import (
@@ -25,13 +24,9 @@ from planners.models import (
     Project,
 )
 from planners.pipeline.transitions import transition_backlog_item
+from tests.factories import add_item, seed_templates
 
 pytestmark = pytest.mark.django_db
-
-
-def seed_templates() -> None:
-    """What a fresh install runs: every catalog step gets its seeded template (version 1)."""
-    seed_planner_templates()
 
 
 @pytest.fixture
@@ -43,35 +38,6 @@ def seeded() -> None:
 def plan() -> Plan:
     project = Project.objects.create(title="The Salt Road", description="A caravan epic.")
     return Plan.objects.create(project=project, name="The Salt Road", branch="main")
-
-
-def add_item(
-    plan: Plan,
-    backlog_id: str,
-    *,
-    status: str = BacklogStatus.PENDING,
-    phase: str = "iterative",
-    started_hours_ago: float | None = None,
-    inputs: list[str] | None = None,
-    outputs: list[str] | None = None,
-    synthetic: bool = False,
-) -> BacklogItem:
-    started = (
-        timezone.now() - timedelta(hours=started_hours_ago)
-        if started_hours_ago is not None
-        else None
-    )
-    return BacklogItem.objects.create(
-        plan=plan,
-        backlog_id=backlog_id,
-        status=status,
-        phase=phase,
-        in_progress_at=started,
-        heartbeat_at=started,
-        inputs=inputs or [],
-        outputs=outputs or [],
-        synthetic=synthetic,
-    )
 
 
 def add_execution(

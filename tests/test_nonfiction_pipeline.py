@@ -36,7 +36,6 @@ from planners.nonfiction.schemas import OutlineReply
 from planners.nonfiction.scripted_replies import DEFAULT_REPLIES, OUTLINE_REPLY
 from planners.pipeline.backlog import NewItem, add_backlog_items
 from planners.pipeline.registry import PhaseBlocked, pipelines
-from tests.worker import eager_tasks  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
 

@@ -17,11 +17,7 @@ from opsalerts.ack import ack_url_for
 from opsalerts.actions import evaluate_and_sync
 from opsalerts.models import Alert
 from planners.models import ActionLogEntry
-from tests import test_opsalerts_support as support
-from tests.test_opsalerts_support import STALE, report
-
-alerting = support.alerting
-receiver = support.receiver
+from tests.factories import STALE, report
 
 pytestmark = pytest.mark.django_db
 

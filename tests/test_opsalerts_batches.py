@@ -18,11 +18,8 @@ from opsalerts.config import load_ops_alerting_config
 from opsalerts.delivery import claim_due_deliveries, lease_for, send_due_deliveries
 from opsalerts.models import Alert, AlertEvent, Delivery
 from opsalerts.tasks import deliver_due_deliveries
-from tests import test_opsalerts_support as support
-from tests.test_opsalerts_support import FAILURES, STALE, Receiver, report
-
-receiver = support.receiver
-alerting = support.alerting
+from tests.factories import FAILURES, STALE, report
+from tests.servers import Receiver
 
 pytestmark = pytest.mark.django_db
 

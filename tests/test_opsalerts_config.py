@@ -12,7 +12,7 @@ from django.core.management.base import CommandError, SystemCheckError
 from opsalerts.checks import check_ops_alerting_settings
 from opsalerts.config import load_ops_alerting_config, parse_ops_alerting, validate_ops_alerting
 from opsalerts.signals import refuse_invalid_ops_alerting
-from tests.test_opsalerts_support import SIGNING_SECRET
+from tests.servers import SIGNING_SECRET
 
 VALID_ROUTES = json.dumps(
     [

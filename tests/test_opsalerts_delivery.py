@@ -13,11 +13,8 @@ from opsalerts.actions import evaluate_and_sync
 from opsalerts.delivery import backoff_seconds, claim_delivery, send_delivery, send_due_deliveries
 from opsalerts.models import Alert, Delivery
 from opsalerts.webhooks import WebhookError, post_webhook
-from tests import test_opsalerts_support as support
-from tests.test_opsalerts_support import FAILURES, SIGNING_SECRET, STALE, Receiver, report
-
-receiver = support.receiver
-alerting = support.alerting
+from tests.factories import FAILURES, STALE, report
+from tests.servers import SIGNING_SECRET, Receiver
 
 pytestmark = pytest.mark.django_db
 

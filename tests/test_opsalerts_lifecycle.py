@@ -20,11 +20,8 @@ from opsalerts.delivery import send_due_deliveries
 from opsalerts.models import Alert, AlertEvent, Delivery
 from planners.health import HealthAlert, Severity
 from planners.models import ActionLogEntry
-from tests import test_opsalerts_support as support
-from tests.test_opsalerts_support import FAILURES, NO_EXECUTIONS, STALE, Receiver, report
-
-receiver = support.receiver
-alerting = support.alerting
+from tests.factories import FAILURES, NO_EXECUTIONS, STALE, report
+from tests.servers import Receiver
 
 pytestmark = pytest.mark.django_db
 

@@ -19,11 +19,7 @@ from opsalerts.actions import OpsAlertingError, resolve_synthetic_alert, trigger
 from opsalerts.models import Alert
 from planners.health import build_health_report
 from planners.models import BacklogItem
-from tests import test_opsalerts_support as support
-from tests.test_opsalerts_support import SIGNING_SECRET, ReceivedRequest, Receiver
-
-receiver = support.receiver
-alerting = support.alerting
+from tests.servers import SIGNING_SECRET, ReceivedRequest, Receiver
 
 
 @pytest.mark.django_db

@@ -15,11 +15,7 @@ from django.utils import timezone
 from cognition.celery import app
 from opsalerts.models import Alert, AlertEvent, Delivery, Silence
 from opsalerts.tasks import deliver_delivery, deliver_due_deliveries, evaluate_alerts
-from tests import test_opsalerts_support as support
-from tests.test_opsalerts_support import Receiver
-
-receiver = support.receiver
-alerting = support.alerting
+from tests.servers import Receiver
 
 
 def test_beat_schedules_evaluation_and_the_delivery_sweep() -> None:

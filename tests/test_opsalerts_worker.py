@@ -10,12 +10,9 @@ from standardwebhooks import Webhook
 
 from opsalerts.actions import enqueue_delivery_drain, evaluate_and_sync
 from opsalerts.models import Delivery
-from tests import test_opsalerts_support as support
-from tests.test_opsalerts_support import SIGNING_SECRET, STALE, Receiver, report
-from tests.worker import CeleryWorker, celery_worker, wait_until  # noqa: F401  (fixture)
-
-receiver = support.receiver
-alerting = support.alerting
+from tests.factories import STALE, report
+from tests.servers import SIGNING_SECRET, Receiver
+from tests.worker import CeleryWorker, wait_until
 
 
 @pytest.mark.worker
@@ -23,7 +20,7 @@ alerting = support.alerting
 def test_worker_sends_the_committed_delivery_once(
     alerting: Any,
     receiver: Receiver,
-    celery_worker: CeleryWorker,  # noqa: F811
+    celery_worker: CeleryWorker,
 ) -> None:
     celery_worker.start(
         {

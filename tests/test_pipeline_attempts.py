@@ -11,9 +11,7 @@ from planners.actions import create_plan
 from planners.fiction.scripted_replies import DEFAULT_REPLIES
 from planners.models import BacklogItem, PhaseTranscript, PlannerExecution, Project
 from planners.pipeline.phase import PhaseResult, run_item_phase
-from tests.test_agent_openai import Canned, ChatServer, chat_server, completion
-
-__all__ = ["chat_server"]
+from tests.servers import Canned, ChatServer, completion
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,6 @@ from django.urls import reverse
 from cognition.agents.scripted import ScriptedAgent
 from cognition.seeding import seed_planner_templates
 from planners.models import PhaseTranscript, Plan
-from tests.worker import eager_tasks
-
-__all__ = ["eager_tasks"]
 
 COMMITTED = pytest.mark.django_db(transaction=True)
 

@@ -38,7 +38,6 @@ from planners.models import (
 from planners.pipeline.checkpoints import checkpoint_for, claim_checkpoint, phase_key
 from planners.pipeline.phase import spec_for
 from planners.tasks import run_backlog_item_task
-from tests.worker import eager_tasks  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
 

@@ -24,7 +24,7 @@ from planners.models import (
     Project,
 )
 from planners.tasks import sweep_stale_backlog
-from tests.worker import CeleryWorker, celery_worker, wait_until  # noqa: F401  (fixture)
+from tests.worker import CeleryWorker, wait_until
 
 PLAN_TIMEOUT = 30.0
 
@@ -70,7 +70,7 @@ def assert_plan_complete_without_duplicates(plan: Plan) -> None:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_real_worker_runs_the_whole_pipeline(celery_worker: CeleryWorker) -> None:  # noqa: F811
+def test_real_worker_runs_the_whole_pipeline(celery_worker: CeleryWorker) -> None:
     celery_worker.start()
     plan = new_plan()
 
@@ -90,7 +90,7 @@ def test_real_worker_runs_the_whole_pipeline(celery_worker: CeleryWorker) -> Non
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_fiction_and_nonfiction_plans_run_side_by_side_on_one_worker(
-    celery_worker: CeleryWorker,  # noqa: F811
+    celery_worker: CeleryWorker,
 ) -> None:
     celery_worker.start()
     fiction = new_plan()
@@ -125,7 +125,7 @@ def test_fiction_and_nonfiction_plans_run_side_by_side_on_one_worker(
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_phase_is_resumed_and_completes_without_duplicates(
-    celery_worker: CeleryWorker,  # noqa: F811
+    celery_worker: CeleryWorker,
     settings: Any,
 ) -> None:
     # Each scripted reply takes two seconds, so the worker can be killed inside a phase.
@@ -173,7 +173,7 @@ def test_worker_killed_mid_phase_is_resumed_and_completes_without_duplicates(
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_phase_whose_pool_process_dies_is_redelivered_to_the_same_worker(
-    celery_worker: CeleryWorker,  # noqa: F811
+    celery_worker: CeleryWorker,
 ) -> None:
     celery_worker.start({"SCRIPTED_AGENT_DELAY_SECONDS": "1.5"})
     plan = new_plan()

@@ -21,7 +21,7 @@ from planners.models.rollout import (
 )
 from planners.rollouts import actions, runbook
 from planners.rollouts.evidence import export_evidence
-from tests.test_rollout_support import (
+from tests.factories import (
     PLANNER,
     make_live_evidence,
     pass_manual_items,

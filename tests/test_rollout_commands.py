@@ -15,12 +15,7 @@ from django.db import transaction
 
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
-from tests.test_rollout_support import (
-    PLANNER,
-    make_live_evidence,
-    pass_manual_items,
-    signed_off_dev,
-)
+from tests.factories import PLANNER, make_live_evidence, pass_manual_items, signed_off_dev
 
 pytestmark = pytest.mark.django_db
 

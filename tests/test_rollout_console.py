@@ -22,7 +22,7 @@ from planners.framework.catalog import catalog
 from planners.models import ActionLogEntry
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
-from tests.test_rollout_support import (
+from tests.factories import (
     PLANNER,
     make_live_evidence,
     pass_manual_items,

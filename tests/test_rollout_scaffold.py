@@ -76,8 +76,10 @@ def _project_copy(root: Path) -> Path:
             shutil.copy2(source, root / part)
     shutil.copy2(base / "pyproject.toml", root / "pyproject.toml")
     (root / "tests").mkdir()
-    for name in ("__init__.py", "conftest.py"):
-        shutil.copy2(base / "tests" / name, root / "tests" / name)
+    # The fixtures and the modules they build on (factories, fake servers, the worker), no tests.
+    for source in (base / "tests").glob("*.py"):
+        if not source.name.startswith("test_"):
+            shutil.copy2(source, root / "tests" / source.name)
     return root
 
 

@@ -15,7 +15,7 @@ from planners.models import PlannerExecution, PlannerOutcome
 from planners.models.rollout import ItemStatus
 from planners.rollouts import actions, runbook
 from planners.rollouts.verification import CHECKS, CheckResult, run_checks
-from tests.test_rollout_support import (
+from tests.factories import (
     PLANNER,
     acknowledged_synthetic_alert,
     enable_ops_alerting,

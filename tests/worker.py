@@ -1,8 +1,7 @@
 """A real Celery worker subprocess for tests, on the same database and broker as the test.
 
-Import the ``celery_worker`` fixture into a test module (``from tests.worker import
-celery_worker``) and mark the test ``@pytest.mark.worker`` and
-``@pytest.mark.django_db(transaction=True)`` (the worker is another process: it only sees
+Ask for the ``celery_worker`` fixture (``conftest.py``) and mark the test ``@pytest.mark.worker``
+and ``@pytest.mark.django_db(transaction=True)`` (the worker is another process: it only sees
 committed rows).
 
 - Database: the worker gets ``DATABASE_URL`` for the pytest test database (for SQLite the conftest
@@ -18,10 +17,9 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -141,7 +139,7 @@ class CeleryWorker:
         self.kill()
 
 
-def _point_app_at(transport_options: dict[str, Any]) -> None:
+def point_app_at(transport_options: dict[str, Any]) -> None:
     """Make this process's Celery app publish with ``transport_options`` from now on: drop its
     cached connection and producer pools (private attributes; Celery resets them the same way
     after a fork)."""
@@ -156,7 +154,7 @@ def _point_app_at(transport_options: dict[str, Any]) -> None:
     app.conf.broker_transport_options = transport_options
 
 
-def _purge_redis_queue() -> None:
+def purge_redis_queue() -> None:
     with app.connection_for_write() as conn:
         channel: Any = conn.default_channel
         channel.queue_purge(app.conf.task_default_queue)
@@ -164,70 +162,3 @@ def _purge_redis_queue() -> None:
         client = getattr(channel, "client", None)
         if client is not None:
             client.delete("unacked", "unacked_index", "unacked_mutex")
-
-
-@pytest.fixture
-def celery_worker(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[CeleryWorker]:
-    """A worker factory bound to this test's database and broker; stops every worker after."""
-    previous_options = dict(app.conf.broker_transport_options or {})
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COV_"))
-    }
-    env.update(
-        DATABASE_URL=database_url(),
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        CELERY_TASK_ALWAYS_EAGER="false",
-        AGENT_BACKEND="scripted",
-        PIPELINE_HEARTBEAT_SECONDS="1",
-        DEMO="0",
-        PYTHONUNBUFFERED="1",
-        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-    )
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        folder = tmp_path / "broker"
-        for sub in ("queue", "processed", "control"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        env["CELERY_FILESYSTEM_BROKER_DIR"] = str(folder)
-        options = {
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"),
-            "control_folder": str(folder / "control"),
-            "store_processed": False,
-        }
-        settings.CELERY_FILESYSTEM_BROKER_DIR = folder
-        settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
-        _point_app_at(options)
-    else:
-        _purge_redis_queue()
-    previous_eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    worker = CeleryWorker(env, tmp_path)
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        app.conf.task_always_eager = previous_eager
-        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-            _point_app_at(previous_options)
-
-
-# --- running the pipeline in the test process -------------------------------------------------
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    """Run Celery tasks synchronously in the test process (``task_always_eager``).
-
-    Celery reads its configuration once, so overriding ``CELERY_TASK_ALWAYS_EAGER`` in Django
-    settings is not enough: the app's own configuration is switched and restored.
-    """
-    previous = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = True
-    # Propagating would turn a task's own retry (a ``Retry`` exception) into a test error; the
-    # phase task records every failure on its item, where the tests look.
-    app.conf.task_eager_propagates = False
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager, app.conf.task_eager_propagates = previous

@@ -1,17 +1,16 @@
-"""A toy planner and template helpers shared by the framework tests (not a test module)."""
+"""A toy planner for the framework tests: one step, a JSON reply with a ``title``.
+
+Register it for a test with the ``toy`` fixture (``conftest.py``).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from pydantic import BaseModel, ValidationError
 
-from cognition.models import PromptTemplate, PromptTemplateVersion
 from planners.framework.base import PlannerBase
-from planners.framework.catalog import catalog
 from planners.framework.context import PlannerContext
 from planners.framework.errors import ReplyValidationError
 from planners.framework.metadata import PlannerMetadata, PlannerStep
@@ -74,24 +73,6 @@ class ToyPlanner(PlannerBase[ToyParams]):
             raise ReplyValidationError(
                 [f"key {'.'.join(map(str, e['loc']))!r}: {e['msg']}" for e in exc.errors()]
             ) from None
-
-
-@pytest.fixture
-def toy() -> Iterator[ToyPlanner]:
-    ToyPlanner.calls = []
-    with catalog.registered(ToyPlanner) as (planner,):
-        assert isinstance(planner, ToyPlanner)
-        yield planner
-
-
-def make_template(name: str, text: str, *, active: bool = True) -> PromptTemplate:
-    template = PromptTemplate.objects.create(name=name, is_active=active)
-    version = PromptTemplateVersion.objects.create(
-        template=template, number=1, text=text, source="seeded"
-    )
-    template.active_version = version
-    template.save(update_fields=["active_version"])
-    return template
 
 
 def params(**overrides: Any) -> dict[str, Any]:

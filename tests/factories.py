@@ -1,0 +1,464 @@
+"""Fixed, named data for the tests: each builder writes the rows the product writes.
+
+No random factories: every builder makes the same rows with the same names each time, so a
+failing assertion names a plan, an item or an alert a reader can find here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from cognition.agents.scripted import ScriptedAgent
+from cognition.models import PromptTemplate, PromptTemplateVersion
+from cognition.seeding import seed_planner_templates
+from opsalerts.models import Alert, Severity
+from planners.fiction.phases import Phase
+from planners.framework.catalog import catalog
+from planners.framework.context import PlannerContext
+from planners.health import HealthAlert
+from planners.health import Severity as HealthSeverity
+from planners.models import (
+    ActionLogEntry,
+    BacklogItem,
+    BacklogStatus,
+    BacklogTransition,
+    ContractDriftEvent,
+    FictionProfile,
+    LoreRequirement,
+    PhaseCheckpoint,
+    PhaseTranscript,
+    Plan,
+    PlannerExecution,
+    PlannerOutcome,
+    Project,
+)
+from planners.models.rollout import ItemStatus, RolloutChecklist
+from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
+from planners.rollouts import actions
+
+# --- the Backlog Telemetry console: The Lantern Keeper ----------------------------------------
+
+
+@dataclass
+class ConsoleData:
+    plan: Plan
+    vision: BacklogItem
+    blocked: BacklogItem
+    waiting: BacklogItem
+    stale: BacklogItem
+    failed_run: PlannerExecution
+    failed_transcript: PhaseTranscript
+    stale_alert: Alert
+    failure_alert: Alert
+    resolved_alert: Alert
+
+
+def build_console_data() -> ConsoleData:
+    """The Lantern Keeper: a plan whose vision ran, one blocked item, one waiting, one stale,
+    a failed run with its transcript, and alerts in each state."""
+    now = timezone.now()
+    project = Project.objects.create(title="The Lantern Keeper")
+    FictionProfile.objects.create(project=project, logline="A keeper's war.")
+    plan = Plan.objects.create(project=project, name="Lantern Keeper main", branch="main")
+    vision = BacklogItem.objects.create(
+        plan=plan,
+        backlog_id="vision-plan",
+        phase=Phase.VISION,
+        status=BacklogStatus.COMPLETE,
+        outputs=["vision"],
+        position=0,
+    )
+    blocked = BacklogItem.objects.create(
+        plan=plan,
+        backlog_id="outline-core-conflicts",
+        description="Outline the core conflicts of the keeper's war.",
+        phase=Phase.ITERATIVE,
+        status=BacklogStatus.BLOCKED,
+        inputs=["vision"],
+        outputs=["conflicts"],
+        position=1,
+        last_error="Reply missing key 'risks'.",
+    )
+    waiting = BacklogItem.objects.create(
+        plan=plan,
+        backlog_id="chapter-1-blueprint",
+        phase=Phase.CHAPTER_ARCHITECT,
+        inputs=["conflicts", "harbour-map"],
+        position=2,
+    )
+    stale = BacklogItem.objects.create(
+        plan=plan,
+        backlog_id="scroll-harbour-night",
+        phase=Phase.SCROLL_REFINER,
+        status=BacklogStatus.IN_PROGRESS,
+        inputs=["vision"],
+        position=3,
+    )
+    BacklogItem.objects.filter(pk=stale.pk).update(
+        in_progress_at=now - timedelta(hours=5), heartbeat_at=now - timedelta(hours=5)
+    )
+    BacklogTransition.objects.create(
+        item=blocked,
+        plan=plan,
+        from_status="in_progress",
+        to_status="blocked",
+        reason="phase-blocked",
+        actor="worker",
+    )
+    PhaseCheckpoint.objects.create(
+        plan=plan,
+        phase_key="vision|main",
+        phase=Phase.VISION,
+        backlog_item=vision,
+        status=PhaseCheckpoint.Status.COMPLETE,
+        attempts=1,
+    )
+    PlannerExecution.objects.create(
+        planner_slug="vision",
+        outcome=PlannerOutcome.SUCCESS,
+        environment="dev",
+        correlation_id="run-vision-1",
+        plan=plan,
+        backlog_item=vision,
+        latency_ms=900,
+        prompt_tokens=1200,
+        completion_tokens=800,
+        started_at=now,
+        finished_at=now,
+        template_id="planner.fiction.vision",
+        template_version=1,
+    )
+    failed_run = PlannerExecution.objects.create(
+        planner_slug="iterative",
+        outcome=PlannerOutcome.BLOCKED,
+        environment="dev",
+        correlation_id="run-iterative-1",
+        plan=plan,
+        backlog_item=blocked,
+        latency_ms=2100,
+        prompt_tokens=700,
+        completion_tokens=300,
+        started_at=now,
+        finished_at=now,
+        error="Validation failed after repair: risks is required",
+        template_id="planner.fiction.iterative",
+        template_version=1,
+    )
+    failed_transcript = PhaseTranscript.objects.create(
+        plan=plan,
+        phase=Phase.ITERATIVE,
+        backlog_item=blocked,
+        execution=failed_run,
+        attempt=2,
+        is_retry=True,
+        request=[{"role": "user", "content": "Plan iteration 1 of Lantern Keeper main."}],
+        response='{"storyAdjustments": ["The keeper hides the lamp"]}',
+        prompt_tokens=700,
+        completion_tokens=300,
+        latency_ms=2100,
+        validation_status=PhaseTranscript.Validation.FAILED,
+        validation_details=["risks: field required"],
+        template_id="planner.fiction.iterative",
+        template_version=1,
+    )
+    ActionLogEntry.objects.create(
+        action="resume", actor="olivia", target="plan 1 / outline-core-conflicts"
+    )
+
+    def alert(alert_id: str, severity: str, status: str, **extra: Any) -> Alert:
+        return Alert.objects.create(
+            dedup_key=f"{alert_id}@dev",
+            alert_id=alert_id,
+            environment="dev",
+            status=status,
+            severity=severity,
+            first_seen=now,
+            last_seen=now,
+            **extra,
+        )
+
+    stale_alert = alert(
+        "backlog:stale",
+        Severity.WARNING,
+        Alert.Status.FIRING,
+        title="1 backlog item is stale",
+        plan_id=plan.pk,
+        backlog_id="scroll-harbour-night",
+    )
+    failure_alert = alert(
+        "planner:recent-failures",
+        Severity.ERROR,
+        Alert.Status.FIRING,
+        title="Recent planner failures",
+        planner_slug="iterative",
+    )
+    resolved_alert = alert(
+        "template-fallback:vision",
+        Severity.WARNING,
+        Alert.Status.RESOLVED,
+        title="Vision used its fallback prompt",
+        template_id="planner.fiction.vision",
+    )
+    return ConsoleData(
+        plan,
+        vision,
+        blocked,
+        waiting,
+        stale,
+        failed_run,
+        failed_transcript,
+        stale_alert,
+        failure_alert,
+        resolved_alert,
+    )
+
+
+def add_backlog_items(plan: Plan, count: int) -> None:
+    """Pad ``plan`` with ``count`` pending scene items in one insert."""
+    BacklogItem.objects.bulk_create(
+        BacklogItem(
+            plan=plan,
+            backlog_id=f"scene-{n:04d}",
+            phase=Phase.SCENE_WEAVER,
+            position=100 + n,
+            inputs=["vision"],
+        )
+        for n in range(count)
+    )
+    refresh_unproduced_inputs([plan.pk])  # bulk_create sends no signals
+
+
+# --- the health report ------------------------------------------------------------------------
+
+
+def seed_templates() -> None:
+    """What a fresh install runs: every catalog step gets its seeded template (version 1)."""
+    seed_planner_templates()
+
+
+def add_item(
+    plan: Plan,
+    backlog_id: str,
+    *,
+    status: str = BacklogStatus.PENDING,
+    phase: str = "iterative",
+    started_hours_ago: float | None = None,
+    inputs: list[str] | None = None,
+    outputs: list[str] | None = None,
+    synthetic: bool = False,
+) -> BacklogItem:
+    started = (
+        timezone.now() - timedelta(hours=started_hours_ago)
+        if started_hours_ago is not None
+        else None
+    )
+    return BacklogItem.objects.create(
+        plan=plan,
+        backlog_id=backlog_id,
+        status=status,
+        phase=phase,
+        in_progress_at=started,
+        heartbeat_at=started,
+        inputs=inputs or [],
+        outputs=outputs or [],
+        synthetic=synthetic,
+    )
+
+
+STATUSES = ("pending", "in_progress", "complete", "blocked", "failed")
+PHASES = ("iterative", "chapterArchitect", "scrollRefiner", "sceneWeaver")
+
+
+def populate_backlog(items: int) -> Plan:
+    """``items`` backlog items over two plans, with transitions, runs, drift and lore."""
+    now = timezone.now()
+    plans = [
+        Plan.objects.create(project=Project.objects.create(title=title), name=title, branch="main")
+        for title in ("The Salt Road", "Glass Harbour")
+    ]
+    BacklogItem.objects.bulk_create(
+        BacklogItem(
+            plan=plans[n % 2],
+            backlog_id=f"pass-{n:04d}",
+            status=STATUSES[n % len(STATUSES)],
+            phase=PHASES[n % len(PHASES)],
+            in_progress_at=now - timedelta(hours=n % 5),
+            inputs=[f"token-{n - 2:04d}", "never-produced"]
+            if n % 7 == 0
+            else [f"token-{n - 2:04d}"],
+            outputs=[f"token-{n:04d}"],
+            synthetic=n % 50 == 0,
+        )
+        for n in range(items)
+    )
+    refresh_unproduced_inputs(plan.pk for plan in plans)  # bulk_create sends no signals
+    backlog = list(BacklogItem.objects.values_list("pk", "plan_id"))
+    BacklogTransition.objects.bulk_create(
+        BacklogTransition(
+            item_id=pk, plan_id=plan_id, from_status=origin, to_status="pending", reason="resume"
+        )
+        for pk, plan_id in backlog
+        for origin in ("failed", "blocked", "failed")
+    )
+    PlannerExecution.objects.bulk_create(
+        PlannerExecution(
+            planner_slug=("vision", "iterative", "scene-weaver")[n % 3],
+            outcome=("success", "failed", "throttled", "rejected")[n % 4],
+            quota_limit="max_tokens" if n % 4 in (2, 3) else "",
+            critique_status=("passed", "exhausted", "")[n % 3],
+            used_fallback=n % 5 == 0,
+            latency_ms=100 + n,
+            prompt_tokens=10,
+            environment="dev",
+            correlation_id=f"run-{n}",
+            plan=plans[n % 2],
+            transcript=[{"role": "assistant", "message": f"reply {n}"}],
+            started_at=now,
+            finished_at=now,
+        )
+        for n in range(items)
+    )
+    first_item = BacklogItem.objects.filter(plan=plans[0]).first()
+    assert first_item is not None
+    ContractDriftEvent.objects.bulk_create(
+        ContractDriftEvent(item=first_item, plan=plans[0], requested={"model": f"m{n}"})
+        for n in range(max(items // 100, 2))
+    )
+    LoreRequirement.objects.bulk_create(
+        LoreRequirement(
+            plan=plans[n % 2], requirement_slug=f"lore-{n}", title=f"Lore {n}", status="blocked"
+        )
+        for n in range(max(items // 10, 2))
+    )
+    return plans[0]
+
+
+# --- Ops alerting: fixed health alerts --------------------------------------------------------
+
+
+STALE = HealthAlert(
+    id="backlog:stale",
+    severity=HealthSeverity.WARNING,
+    title="2 backlog items stale",
+    description="In progress for more than 2 h: outline-core-conflicts, chapter-1-blueprint.",
+    planner="chapter-architect",
+    plan_id=7,
+    backlog_id="outline-core-conflicts",
+)
+FAILURES = HealthAlert(
+    id="planner:recent-failures",
+    severity=HealthSeverity.ERROR,
+    title="3 failed planner runs",
+    description="scene-weaver failed 3 times in the last 24 h.",
+    planner="scene-weaver",
+)
+NO_EXECUTIONS = HealthAlert(
+    id="planner:no-executions",
+    severity=HealthSeverity.INFO,
+    title="No planner has run yet",
+    description="Nothing has run.",
+)
+
+
+def report(*alerts: HealthAlert, status: str = "degraded") -> SimpleNamespace:
+    """A stand-in for ``PlannerHealthReport`` carrying only what evaluation reads."""
+    return SimpleNamespace(status=status, alerts=list(alerts))
+
+
+# --- rollouts: the Vision planner's live evidence, made for real ------------------------------
+
+PLANNER = "vision"
+WEBHOOK = "http://127.0.0.1:9/ops-hook"
+
+
+def seed_vision_template() -> None:
+    seed_planner_templates([catalog.get(PLANNER)])
+
+
+def enable_ops_alerting(settings: Any) -> None:
+    settings.OPS_ALERTING_ENABLED = True
+    settings.OPS_ALERTING_WEBHOOK_URL = WEBHOOK
+
+
+def run_vision_scripted() -> PlannerExecution:
+    """One real Vision planner run with the scripted agent's default (valid) reply."""
+    planner = catalog.get(PLANNER)
+    context = PlannerContext.create(ScriptedAgent(), phase="vision", actor="tests")
+    result = planner.plan(context, {"projectTitle": "The Salt Road", "logline": "A caravan."})
+    assert result.outcome == "success", result.error
+    assert result.execution is not None
+    return result.execution
+
+
+def acknowledged_synthetic_alert(
+    *, planner: str = PLANNER, environment: str = "dev", acknowledged_at: datetime | None = None
+) -> Alert:
+    """A synthetic ``backlog:stale`` alert for ``planner`` acknowledged through its ack link."""
+    now = timezone.now()
+    at = acknowledged_at or now - timedelta(minutes=5)
+    return Alert.objects.create(
+        dedup_key=f"backlog:stale:synthetic:{planner}@{environment}",
+        alert_id=f"backlog:stale:synthetic:{planner}",
+        environment=environment,
+        status=Alert.Status.ACKNOWLEDGED,
+        severity="warning",
+        title="Stale backlog (synthetic)",
+        planner_slug=planner,
+        synthetic=True,
+        first_seen=at - timedelta(minutes=1),
+        last_seen=at,
+        acknowledged_at=at,
+        acknowledged_by="oncall@ops",
+        acknowledged_via=Alert.Channel.LINK,
+    )
+
+
+def make_live_evidence(settings: Any) -> None:
+    """Everything the five system checks look for, in the current (dev) environment."""
+    seed_vision_template()
+    enable_ops_alerting(settings)
+    run_vision_scripted()
+    acknowledged_synthetic_alert()
+
+
+def pass_manual_items(checklist: RolloutChecklist, *, actor: str = "olivia") -> None:
+    """Mark every required item the system does not verify as passed, with a note."""
+    for item in checklist.items.filter(required=True, verification=""):
+        actions.mark_item(item, status=ItemStatus.PASSED, actor=actor, note="Checked by hand.")
+
+
+def waive_system_items(checklist: RolloutChecklist, *, actor: str = "olivia") -> None:
+    for item in checklist.items.filter(required=True).exclude(verification=""):
+        actions.mark_item(
+            item, status=ItemStatus.WAIVED, actor=actor, waiver_reason="Verified on staging host."
+        )
+
+
+def signed_off_dev(owner: User) -> RolloutChecklist:
+    """vision/dev with every required item done (system items waived) and signed off."""
+    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev", actor=owner.username)
+    pass_manual_items(checklist)
+    waive_system_items(checklist)
+    actions.sign_off(
+        checklist, owner=owner, deployment_date=timezone.localdate(), note="dev is good."
+    )
+    return checklist
+
+
+# --- prompt templates -------------------------------------------------------------------------
+
+
+def make_template(name: str, text: str, *, active: bool = True) -> PromptTemplate:
+    template = PromptTemplate.objects.create(name=name, is_active=active)
+    version = PromptTemplateVersion.objects.create(
+        template=template, number=1, text=text, source="seeded"
+    )
+    template.active_version = version
+    template.save(update_fields=["active_version"])
+    return template
