@@ -17,6 +17,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -32,7 +33,6 @@ from django.db import connection
 from cognition.celery import app
 
 ROOT = Path(__file__).resolve().parent.parent
-CELERY_BIN = ROOT / ".venv" / "bin" / "celery"
 READY_TIMEOUT = 30.0
 
 
@@ -83,7 +83,10 @@ class CeleryWorker:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
-                    str(CELERY_BIN),
+                    # The interpreter running the tests, wherever its environment lives.
+                    sys.executable,
+                    "-m",
+                    "celery",
                     "-A",
                     "cognition",
                     "worker",
