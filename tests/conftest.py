@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,13 +155,9 @@ def alerting(settings: Any, receiver: Receiver) -> Any:
 @pytest.fixture
 def chat_server() -> Iterator[ChatServer]:
     """An OpenAI-compatible chat completions API."""
-    server = ChatServer()
-    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    server = ChatServer().start()
     yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
-    thread.join(timeout=5)
+    server.stop()
 
 
 # --- the framework's toy planner (tests/toy_planner.py) ---------------------------------------

@@ -16,6 +16,24 @@ from typing import Any
 
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"ops-alerting-test-secret-32bytes").decode()
 
+# ``shutdown()`` waits for ``serve_forever`` to notice, which it does once per poll interval;
+# the default half second would be spent in every test's teardown.
+POLL_SECONDS = 0.01
+
+
+def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_serving(server: ThreadingHTTPServer, thread: threading.Thread) -> None:
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
 # --- the Ops alerting webhook target ----------------------------------------------------------
 
 
@@ -35,6 +53,7 @@ class Receiver:
     """Records every POST; answers with queued status codes (then ``default_status``)."""
 
     server: ThreadingHTTPServer | None = None
+    thread: threading.Thread | None = None
     port: int = 0
     requests: list[ReceivedRequest] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
@@ -69,16 +88,15 @@ class Receiver:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.thread = serve_in_thread(self.server)
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        if self.server is not None and self.thread is not None:
+            stop_serving(self.server, self.thread)
             self.server = None
+            self.thread = None
 
     def posts(self, path: str | None = None) -> list[ReceivedRequest]:
         return [r for r in self.requests if path is None or r.path == path]
@@ -153,8 +171,17 @@ class ChatServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread: threading.Thread | None = None
 
     def respond(self, *canned: Canned) -> None:
         self.script = list(canned)
+
+    def start(self) -> ChatServer:
+        self.thread = serve_in_thread(self.httpd)
+        return self
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            stop_serving(self.httpd, self.thread)
+            self.thread = None

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -30,6 +27,7 @@ from tests.factories import (
     signed_off_dev,
     waive_system_items,
 )
+from tests.servers import ReceivedRequest, Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -332,37 +330,16 @@ def test_admin_verify_action_runs_the_checks(admin_client_olivia: Client, settin
     assert checklist.items.get(key="synthetic-alert").checked_via == "admin"
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    """The Ops target channel: records webhook bodies, answers 200."""
-
-    bodies: ClassVar[list[bytes]] = []
-
-    def do_POST(self) -> None:
-        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def ops_channel(settings: Any) -> Iterator[list[bytes]]:
-    _Receiver.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def ops_channel(settings: Any, receiver: Receiver) -> list[ReceivedRequest]:
+    """The Ops target channel: the webhook receiver, as the only alerting destination."""
     settings.OPS_ALERTING_ENABLED = True
-    settings.OPS_ALERTING_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hook"
-    try:
-        yield _Receiver.bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+    settings.OPS_ALERTING_WEBHOOK_URL = receiver.url("/hook")
+    return receiver.requests
 
 
 def test_synthetic_alert_triggered_from_the_checklist_then_acknowledged_passes_verify(
-    staff_client: Client, ops_channel: list[bytes]
+    staff_client: Client, ops_channel: list[ReceivedRequest]
 ) -> None:
     seed_vision_template()
     staff_client.post(f"{CHECKLIST_URL}start/", **HX)
@@ -371,7 +348,7 @@ def test_synthetic_alert_triggered_from_the_checklist_then_acknowledged_passes_v
 
     assert "delivered. Acknowledge it from the target channel" in page
     assert len(ops_channel) == 1
-    payload = json.loads(ops_channel[0])
+    payload = ops_channel[0].json
     assert "vision" in json.dumps(payload)
     alert = Alert.objects.get(synthetic=True, planner_slug=PLANNER)
     acknowledge_alert(alert, actor="oncall@ops", channel=Alert.Channel.LINK)
