@@ -36,6 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 30.0
 
 
+def celery_command(*args: str) -> list[str]:
+    """``celery -A cognition <args>`` run by the interpreter running the tests, wherever its
+    environment lives."""
+    return [sys.executable, "-m", "celery", "-A", "cognition", *args]
+
+
 def database_url() -> str:
     """A ``DATABASE_URL`` for the database the test process is connected to right now."""
     db = connection.settings_dict
@@ -82,13 +88,7 @@ class CeleryWorker:
         env = {**self.env, **(extra_env or {})}
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [
-                    # The interpreter running the tests, wherever its environment lives.
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "cognition",
+                celery_command(
                     "worker",
                     "--pool",
                     "prefork",
@@ -101,7 +101,7 @@ class CeleryWorker:
                     "--without-heartbeat",
                     "-n",
                     f"test-{uuid.uuid4().hex[:8]}@%h",
-                ],
+                ),
                 cwd=ROOT,
                 env=env,
                 stdout=log,
