@@ -64,11 +64,6 @@ HISTORY_MODELS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def admin_client_(django_user_model: Any) -> Client:
     user = django_user_model.objects.create_superuser(username="ada", password="admin-pass")

@@ -54,13 +54,6 @@ class HarbourPlanner(PlannerBase[HarbourParams]):
         return {"title": params.title, "season": params.season}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    # The admin_client and staff_user fixtures hash a password per test; the default
-    # PBKDF2 work factor is deliberately slow and would dominate this module's run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def harbour_planner() -> Iterator[None]:
     with catalog.registered(HarbourPlanner):
