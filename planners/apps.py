@@ -21,7 +21,8 @@ class PlannersConfig(AppConfig):
         import planners.unproduced_inputs  # connects the post_save receiver that keeps orphans
         from planners.rollouts.scaffold import import_planner_packages
 
-        # Planners scaffolded by `startplanner` (planners/<package>/planner.py) register here.
+        # Planners scaffolded by `startplanner` register here: planners/<package>/planner.py,
+        # then its pipeline.py, which may extend the pipelines registered above.
         import_planner_packages()
 
         worker_init.connect(planners.checks.refuse_bad_configuration, weak=False)
