@@ -109,7 +109,7 @@ def _next_steps(result: ScaffoldResult) -> str:
             "  python manage.py seed_planner_templates",
             f"  python manage.py run_pipeline --pipeline {pipeline} --agent scripted --wait"
             "   (with a worker running)",
-            f"  python manage.py trigger_synthetic_alert --planner {names.slug} --wait-ack 300",
+            f"  python manage.py trigger_synthetic_alert --planner {names.slug} --wait-ack 600",
             f"  python manage.py verify_rollout {names.slug}",
         ]
     )
