@@ -248,21 +248,26 @@ def test_scaffolded_planners_register_their_pipelines_and_their_generated_tests_
             "startplanner", *args, "--target", str(project), "--no-checklist", stdout=StringIO()
         )
 
-    # A fresh process: planners and phases register at start-up with no edit anywhere else.
+    # A fresh process of the copy, where research-brief is registered: a phase of a scaffolded
+    # pipeline, in a package whose name sorts before the pipeline's own.
+    appendix = ["manage.py", "startplanner", "Appendix", "--pipeline", "research-brief"]
+    _ok(_run(project, *appendix, "--no-checklist"))
+
+    # Fresh processes: planners and phases register at start-up with no edit anywhere else.
     listed = json.loads(_ok(_run(project, "manage.py", "pipelines", "--json")))
     phases = {p["slug"]: [phase["key"] for phase in p["phases"]] for p in listed["pipelines"]}
-    assert phases["research-brief"] == ["researchBrief"]
+    assert phases["research-brief"] == ["researchBrief", "appendix"]
     assert phases["nonfiction"] == ["brief", "outline", "factCheck", "sectionDraft"]
     assert phases["fiction"][-2:] == ["sceneWeaver", "continuityCheck"]
 
-    generated = [f"tests/test_planner_{m}.py" for m in ("research_brief", "fact_check")]
-    generated.append("tests/test_planner_continuity_check.py")
+    modules = ("research_brief", "fact_check", "continuity_check", "appendix")
+    generated = [f"tests/test_planner_{module}.py" for module in modules]
     tested = _run(project, "-m", "pytest", *generated, "-q", "-p", "no:cacheprovider")
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-2000:]
-    assert "15 passed" in tested.stdout
+    assert "20 passed" in tested.stdout
 
     # `make check` stays clean: the generated code is already ruff-formatted and sorted.
-    packages = [f"planners/{m}" for m in ("research_brief", "fact_check", "continuity_check")]
+    packages = [f"planners/{module}" for module in modules]
     for ruff in (["check"], ["format", "--check"]):
         linted = subprocess.run(
             [str(BIN / "ruff"), *ruff, *packages, *generated],
