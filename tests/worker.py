@@ -67,11 +67,15 @@ def wait_until(
 
 
 class CeleryWorker:
-    """Start, kill and restart ``celery -A cognition worker`` processes for one test."""
+    """Start, kill and restart ``celery -A cognition worker`` processes for one test.
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    ``cwd``: the project the worker runs (default: this one; a copy of it needs the copy on
+    ``PYTHONPATH`` in ``env`` too, or the installed project would be imported instead)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, cwd: Path = ROOT) -> None:
         self.env = env
         self.log_dir = log_dir
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self._starts = 0
@@ -101,7 +105,7 @@ class CeleryWorker:
                     "-n",
                     f"test-{uuid.uuid4().hex[:8]}@%h",
                 ],
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
