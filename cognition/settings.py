@@ -187,7 +187,6 @@ OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", "https://api.openai.com/v1")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 AGENT_MODEL = env_str("AGENT_MODEL", "gpt-4o-mini")
 AGENT_TIMEOUT_SECONDS = env_float("AGENT_TIMEOUT_SECONDS", 60.0, minimum=0.1)
-AGENT_MAX_RETRIES = env_int("AGENT_MAX_RETRIES", 3, minimum=0)
 AGENT_RETRY_BACKOFF_SECONDS = env_float("AGENT_RETRY_BACKOFF_SECONDS", 1.0, minimum=0)
 # Seconds the scripted agent waits before each reply: makes a phase slow enough to watch or to
 # kill a worker in the middle of it (tests); 0 in normal use.
