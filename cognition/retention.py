@@ -19,6 +19,9 @@ from django.db.models import Count, Model, Q, QuerySet
 
 logger = logging.getLogger(__name__)
 
+#: The reason rows named by an open rollout checklist's evidence stay (both apps keep some).
+ROLLOUT_EVIDENCE = "open rollout checklist evidence"
+
 
 @dataclass(frozen=True)
 class Keep:

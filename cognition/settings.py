@@ -284,7 +284,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
     "prune-history": {
-        "task": "planners.tasks.prune_history",
+        "task": "planners.rollouts.tasks.prune_history",
         "schedule": 86400.0,
     },
 }

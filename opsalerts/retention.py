@@ -3,8 +3,8 @@
 Alerts themselves stay (one row per dedup key, updated in place); what grows is their event
 log and the attempt log of their deliveries. An alert that has not resolved (firing or
 acknowledged) keeps all of it: its story is still being written. So does an alert a rollout
-checklist's evidence names (``evidence_keys``, from the caller: rollouts sit above this app), and
-a delivery still being retried keeps its attempts.
+checklist's evidence names (``evidence_keys``, passed in by ``planners.rollouts.retention``, as
+rollouts sit above this app), and a delivery still being retried keeps its attempts.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 
-from cognition.retention import BatchBounds, Keep, PruneResult, prune_rows
+from cognition.retention import ROLLOUT_EVIDENCE, BatchBounds, Keep, PruneResult, prune_rows
 from opsalerts.models import Alert, AlertEvent, Delivery, DeliveryAttempt
 
 UNRESOLVED = [Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED]
 IN_FLIGHT = [Delivery.Status.PENDING, Delivery.Status.FAILED]
 
 ALERT_NOT_RESOLVED = "alert not resolved"
-ROLLOUT_EVIDENCE = "open rollout checklist evidence"
 DELIVERY_IN_FLIGHT = "delivery still being retried"
 
 

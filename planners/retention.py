@@ -1,28 +1,27 @@
-"""Bounded history: transcripts, transitions, runs and telemetry events older than their
-retention setting are deleted in batches (``cognition.retention``), except what is still needed:
+"""Bounded history of the pipeline: transcripts, transitions, runs and telemetry events older
+than their retention setting are deleted in batches (``cognition.retention``), except what is
+still needed:
 
 - everything of a plan that has not finished (status other than ``complete``): a resume, the
   flapping check and the plan page read it;
-- what an open rollout checklist (not signed off) names as evidence: the run a check saw, with
-  its transcripts and events, and the alerts it saw (``opsalerts.retention``);
+- the runs a caller names as evidence (``evidence_executions``: an open rollout checklist's,
+  from ``planners.rollouts.retention``, which runs every kind), with their transcripts and events;
 - runs not yet rolled up into ``ExecutionRollup``: the health report's all-time totals count
   those from the table, so deleting them would lower the totals. Only runs created before the
   roll-up mark may go; their totals stay in the roll-up.
 
-``prune_history`` runs every kind, telemetry events before runs (a run's remaining events go
-with it), for ``manage.py prune_history`` and the daily beat task alike.
+Prune telemetry events before runs: a run's remaining events go with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
-from cognition.retention import BatchBounds, Keep, PruneResult, prune_rows
-from opsalerts.retention import ROLLOUT_EVIDENCE, prune_alert_events, prune_delivery_attempts
+from cognition.retention import ROLLOUT_EVIDENCE, BatchBounds, Keep, PruneResult, prune_rows
 from planners.models import (
     BacklogTransition,
     ExecutionRollupMark,
@@ -31,7 +30,6 @@ from planners.models import (
     PlannerExecution,
     TelemetryEvent,
 )
-from planners.rollouts.queries import EvidenceInUse, evidence_in_use
 
 UNFINISHED = [status for status in Plan.Status.values if status != Plan.Status.COMPLETE]
 
@@ -46,14 +44,14 @@ def _cutoff(now: datetime, days: int) -> datetime:
 def prune_transcripts(
     *,
     now: datetime,
-    evidence: EvidenceInUse,
+    evidence_executions: Collection[int] = (),
     dry_run: bool = False,
     bounds: BatchBounds | None = None,
 ) -> PruneResult:
     days = settings.RETAIN_TRANSCRIPTS_DAYS
     keep = [
         Keep(PLAN_NOT_COMPLETE, Q(plan__status__in=UNFINISHED)),
-        Keep(ROLLOUT_EVIDENCE, Q(execution_id__in=sorted(evidence.execution_ids))),
+        Keep(ROLLOUT_EVIDENCE, Q(execution_id__in=sorted(evidence_executions))),
     ]
     old = PhaseTranscript.objects.filter(created_at__lt=_cutoff(now, days))
     return prune_rows("transcripts", old, keep, retain_days=days, dry_run=dry_run, bounds=bounds)
@@ -71,14 +69,14 @@ def prune_transitions(
 def prune_telemetry_events(
     *,
     now: datetime,
-    evidence: EvidenceInUse,
+    evidence_executions: Collection[int] = (),
     dry_run: bool = False,
     bounds: BatchBounds | None = None,
 ) -> PruneResult:
     days = settings.RETAIN_TELEMETRY_EVENTS_DAYS
     keep = [
         Keep(PLAN_NOT_COMPLETE, Q(execution__plan__status__in=UNFINISHED)),
-        Keep(ROLLOUT_EVIDENCE, Q(execution_id__in=sorted(evidence.execution_ids))),
+        Keep(ROLLOUT_EVIDENCE, Q(execution_id__in=sorted(evidence_executions))),
     ]
     old = TelemetryEvent.objects.filter(created_at__lt=_cutoff(now, days))
     return prune_rows(
@@ -89,7 +87,7 @@ def prune_telemetry_events(
 def prune_executions(
     *,
     now: datetime,
-    evidence: EvidenceInUse,
+    evidence_executions: Collection[int] = (),
     dry_run: bool = False,
     bounds: BatchBounds | None = None,
 ) -> PruneResult:
@@ -99,29 +97,9 @@ def prune_executions(
     mark = ExecutionRollupMark.objects.values_list("rolled_up_before", flat=True).first()
     keep = [
         Keep(PLAN_NOT_COMPLETE, Q(plan__status__in=UNFINISHED)),
-        Keep(ROLLOUT_EVIDENCE, Q(pk__in=sorted(evidence.execution_ids))),
+        Keep(ROLLOUT_EVIDENCE, Q(pk__in=sorted(evidence_executions))),
         # Before the first roll-up nothing is rolled up: every run counts from the table.
         Keep(NOT_ROLLED_UP, Q(created_at__gte=mark) if mark is not None else Q(pk__isnull=False)),
     ]
     old = PlannerExecution.objects.filter(created_at__lt=_cutoff(now, days))
     return prune_rows("executions", old, keep, retain_days=days, dry_run=dry_run, bounds=bounds)
-
-
-def prune_history(
-    *,
-    now: datetime | None = None,
-    dry_run: bool = False,
-    bounds: BatchBounds | None = None,
-) -> list[PruneResult]:
-    """Prune every kind of history; returns what each did (or would do, in a dry run)."""
-    now = now or timezone.now()
-    evidence = evidence_in_use(settings.DEPLOY_ENVIRONMENT)
-    keys = evidence.alert_dedup_keys
-    return [
-        prune_transcripts(now=now, evidence=evidence, dry_run=dry_run, bounds=bounds),
-        prune_transitions(now=now, dry_run=dry_run, bounds=bounds),
-        prune_telemetry_events(now=now, evidence=evidence, dry_run=dry_run, bounds=bounds),
-        prune_executions(now=now, evidence=evidence, dry_run=dry_run, bounds=bounds),
-        prune_alert_events(now=now, evidence_keys=keys, dry_run=dry_run, bounds=bounds),
-        prune_delivery_attempts(now=now, evidence_keys=keys, dry_run=dry_run, bounds=bounds),
-    ]

@@ -31,8 +31,8 @@ from planners.models import (
     Project,
     TelemetryEvent,
 )
-from planners.retention import prune_history
 from planners.rollouts import actions
+from planners.rollouts.retention import prune_history
 from tests.test_rollout_support import make_live_evidence, pass_manual_items
 from tests.test_settings import start_with
 
@@ -409,10 +409,10 @@ def test_command_prints_each_kind_and_what_it_kept(salt_road: Plan, glass_harbou
 
 
 def test_the_beat_prunes_history_daily(salt_road: Plan, settings: Any) -> None:
-    from planners.tasks import prune_history as task
+    from planners.rollouts.tasks import prune_history as task
 
     entry = settings.CELERY_BEAT_SCHEDULE["prune-history"]
-    assert entry == {"task": "planners.tasks.prune_history", "schedule": 86400.0}
+    assert entry == {"task": "planners.rollouts.tasks.prune_history", "schedule": 86400.0}
     plan_history(salt_road, days=OLD)
     rolled_up()
 

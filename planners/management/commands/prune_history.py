@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from cognition.retention import PruneResult
-from planners.retention import prune_history
+from planners.rollouts.retention import prune_history
 
 
 def _line(result: PruneResult) -> str:
