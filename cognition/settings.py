@@ -251,6 +251,19 @@ ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS = env_int(
     "ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS", 86400, minimum=1
 )
 
+# --- Bounded history (planners.retention, manage.py prune_history) ---------------------------
+# Days each kind of history row is kept; rows still needed (an unfinished plan's, an open
+# rollout checklist's evidence, a firing alert's) are kept whatever their age.
+RETAIN_TRANSCRIPTS_DAYS = env_int("RETAIN_TRANSCRIPTS_DAYS", 90, minimum=1)
+RETAIN_EXECUTIONS_DAYS = env_int("RETAIN_EXECUTIONS_DAYS", 90, minimum=1)
+RETAIN_TELEMETRY_EVENTS_DAYS = env_int("RETAIN_TELEMETRY_EVENTS_DAYS", 90, minimum=1)
+RETAIN_TRANSITIONS_DAYS = env_int("RETAIN_TRANSITIONS_DAYS", 180, minimum=1)
+RETAIN_ALERT_EVENTS_DAYS = env_int("RETAIN_ALERT_EVENTS_DAYS", 180, minimum=1)
+RETAIN_DELIVERY_ATTEMPTS_DAYS = env_int("RETAIN_DELIVERY_ATTEMPTS_DAYS", 90, minimum=1)
+# Rows per DELETE, and DELETEs per kind per run: a run's work is bounded; the rest waits a day.
+RETAIN_BATCH_SIZE = env_int("RETAIN_BATCH_SIZE", 1000, minimum=1)
+RETAIN_MAX_BATCHES = env_int("RETAIN_MAX_BATCHES", 1000, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
     "evaluate-planner-health": {
         "task": "opsalerts.tasks.evaluate_alerts",
@@ -268,5 +281,9 @@ CELERY_BEAT_SCHEDULE = {
     "roll-up-planner-executions": {
         "task": "planners.tasks.roll_up_executions",
         "schedule": 600.0,
+    },
+    "prune-history": {
+        "task": "planners.rollouts.tasks.prune_history",
+        "schedule": 86400.0,
     },
 }

@@ -150,6 +150,8 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["delivery", "number"]
+        # History retention finds old attempts by age (opsalerts.retention).
+        indexes = [models.Index(fields=["created_at"], name="deliveryattempt_created")]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"

@@ -21,6 +21,7 @@ class PlannersConfig(AppConfig):
 
         # Connects the post_save receiver that keeps orphans current.
         import planners.pipeline.unproduced_inputs
+        import planners.rollouts.tasks  # registers the daily history prune for beat
         import planners.tasks  # registers the phase task's name, which the scheduler queues by
         from planners.rollouts.scaffold import import_planner_packages
 
