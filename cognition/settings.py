@@ -101,6 +101,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     )
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    # Write transactions take the write lock when they begin: with many phases in flight (a
+    # threads pool) a read transaction upgrading to a write could otherwise fail at once with
+    # "database is locked" instead of waiting out the timeout.
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT compiles a plan once its estimated cost is high; the health report's
@@ -172,6 +176,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+#: Phases wait on the model for seconds to minutes: they run on their own queue, consumed by a
+#: worker with a threads pool (many calls in flight per process); everything else (alert
+#: evaluation and delivery, sweeps, roll-ups) stays on the default queue's prefork pool.
+PHASES_QUEUE = "phases"
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"planners.tasks.run_backlog_item_task": {"queue": PHASES_QUEUE}}
+PHASE_WORKER_CONCURRENCY = env_int("PHASE_WORKER_CONCURRENCY", 64, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -80,8 +80,16 @@ class CeleryWorker:
         self.log_path: Path | None = None
         self._starts = 0
 
-    def start(self, extra_env: dict[str, str] | None = None) -> CeleryWorker:
-        """Start a worker (two prefork children) and wait until it consumes."""
+    def start(
+        self,
+        extra_env: dict[str, str] | None = None,
+        *,
+        pool: str = "prefork",
+        concurrency: int = 2,
+        queues: str = "celery,phases",
+    ) -> CeleryWorker:
+        """Start a worker (by default two prefork children consuming every queue, so one
+        process runs the phases and the housekeeping) and wait until it consumes."""
         assert self.process is None, "a worker is already running"
         self._starts += 1
         self.log_path = self.log_dir / f"worker-{self._starts}.log"
@@ -94,9 +102,11 @@ class CeleryWorker:
                     "cognition",
                     "worker",
                     "--pool",
-                    "prefork",
+                    pool,
                     "-c",
-                    "2",
+                    str(concurrency),
+                    "-Q",
+                    queues,
                     "-l",
                     "info",
                     "--without-gossip",
