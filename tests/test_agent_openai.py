@@ -215,6 +215,15 @@ def test_server_error_then_success_recovers(chat_server: ChatServer) -> None:
     assert agent.chat(MESSAGES).text == "recovered"
 
 
+def test_request_timeout_status_is_retried_like_a_webhook(chat_server: ChatServer) -> None:
+    chat_server.respond(Canned(408, "Request Timeout"), completion("recovered"))
+    agent, sleeper = make_agent(chat_server)
+
+    assert agent.chat(MESSAGES).text == "recovered"
+    assert len(chat_server.requests) == 2
+    assert len(sleeper.delays) == 1
+
+
 def test_bad_request_is_permanent_and_not_retried(chat_server: ChatServer) -> None:
     chat_server.respond(Canned(400, {"error": {"message": "model 'gpt-9' does not exist"}}))
     agent, sleeper = make_agent(chat_server)

@@ -25,7 +25,7 @@ class AgentReply:
 
 class AgentError(Exception):
     """A failed agent call. ``permanent`` is false for errors worth retrying later
-    (network errors, 429, 5xx) and true for the rest (400, bad credentials, malformed body)."""
+    (network errors, 408, 429, 5xx) and true for the rest (400, bad credentials, malformed body)."""
 
     def __init__(self, message: str, *, permanent: bool, status_code: int | None = None) -> None:
         super().__init__(message)

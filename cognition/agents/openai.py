@@ -1,8 +1,9 @@
 """The ``openai`` agent backend: any OpenAI-compatible ``POST /chat/completions`` endpoint.
 
 Works with OpenAI, Ollama, vLLM and friends. Every call has a timeout; only failures that may
-pass on their own (network errors, timeouts, 429, 5xx) are retried, with exponential backoff;
-everything else is a permanent ``AgentError`` so the pipeline stops instead of burning retries.
+pass on their own (network errors, timeouts, and the statuses ``cognition.http.is_retryable_status``
+accepts: 408, 429, 5xx) are retried, with exponential backoff; everything else is a permanent
+``AgentError`` so the pipeline stops instead of burning retries.
 The API key is sent in a header and scrubbed from every log line and error message, because
 upstream error bodies and exception texts sometimes echo request details back.
 """
@@ -20,6 +21,7 @@ import requests
 from django.conf import settings
 
 from cognition.agents.base import AgentError, AgentReply, ChatMessage, RetryListener
+from cognition.http import is_retryable_status
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +158,7 @@ class OpenAIChatAgent:
             ) from None
         latency_ms = int((time.monotonic() - started) * 1000)
         status = response.status_code
-        if status == 429 or status >= 500:
+        if is_retryable_status(status):
             raise _Transient(
                 f"HTTP {status} from {self._host}{self._detail(response)}",
                 status_code=status,
@@ -247,7 +249,7 @@ class OpenAIChatAgent:
 
 
 class _Transient(Exception):
-    """A failure worth another attempt (network, timeout, 429, 5xx); internal to this module."""
+    """A failure worth another attempt (network, timeout, 408, 429, 5xx); internal here."""
 
     def __init__(
         self, message: str, *, status_code: int | None = None, retry_after: float | None = None
