@@ -17,7 +17,7 @@ from django.db.models import Q
 
 from opsalerts.ack import ack_url_for
 from opsalerts.config import OpsAlertingConfig
-from opsalerts.models import Alert, AlertEvent, Silence
+from opsalerts.models import Alert, AlertEvent
 
 logger = logging.getLogger(__name__)
 
@@ -166,14 +166,6 @@ def _content(source: ReportAlert) -> dict[str, Any]:
 
 def _snapshot(alert: Alert) -> dict[str, Any]:
     return {"severity": alert.severity, "title": alert.title}
-
-
-def active_silences(now: datetime) -> list[Silence]:
-    return list(Silence.objects.filter(starts_at__lte=now, ends_at__gt=now))
-
-
-def matching_silence(alert: Alert, silences: Sequence[Silence]) -> Silence | None:
-    return next((s for s in silences if s.matches(alert.alert_id)), None)
 
 
 def notification_due(
