@@ -38,6 +38,7 @@ class OpenAIChatAgent:
 
     provider = "openai"
 
+    # Seven keyword-only parameters: one per AGENT_*/OPENAI_* setting, plus the sleep tests swap.
     def __init__(
         self,
         *,
