@@ -7,11 +7,7 @@ import fnmatch
 from django.core.exceptions import ValidationError
 from django.db import models
 
-
-class Severity(models.TextChoices):
-    INFO = "info", "Info"
-    WARNING = "warning", "Warning"
-    ERROR = "error", "Error"
+from planners.health.report import Severity
 
 
 class Alert(models.Model):

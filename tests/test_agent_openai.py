@@ -177,6 +177,17 @@ def test_server_error_is_transient_and_not_retried_in_the_client(
     assert len(chat_server.requests) == 1
 
 
+def test_request_timeout_status_is_transient_like_a_webhooks(chat_server: ChatServer) -> None:
+    chat_server.respond(Canned(408, "Request Timeout"), completion("recovered"))
+    agent = make_agent(chat_server)
+
+    with pytest.raises(AgentError) as excinfo:
+        agent.chat(MESSAGES)
+
+    assert (excinfo.value.permanent, excinfo.value.status_code) == (False, 408)
+    assert len(chat_server.requests) == 1
+
+
 def test_bad_request_is_permanent_and_not_retried(chat_server: ChatServer) -> None:
     chat_server.respond(Canned(400, {"error": {"message": "model 'gpt-9' does not exist"}}))
     agent = make_agent(chat_server)

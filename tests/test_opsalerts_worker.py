@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from opsalerts.actions import enqueue_delivery_drain, evaluate_and_sync
 from opsalerts.models import Delivery
+from opsalerts.sync import enqueue_delivery_drain, evaluate_and_sync
 from tests import test_opsalerts_support as support
 from tests.test_opsalerts_support import SIGNING_SECRET, STALE, Receiver, report
 from tests.worker import CeleryWorker, celery_worker, wait_until  # noqa: F401  (fixture)

@@ -25,7 +25,7 @@ class AgentReply:
 
 class AgentError(Exception):
     """A failed agent call. ``permanent`` is false for errors worth retrying later
-    (network errors, 429, 5xx) and true for the rest (400, bad credentials, malformed body).
+    (network errors, 408, 429, 5xx) and true for the rest (400, bad credentials, malformed body).
     ``retry_after``: the seconds the provider asked callers to wait (a 429's Retry-After)."""
 
     def __init__(

@@ -3,9 +3,10 @@
 Works with OpenAI, Ollama, vLLM and friends. Every call has a timeout. A call is made once, or
 twice when the connection dropped before any answer came back; every other retry belongs to the
 phase task (Celery's retry with backoff, ``Retry-After`` respected), so no worker slot sleeps.
-Failures that may pass on their own (network errors, timeouts, 429, 5xx) are transient
-``AgentError``s carrying the server's ``Retry-After``; everything else is permanent, so the
-pipeline stops instead of burning retries.
+Failures that may pass on their own (network errors, timeouts, and the statuses
+``cognition.http.is_retryable_status`` accepts: 408, 429, 5xx) are transient ``AgentError``s
+carrying the server's ``Retry-After``; everything else is permanent, so the pipeline stops
+instead of burning retries.
 The API key is sent in a header and scrubbed from every log line and error message, because
 upstream error bodies and exception texts sometimes echo request details back.
 """
@@ -23,6 +24,7 @@ import requests
 from django.conf import settings
 
 from cognition.agents.base import AgentError, AgentReply, ChatMessage, RetryListener
+from cognition.http import is_retryable_status
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ class OpenAIChatAgent:
             ) from None
         latency_ms = int((time.monotonic() - started) * 1000)
         status = response.status_code
-        if status == 429 or status >= 500:
+        if is_retryable_status(status):
             raise _Transient(
                 f"HTTP {status} from {self._host}{self._detail(response)}",
                 status_code=status,
@@ -219,7 +221,7 @@ class OpenAIChatAgent:
 
 
 class _Transient(Exception):
-    """A failure worth another attempt (network, timeout, 429, 5xx); internal to this module."""
+    """A failure worth another attempt (network, timeout, 408, 429, 5xx); internal here."""
 
     def __init__(
         self, message: str, *, status_code: int | None = None, retry_after: float | None = None

@@ -14,11 +14,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import models
 
-class Severity(enum.StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
+
+class Severity(models.TextChoices):
+    """How loud an alert is; also the choices of ``opsalerts.Alert.severity``."""
+
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
 
 
 class HealthStatus(enum.StrEnum):
@@ -213,7 +217,10 @@ class TokenTotals:
 
 
 @dataclasses.dataclass(frozen=True)
-class QuotaBreach:
+class QuotaBreachCount:
+    """How many runs of a planner one quota stopped in the window (with which outcome); one
+    refusal itself is ``planners.framework.admission.QuotaBreach``."""
+
     planner: str
     limit: str
     outcome: str
@@ -242,7 +249,7 @@ class TelemetrySection:
     tokens: TokenTotals
     critique_status_counts: Mapping[str, int]
     critique: tuple[CritiqueCount, ...]
-    quota_breaches: tuple[QuotaBreach, ...]
+    quota_breaches: tuple[QuotaBreachCount, ...]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,7 +34,7 @@ from planners.health.report import (
     CritiqueCount,
     ExecutionRef,
     LatencySummary,
-    QuotaBreach,
+    QuotaBreachCount,
     TokenTotals,
 )
 from planners.models import (
@@ -285,7 +285,7 @@ def critique_counts(groups: list[ExecutionGroup]) -> tuple[CritiqueCount, ...]:
     )
 
 
-def quota_breaches(groups: list[ExecutionGroup]) -> tuple[QuotaBreach, ...]:
+def quota_breaches(groups: list[ExecutionGroup]) -> tuple[QuotaBreachCount, ...]:
     """Throttled and rejected runs in the window per planner, quota and outcome (no query)."""
     breaches: dict[tuple[str, str, str], tuple[int, datetime | None]] = {}
     for group in groups:
@@ -297,7 +297,7 @@ def quota_breaches(groups: list[ExecutionGroup]) -> tuple[QuotaBreach, ...]:
             last_at = group.recent_last_at
         breaches[key] = (count + group.recent, last_at)
     return tuple(
-        QuotaBreach(
+        QuotaBreachCount(
             planner=planner,
             limit=limit or "unknown",
             outcome=outcome,
