@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    # {% partialdef %}: a card's pieces live in its template and a view can render one alone.
+    "template_partials",
     "cognition",
     "planners",
     "opsalerts",

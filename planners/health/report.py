@@ -78,6 +78,7 @@ class PlannerState:
     fallback_runs_in_window: int
     failed_runs_in_window: int
     last_run_at: datetime | None
+    last_run_outcome: str = ""
 
     @property
     def fallback_in_use(self) -> bool:
@@ -142,6 +143,8 @@ class TransitionEntry:
     to_status: str
     reason: str
     actor: str
+    item_id: int | None = None
+    plan_name: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,6 +199,7 @@ class ExecutionRef:
     duration_seconds: float
     error: str = ""
     transcript_snippet: str = ""
+    plan_name: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
