@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from opsalerts.evaluation import active_silences
 from opsalerts.models import Alert, Severity, Silence
+from opsalerts.silences import active_silences
 from planners.console.links import admin_url
 
 ALERT_STATES = ("firing", "acknowledged", "resolved", "silenced")
