@@ -8,14 +8,10 @@ them: a template that ``resolve_prompt`` refuses is exactly one whose state is n
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection
-
-from cognition.models import PromptTemplate, PromptTemplateVersion
-from cognition.sql import column, table
+from cognition.models import PromptTemplate
 
 
 @dataclass(frozen=True)
@@ -92,27 +88,16 @@ def resolve_prompt(template_id: str) -> ResolvedTemplate | None:
     """The active version of ``template_id``, or None when the template is missing, inactive or
     empty (the caller then uses its built-in fallback prompt and records ``used_fallback``).
 
-    Every planner step asks this, so it is one statement built once, reading the template's
-    switch and its active version's number and text as they are now (nothing is cached: an
-    admin's new version or rollback is used by the next step)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_active_version_sql(), [template_id])
-        row = cursor.fetchone()
+    Read as it is now on every call (nothing is cached): an admin's new version or rollback is
+    used by the next step."""
+    row = (
+        PromptTemplate.objects.filter(name=template_id)
+        .values_list("is_active", "active_version__number", "active_version__text")
+        .first()
+    )
     if row is None:
         return None
     is_active, number, text = row
     if not _state(is_active, number, text).usable:
         return None
     return ResolvedTemplate(template_id=template_id, version=number, text=text)
-
-
-@functools.cache
-def _active_version_sql() -> str:
-    """Built once (the ORM would compile the join on every call)."""
-    template, version = PromptTemplate, PromptTemplateVersion
-    return (
-        f"SELECT {column(template, 'is_active')}, {column(version, 'number')},"
-        f" {column(version, 'text')} FROM {table(template)} LEFT OUTER JOIN {table(version)}"
-        f" ON {column(template, 'active_version')} = {column(version, 'id')}"
-        f" WHERE {column(template, 'name')} = %s"
-    )

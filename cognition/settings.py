@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    # {% partialdef %}: a card's pieces live in its template and a view can render one alone.
+    "template_partials",
     "cognition",
     "planners",
     "opsalerts",
@@ -101,6 +103,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     )
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    # Write transactions take the write lock when they begin: with many phases in flight (a
+    # threads pool) a read transaction upgrading to a write could otherwise fail at once with
+    # "database is locked" instead of waiting out the timeout.
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT compiles a plan once its estimated cost is high; the health report's
@@ -172,6 +178,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+#: Phases wait on the model for seconds to minutes: they run on their own queue, consumed by a
+#: worker with a threads pool (many calls in flight per process); everything else (alert
+#: evaluation and delivery, sweeps, roll-ups) stays on the default queue's prefork pool.
+PHASES_QUEUE = "phases"
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"planners.tasks.run_backlog_item_task": {"queue": PHASES_QUEUE}}
+PHASE_WORKER_CONCURRENCY = env_int("PHASE_WORKER_CONCURRENCY", 64, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -187,7 +200,6 @@ OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", "https://api.openai.com/v1")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 AGENT_MODEL = env_str("AGENT_MODEL", "gpt-4o-mini")
 AGENT_TIMEOUT_SECONDS = env_float("AGENT_TIMEOUT_SECONDS", 60.0, minimum=0.1)
-AGENT_MAX_RETRIES = env_int("AGENT_MAX_RETRIES", 3, minimum=0)
 AGENT_RETRY_BACKOFF_SECONDS = env_float("AGENT_RETRY_BACKOFF_SECONDS", 1.0, minimum=0)
 # Seconds the scripted agent waits before each reply: makes a phase slow enough to watch or to
 # kill a worker in the middle of it (tests); 0 in normal use.
@@ -252,6 +264,19 @@ ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS = env_int(
     "ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS", 86400, minimum=1
 )
 
+# --- Bounded history (planners.retention, manage.py prune_history) ---------------------------
+# Days each kind of history row is kept; rows still needed (an unfinished plan's, an open
+# rollout checklist's evidence, a firing alert's) are kept whatever their age.
+RETAIN_TRANSCRIPTS_DAYS = env_int("RETAIN_TRANSCRIPTS_DAYS", 90, minimum=1)
+RETAIN_EXECUTIONS_DAYS = env_int("RETAIN_EXECUTIONS_DAYS", 90, minimum=1)
+RETAIN_TELEMETRY_EVENTS_DAYS = env_int("RETAIN_TELEMETRY_EVENTS_DAYS", 90, minimum=1)
+RETAIN_TRANSITIONS_DAYS = env_int("RETAIN_TRANSITIONS_DAYS", 180, minimum=1)
+RETAIN_ALERT_EVENTS_DAYS = env_int("RETAIN_ALERT_EVENTS_DAYS", 180, minimum=1)
+RETAIN_DELIVERY_ATTEMPTS_DAYS = env_int("RETAIN_DELIVERY_ATTEMPTS_DAYS", 90, minimum=1)
+# Rows per DELETE, and DELETEs per kind per run: a run's work is bounded; the rest waits a day.
+RETAIN_BATCH_SIZE = env_int("RETAIN_BATCH_SIZE", 1000, minimum=1)
+RETAIN_MAX_BATCHES = env_int("RETAIN_MAX_BATCHES", 1000, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
     "evaluate-planner-health": {
         "task": "opsalerts.tasks.evaluate_alerts",
@@ -269,5 +294,9 @@ CELERY_BEAT_SCHEDULE = {
     "roll-up-planner-executions": {
         "task": "planners.tasks.roll_up_executions",
         "schedule": 600.0,
+    },
+    "prune-history": {
+        "task": "planners.rollouts.tasks.prune_history",
+        "schedule": 86400.0,
     },
 }

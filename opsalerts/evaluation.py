@@ -17,7 +17,7 @@ from django.db.models import Q
 
 from opsalerts.ack import ack_url_for
 from opsalerts.config import OpsAlertingConfig
-from opsalerts.models import Alert, AlertEvent, Silence
+from opsalerts.models import Alert, AlertEvent
 
 logger = logging.getLogger(__name__)
 
@@ -87,52 +87,13 @@ def sync_alerts(
     for key, source in wanted.items():
         alert = rows.get(key)
         if alert is None:
-            alert = Alert.objects.create(
-                dedup_key=key,
-                environment=environment,
-                status=Alert.Status.FIRING,
-                first_seen=now,
-                last_seen=now,
-                **_content(source),
-            )
-            events.append(AlertEvent(alert=alert, kind="fired", detail=_snapshot(alert)))
+            alert = _fire(key, source, environment=environment, now=now, events=events)
             changes.fired.append(alert)
         elif alert.status == Alert.Status.RESOLVED:
-            # A new episode of a known alert: start over (a new ack is needed).
-            for name, value in _content(source).items():
-                setattr(alert, name, value)
-            alert.status = Alert.Status.FIRING
-            alert.first_seen = now
-            alert.last_seen = now
-            alert.occurrences += 1
-            alert.resolved_at = None
-            alert.acknowledged_at = None
-            alert.acknowledged_by = ""
-            alert.acknowledged_via = ""
-            alert.save()
-            events.append(AlertEvent(alert=alert, kind="refired", detail=_snapshot(alert)))
+            _refire(alert, source, now=now, events=events)
             changes.fired.append(alert)
-        else:
-            content = _content(source)
-            before = {name: getattr(alert, name) for name in content}
-            for name, value in content.items():
-                setattr(alert, name, value)
-            alert.last_seen = now
-            alert.occurrences += 1
-            alert.save(update_fields=[*content, "last_seen", "occurrences"])
-            if before["severity"] != alert.severity:
-                events.append(
-                    AlertEvent(
-                        alert=alert,
-                        kind="severity-changed",
-                        detail={"from": before["severity"], "to": alert.severity},
-                    )
-                )
-                changes.updated.append(alert)
-            elif before != content:
-                changed = sorted(name for name in content if before[name] != content[name])
-                events.append(AlertEvent(alert=alert, kind="updated", detail={"fields": changed}))
-                changes.updated.append(alert)
+        elif _update(alert, source, now=now, events=events):
+            changes.updated.append(alert)
         changes.current[key] = alert
 
     for key, alert in rows.items():
@@ -148,6 +109,63 @@ def sync_alerts(
         changes.resolved.append(alert)
     AlertEvent.objects.bulk_create(events)
     return changes
+
+
+def _fire(
+    key: str, source: ReportAlert, *, environment: str, now: datetime, events: list[AlertEvent]
+) -> Alert:
+    """A new alert row, firing."""
+    alert = Alert.objects.create(
+        dedup_key=key,
+        environment=environment,
+        status=Alert.Status.FIRING,
+        first_seen=now,
+        last_seen=now,
+        **_content(source),
+    )
+    events.append(AlertEvent(alert=alert, kind="fired", detail=_snapshot(alert)))
+    return alert
+
+
+def _refire(alert: Alert, source: ReportAlert, *, now: datetime, events: list[AlertEvent]) -> None:
+    """A new episode of a known, resolved alert: start over (a new ack is needed)."""
+    for name, value in _content(source).items():
+        setattr(alert, name, value)
+    alert.status = Alert.Status.FIRING
+    alert.first_seen = now
+    alert.last_seen = now
+    alert.occurrences += 1
+    alert.resolved_at = None
+    alert.acknowledged_at = None
+    alert.acknowledged_by = ""
+    alert.acknowledged_via = ""
+    alert.save()
+    events.append(AlertEvent(alert=alert, kind="refired", detail=_snapshot(alert)))
+
+
+def _update(alert: Alert, source: ReportAlert, *, now: datetime, events: list[AlertEvent]) -> bool:
+    """Bump a still-open alert's ``last_seen``; True (with an event) when its content changed."""
+    content = _content(source)
+    before = {name: getattr(alert, name) for name in content}
+    for name, value in content.items():
+        setattr(alert, name, value)
+    alert.last_seen = now
+    alert.occurrences += 1
+    alert.save(update_fields=[*content, "last_seen", "occurrences"])
+    if before["severity"] != alert.severity:
+        events.append(
+            AlertEvent(
+                alert=alert,
+                kind="severity-changed",
+                detail={"from": before["severity"], "to": alert.severity},
+            )
+        )
+        return True
+    if before != content:
+        changed = sorted(name for name in content if before[name] != content[name])
+        events.append(AlertEvent(alert=alert, kind="updated", detail={"fields": changed}))
+        return True
+    return False
 
 
 def _content(source: ReportAlert) -> dict[str, Any]:
@@ -166,14 +184,6 @@ def _content(source: ReportAlert) -> dict[str, Any]:
 
 def _snapshot(alert: Alert) -> dict[str, Any]:
     return {"severity": alert.severity, "title": alert.title}
-
-
-def active_silences(now: datetime) -> list[Silence]:
-    return list(Silence.objects.filter(starts_at__lte=now, ends_at__gt=now))
-
-
-def matching_silence(alert: Alert, silences: Sequence[Silence]) -> Silence | None:
-    return next((s for s in silences if s.matches(alert.alert_id)), None)
 
 
 def notification_due(

@@ -7,11 +7,7 @@ import fnmatch
 from django.core.exceptions import ValidationError
 from django.db import models
 
-
-class Severity(models.TextChoices):
-    INFO = "info", "Info"
-    WARNING = "warning", "Warning"
-    ERROR = "error", "Error"
+from planners.health.report import Severity
 
 
 class Alert(models.Model):
@@ -150,6 +146,8 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["delivery", "number"]
+        # History retention finds old attempts by age (opsalerts.retention).
+        indexes = [models.Index(fields=["created_at"], name="deliveryattempt_created")]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"

@@ -14,8 +14,8 @@ from celery import shared_task
 from django.db import IntegrityError
 from django.utils import timezone
 
-from opsalerts.actions import DRAIN_TASK, evaluate_and_sync
 from opsalerts.delivery import send_delivery, send_due_deliveries
+from opsalerts.sync import DRAIN_TASK, evaluate_and_sync
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 One place decides the rules for talking to someone else's server: a timeout on every call,
 redirects never followed (a redirect could move a signed payload to another host), http and
 https only, and one exception type whose ``permanent`` flag tells the caller whether trying
-again can help (network errors, 429 and 5xx: yes; other 4xx, redirects, bad URLs: no).
+again can help (network errors, 408, 429 and 5xx: yes; other 4xx, redirects, bad URLs: no).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import requests
 from standardwebhooks import Webhook
 
+from cognition.http import is_retryable_status
 from opsalerts.config import is_http_url
 
 logger = logging.getLogger(__name__)
@@ -136,10 +137,9 @@ def post_webhook(
             status_code=code,
             duration_ms=duration_ms,
         )
-    retryable = code in (408, 429) or code >= 500
     raise WebhookError(
         f"HTTP {code}: {excerpt}".strip(),
-        permanent=not retryable,
+        permanent=not is_retryable_status(code),
         status_code=code,
         duration_ms=duration_ms,
     )

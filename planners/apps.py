@@ -21,10 +21,12 @@ class PlannersConfig(AppConfig):
 
         # Connects the post_save receiver that keeps orphans current.
         import planners.pipeline.unproduced_inputs
+        import planners.rollouts.tasks  # registers the daily history prune for beat
         import planners.tasks  # registers the phase task's name, which the scheduler queues by
         from planners.rollouts.scaffold import import_planner_packages
 
-        # Planners scaffolded by `startplanner` (planners/<package>/planner.py) register here.
+        # Planners scaffolded by `startplanner` register here: planners/<package>/planner.py,
+        # then its pipeline.py, which may extend the pipelines registered above.
         import_planner_packages()
 
         worker_init.connect(planners.checks.refuse_bad_configuration, weak=False)

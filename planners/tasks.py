@@ -13,6 +13,7 @@ dies; the ``sweep_stale_backlog`` beat task resumes what the broker cannot (a si
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 
 from celery import Task, shared_task
@@ -35,9 +36,13 @@ SWEEP_ACTOR = "sweep"
 MAX_RETRY_COUNTDOWN_SECONDS = 600.0
 
 
-def _retry_countdown(retries: int) -> float:
+def retry_countdown(retries: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter (retries of many phases hit by one outage spread out
+    instead of arriving together), never sooner than the provider's ``Retry-After``."""
     base = float(settings.AGENT_RETRY_BACKOFF_SECONDS)
-    return min(base * (2**retries), MAX_RETRY_COUNTDOWN_SECONDS)
+    backoff = min(base * (2**retries), MAX_RETRY_COUNTDOWN_SECONDS)
+    jittered = random.uniform(backoff / 2, backoff)
+    return max(jittered, retry_after or 0.0)
 
 
 @shared_task(
@@ -98,7 +103,7 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     retries = self.request.retries
     result = phase.record(phase_run, retries=retries)
     if phase.should_retry(result, retries):
-        countdown = _retry_countdown(retries)
+        countdown = retry_countdown(retries, result.retry_after)
         logger.warning(
             "%s of plan %s will be retried in %.1fs (retry %s of %s): %s",
             item.backlog_id,

@@ -10,14 +10,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from opsalerts.actions import (
-    acknowledge_alert,
-    alert_is_silenced,
-    evaluate_and_sync,
-    silence_alerts,
-)
+from opsalerts.actions import acknowledge_alert, evaluate_and_sync, silence_alerts
 from opsalerts.delivery import send_due_deliveries
 from opsalerts.models import Alert, AlertEvent, Delivery
+from opsalerts.silences import alert_is_silenced
 from planners.health import HealthAlert, Severity
 from planners.models import ActionLogEntry
 from tests.factories import FAILURES, NO_EXECUTIONS, STALE, report

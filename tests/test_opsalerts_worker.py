@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from opsalerts.actions import enqueue_delivery_drain, evaluate_and_sync
 from opsalerts.models import Delivery
+from opsalerts.sync import enqueue_delivery_drain, evaluate_and_sync
 from tests.factories import STALE, report
 from tests.servers import SIGNING_SECRET, Receiver
 from tests.worker import CeleryWorker, wait_until

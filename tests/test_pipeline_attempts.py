@@ -3,14 +3,17 @@ repair, a call that raised, and (see test_pipeline_worker) an attempt whose work
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cognition.agents.openai import OpenAIChatAgent
 from cognition.agents.scripted import ScriptedAgent
-from planners.actions import create_plan
+from planners.actions import create_plan, start_pipeline
 from planners.fiction.scripted_replies import DEFAULT_REPLIES
 from planners.models import BacklogItem, PhaseTranscript, PlannerExecution, Project
 from planners.pipeline.phase import PhaseResult, run_item_phase
+from planners.tasks import retry_countdown
 from tests.servers import Canned, ChatServer, completion
 
 pytestmark = pytest.mark.django_db
@@ -28,9 +31,6 @@ def _agent(server: ChatServer) -> OpenAIChatAgent:
         api_key="sk-test",
         model="gpt-test",
         timeout=5.0,
-        max_retries=3,
-        backoff_seconds=0.5,
-        sleep=lambda seconds: None,
     )
 
 
@@ -42,19 +42,32 @@ def _attempts(item: BacklogItem) -> list[tuple[int, str, str]]:
     )
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_tasks")
 def test_rate_limited_and_failed_tries_are_recorded_before_the_reply_that_passed(
-    chat_server: ChatServer, vision_item: BacklogItem
+    chat_server: ChatServer,
+    vision_item: BacklogItem,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
+    settings.AGENT_RETRY_BACKOFF_SECONDS = 0
     chat_server.respond(
         Canned(status=429, body={"error": {"message": "slow down"}}, headers={"Retry-After": "1"}),
         Canned(status=503, body={"error": {"message": "overloaded"}}),
         completion(str(DEFAULT_REPLIES["vision"])),
     )
+    monkeypatch.setattr(
+        "planners.tasks.get_agent_service", lambda backend=None: _agent(chat_server)
+    )
 
-    result = run_item_phase(vision_item, _agent(chat_server), correlation_id="retried")
+    with django_capture_on_commit_callbacks(execute=True):
+        start_pipeline(vision_item.plan, actor="olivia")
 
-    assert isinstance(result, PhaseResult)
-    assert result.status == "completed"
+    # One retry layer: each failed call ended the task's attempt, which the task retried.
+    vision_item.refresh_from_db()
+    assert vision_item.status == "complete"
+    assert vision_item.attempts == 3
     assert _attempts(vision_item) == [
         (1, "error", "unknown"),
         (2, "error", "unknown"),
@@ -63,11 +76,17 @@ def test_rate_limited_and_failed_tries_are_recorded_before_the_reply_that_passed
     rows = list(PhaseTranscript.objects.filter(backlog_item=vision_item).order_by("attempt"))
     assert "429" in rows[0].metadata["error"]
     assert "503" in rows[1].metadata["error"]
-    execution = PlannerExecution.objects.get()
-    assert {row.execution_id for row in rows} == {execution.pk}
     assert all(row.metadata["backlogItemId"] == "vision-plan" for row in rows)
     assert rows[2].response
     assert rows[2].completion_tokens == 7
+    assert rows[2].execution_id == PlannerExecution.objects.get(outcome="success").pk
+
+
+def test_the_retry_waits_at_least_as_long_as_the_provider_asked() -> None:
+    assert retry_countdown(0, retry_after=30.0) == 30.0
+    waits = [retry_countdown(3) for _ in range(50)]
+    assert all(0.5 * 8 <= wait <= 8 for wait in waits)  # backoff 1 s x 2^3, jittered
+    assert len(set(waits)) > 1
 
 
 def test_a_call_that_fails_for_good_is_an_error_attempt(

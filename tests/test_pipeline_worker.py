@@ -198,3 +198,44 @@ def test_phase_whose_pool_process_dies_is_redelivered_to_the_same_worker(
     assert "WorkerLostError" in celery_worker.log()
     assert_plan_complete_without_duplicates(plan)
     assert plan.checkpoints.get(phase=Phase.VISION).attempts == 2
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_threads_pool_runs_64_phases_at_once_without_locking_the_database(
+    celery_worker: CeleryWorker,
+) -> None:
+    # The production shape for phases: one process, a threads pool on the phases queue. Each
+    # scripted reply takes three seconds, so the 64 briefs are all waiting on "the model" at once.
+    celery_worker.start(
+        {"SCRIPTED_AGENT_DELAY_SECONDS": "3"}, pool="threads", concurrency=64, queues="phases"
+    )
+    plans = [
+        create_plan(
+            Project.objects.create(title=f"Grid study {n:02d}", description="Storage at scale."),
+            pipeline="nonfiction",
+            agent_backend="scripted",
+            actor="olivia",
+        )
+        for n in range(64)
+    ]
+    for plan in plans:
+        start_pipeline(plan, actor="olivia")
+
+    wait_until(
+        lambda: Plan.objects.filter(status=Plan.Status.COMPLETE).count() == len(plans),
+        timeout=120,
+        interval=0.5,
+        what=f"64 plans to complete; worker log tail:\n{celery_worker.log()[-3000:]}",
+    )
+    assert "database is locked" not in celery_worker.log()
+    briefs = list(
+        PlannerExecution.objects.filter(planner_slug="brief").values_list(
+            "started_at", "finished_at"
+        )
+    )
+    overlapping = max(
+        sum(1 for start, end in briefs if start <= moment < end) for moment, _ in briefs
+    )
+    assert overlapping >= 48, f"only {overlapping} briefs were in flight at once"
+    assert PhaseTranscript.objects.filter(outcome="passed").count() == 64 * 4

@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
-from django.conf import settings
 
-CHECK = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
-
-
-def start_with(**env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OPS_"))}
-    environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", **env)
-    return subprocess.run(
-        [sys.executable, "-c", CHECK],
-        cwd=settings.BASE_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.startup import start_with
 
 
 @pytest.mark.parametrize(

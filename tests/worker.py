@@ -71,17 +71,29 @@ def wait_until(
 
 
 class CeleryWorker:
-    """Start, kill and restart ``celery -A cognition worker`` processes for one test."""
+    """Start, kill and restart ``celery -A cognition worker`` processes for one test.
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    ``cwd``: the project the worker runs (default: this one; a copy of it needs the copy on
+    ``PYTHONPATH`` in ``env`` too, or the installed project would be imported instead)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, cwd: Path = ROOT) -> None:
         self.env = env
         self.log_dir = log_dir
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self._starts = 0
 
-    def start(self, extra_env: dict[str, str] | None = None) -> CeleryWorker:
-        """Start a worker (two prefork children) and wait until it consumes."""
+    def start(
+        self,
+        extra_env: dict[str, str] | None = None,
+        *,
+        pool: str = "prefork",
+        concurrency: int = 2,
+        queues: str = "celery,phases",
+    ) -> CeleryWorker:
+        """Start a worker (by default two prefork children consuming every queue, so one
+        process runs the phases and the housekeeping) and wait until it consumes."""
         assert self.process is None, "a worker is already running"
         self._starts += 1
         self.log_path = self.log_dir / f"worker-{self._starts}.log"
@@ -91,9 +103,11 @@ class CeleryWorker:
                 celery_command(
                     "worker",
                     "--pool",
-                    "prefork",
+                    pool,
                     "-c",
-                    "2",
+                    str(concurrency),
+                    "-Q",
+                    queues,
                     "-l",
                     "info",
                     "--without-gossip",
@@ -102,7 +116,7 @@ class CeleryWorker:
                     "-n",
                     f"test-{uuid.uuid4().hex[:8]}@%h",
                 ),
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -25,12 +25,21 @@ class AgentReply:
 
 class AgentError(Exception):
     """A failed agent call. ``permanent`` is false for errors worth retrying later
-    (network errors, 429, 5xx) and true for the rest (400, bad credentials, malformed body)."""
+    (network errors, 408, 429, 5xx) and true for the rest (400, bad credentials, malformed body).
+    ``retry_after``: the seconds the provider asked callers to wait (a 429's Retry-After)."""
 
-    def __init__(self, message: str, *, permanent: bool, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.status_code = status_code
+        self.retry_after = retry_after
 
 
 #: Told of each failed attempt of a call that the backend is about to try again (a 429, a

@@ -1,8 +1,12 @@
 """The ``openai`` agent backend: any OpenAI-compatible ``POST /chat/completions`` endpoint.
 
-Works with OpenAI, Ollama, vLLM and friends. Every call has a timeout; only failures that may
-pass on their own (network errors, timeouts, 429, 5xx) are retried, with exponential backoff;
-everything else is a permanent ``AgentError`` so the pipeline stops instead of burning retries.
+Works with OpenAI, Ollama, vLLM and friends. Every call has a timeout. A call is made once, or
+twice when the connection dropped before any answer came back; every other retry belongs to the
+phase task (Celery's retry with backoff, ``Retry-After`` respected), so no worker slot sleeps.
+Failures that may pass on their own (network errors, timeouts, and the statuses
+``cognition.http.is_retryable_status`` accepts: 408, 429, 5xx) are transient ``AgentError``s
+carrying the server's ``Retry-After``; everything else is permanent, so the pipeline stops
+instead of burning retries.
 The API key is sent in a header and scrubbed from every log line and error message, because
 upstream error bodies and exception texts sometimes echo request details back.
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,19 +24,18 @@ import requests
 from django.conf import settings
 
 from cognition.agents.base import AgentError, AgentReply, ChatMessage, RetryListener
+from cognition.http import is_retryable_status
 
 logger = logging.getLogger(__name__)
 
-# A Retry-After longer than this is not slept through inside a worker: the call fails as
-# transient and the task-level retry (Celery) picks it up later instead.
-MAX_RETRY_AFTER_SECONDS = 30.0
 # Upstream error text quoted in our messages is cut to this length.
 ERROR_SNIPPET_CHARS = 300
 REDACTED = "[redacted]"
 
 
 class OpenAIChatAgent:
-    """Chat completions over ``requests`` with a timeout, bounded retries and no redirects."""
+    """Chat completions over ``requests`` with a timeout, one quick retry of a dropped
+    connection and no redirects."""
 
     provider = "openai"
 
@@ -43,9 +46,6 @@ class OpenAIChatAgent:
         api_key: str,
         model: str,
         timeout: float,
-        max_retries: int = 3,
-        backoff_seconds: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         scheme = urlsplit(base_url).scheme
         if scheme not in ("http", "https"):
@@ -55,10 +55,7 @@ class OpenAIChatAgent:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff_seconds = backoff_seconds
         self._api_key = api_key
-        self._sleep = sleep
         self._session = requests.Session()
 
     @classmethod
@@ -68,8 +65,6 @@ class OpenAIChatAgent:
             api_key=settings.OPENAI_API_KEY,
             model=settings.AGENT_MODEL,
             timeout=settings.AGENT_TIMEOUT_SECONDS,
-            max_retries=settings.AGENT_MAX_RETRIES,
-            backoff_seconds=settings.AGENT_RETRY_BACKOFF_SECONDS,
         )
 
     def __repr__(self) -> str:
@@ -88,52 +83,38 @@ class OpenAIChatAgent:
         on_retry: RetryListener | None = None,
     ) -> AgentReply:
         """Send ``messages``; return the first choice's text with token usage and latency.
-        ``on_retry`` is told of each failed attempt before the next one starts.
+        A connection dropped before any answer is tried once more at once (``on_retry`` hears
+        of the first try); anything else is not retried here.
 
-        Raises ``AgentError``: ``permanent=False`` after the retries for transient failures are
-        used up, ``permanent=True`` at once for anything retrying cannot fix.
+        Raises ``AgentError``: transient (``permanent=False``, with the server's Retry-After)
+        for network errors, timeouts, 429 and 5xx; permanent for anything retrying cannot fix.
         """
         payload = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
         }
-        attempts = self.max_retries + 1
-        for attempt in range(1, attempts + 1):
+        try:
             try:
                 return self._attempt(payload)
-            except _Transient as failure:
-                if attempt >= attempts:
-                    raise self._error(
-                        f"{failure.message}; gave up after {attempts} attempt(s)",
-                        permanent=False,
-                        status_code=failure.status_code,
-                    ) from None
-                delay = self._delay(attempt, failure.retry_after)
-                if delay is None:
-                    raise self._error(
-                        f"{failure.message}; server asked to retry after "
-                        f"{failure.retry_after:.0f}s, longer than we wait in-process",
-                        permanent=False,
-                        status_code=failure.status_code,
-                    ) from None
-                if on_retry is not None:
-                    on_retry(
-                        self._error(
-                            f"{failure.message} (attempt {attempt} of {attempts}; retrying)",
-                            permanent=False,
-                            status_code=failure.status_code,
-                        )
-                    )
+            except _Dropped as dropped:
                 logger.warning(
-                    "agent call failed (phase=%s, attempt %s/%s): %s; retrying in %.2fs",
+                    "agent call dropped (phase=%s): %s; trying once more",
                     phase or "-",
-                    attempt,
-                    attempts,
-                    self._redact(failure.message),
-                    delay,
+                    self._redact(dropped.message),
                 )
-                self._sleep(delay)
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+                if on_retry is not None:
+                    on_retry(self._transient(dropped))
+                return self._attempt(payload)
+        except _Transient as failure:
+            raise self._transient(failure) from None
+
+    def _transient(self, failure: _Transient) -> AgentError:
+        return AgentError(
+            self._redact(failure.message),
+            permanent=False,
+            status_code=failure.status_code,
+            retry_after=failure.retry_after,
+        )
 
     def _attempt(self, payload: dict[str, Any]) -> AgentReply:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -150,13 +131,15 @@ class OpenAIChatAgent:
             )
         except requests.Timeout:
             raise _Transient(f"no response within {self.timeout:g}s from {self._host}") from None
+        except requests.ConnectionError as exc:
+            raise _Dropped(f"network error talking to {self._host}: {type(exc).__name__}") from None
         except requests.RequestException as exc:
             raise _Transient(
                 f"network error talking to {self._host}: {type(exc).__name__}"
             ) from None
         latency_ms = int((time.monotonic() - started) * 1000)
         status = response.status_code
-        if status == 429 or status >= 500:
+        if is_retryable_status(status):
             raise _Transient(
                 f"HTTP {status} from {self._host}{self._detail(response)}",
                 status_code=status,
@@ -206,15 +189,6 @@ class OpenAIChatAgent:
             model=model or self.model,
         )
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before the next attempt; None when the server asks for too long."""
-        backoff = self.backoff_seconds * (2 ** (attempt - 1))
-        if retry_after is None:
-            return backoff
-        if retry_after > MAX_RETRY_AFTER_SECONDS:
-            return None
-        return max(backoff, retry_after)
-
     @property
     def _host(self) -> str:
         parts = urlsplit(self.base_url)
@@ -247,7 +221,7 @@ class OpenAIChatAgent:
 
 
 class _Transient(Exception):
-    """A failure worth another attempt (network, timeout, 429, 5xx); internal to this module."""
+    """A failure worth another attempt (network, timeout, 408, 429, 5xx); internal here."""
 
     def __init__(
         self, message: str, *, status_code: int | None = None, retry_after: float | None = None
@@ -256,6 +230,10 @@ class _Transient(Exception):
         self.message = message
         self.status_code = status_code
         self.retry_after = retry_after
+
+
+class _Dropped(_Transient):
+    """The connection failed before any answer: the one failure tried again at once."""
 
 
 def _first_choice_text(body: object) -> str | None:

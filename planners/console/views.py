@@ -9,38 +9,34 @@ to the full page (post/redirect/get).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.html import format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.utils.safestring import SafeString
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from cognition.access import staff_required
 from opsalerts.actions import acknowledge_alert, silence_alerts
-from opsalerts.models import Alert, Severity
+from opsalerts.models import Alert
 from planners.actions import (
     ResumeRefused,
     resume_backlog_item,
     start_fresh_run,
     start_pipeline,
 )
-from planners.console import plan_table, queries
-from planners.console.charts import hourly_chart
+from planners.console.cards import alerts as alert_cards
+from planners.console.cards import plans as plan_cards
+from planners.console.cards.plans import plans_with_counts
+from planners.console.cards.registry import CARDS, SILENCE_CHOICES, PageData, show
 from planners.console.health import health_summary
-from planners.health import PlannerHealthReport, build_health_report
+from planners.console.links import admin_url
+from planners.health import build_health_report
 from planners.models import BacklogItem, BacklogStatus, PhaseTranscript, Plan
 from planners.pipeline.registry import pipelines
 
@@ -56,167 +52,22 @@ def actor_name(request: HttpRequest) -> str:
     return request.user.get_username()
 
 
-SILENCE_CHOICES = [(15, "15 minutes"), (60, "1 hour"), (240, "4 hours"), (1440, "24 hours")]
-
-# --- Cards ------------------------------------------------------------------------------------
-
-
-def _alerts_context(request: HttpRequest) -> dict[str, Any]:
-    filters = queries.AlertFilters.from_params(request.GET)
+def _counters_context(page: PageData) -> dict[str, Any]:
     return {
-        "alerts": queries.alert_listing(filters),
-        **_alerts_chrome(request, filters),
-    }
-
-
-def _alerts_chrome(request: HttpRequest, filters: queries.AlertFilters) -> dict[str, Any]:
-    """What the alerts card needs besides rows: where its no-JavaScript links lead (the page
-    the card sits on) and the choices of its filter and silence forms."""
-    current = request.headers.get("HX-Current-URL", "") or request.path
-    on_alerts_page = urlsplit(current).path.startswith(reverse("console:alerts"))
-    if request.method == "POST":
-        on_alerts_page = request.POST.get("next", "").startswith(reverse("console:alerts"))
-    return {
-        "alerts_query": urlencode(filters.as_query()),
-        "alerts_base_url": reverse("console:alerts" if on_alerts_page else "console:dashboard"),
-        "severities": Severity.choices,
-        "alert_states": queries.ALERT_STATES,
-        "silence_choices": SILENCE_CHOICES,
-    }
-
-
-def _planners_context(request: HttpRequest) -> dict[str, Any]:
-    return {"planner_rows": queries.planner_rows()}
-
-
-def _resume_form_fields(request: HttpRequest, filters: queries.BacklogFilters) -> SafeString:
-    """The hidden fields every row's Resume form carries (the CSRF token, where to come back
-    to, the card's filters), built once per page rather than once per row."""
-    query = urlencode(filters.as_query(page=filters.page))
-    back = reverse("console:dashboard") + (f"?{query}" if query else "") + "#card-backlog"
-    fields = [("csrfmiddlewaretoken", get_token(request)), ("next", back)]
-    fields += list(filters.as_query(page=filters.page).items())
-    return format_html_join(
-        "", '<input type="hidden" name="{}" value="{}">', ((name, value) for name, value in fields)
-    )
-
-
-def _backlog_context(
-    request: HttpRequest, params: Any = None, plan_counts: list[queries.PlanCounts] | None = None
-) -> dict[str, Any]:
-    filters = queries.BacklogFilters.from_params(params if params is not None else request.GET)
-    if plan_counts is None:
-        plan_counts = queries.plans_with_counts()
-    page, rows = queries.backlog_page(filters, plan_counts=plan_counts)
-    return {
-        "backlog_resume_fields": _resume_form_fields(request, filters),
-        "backlog_filters": filters,
-        "backlog_query": urlencode(filters.as_query(page=filters.page)),
-        "plan_counts": plan_counts,
-        "plan_count_rows": plan_table.plan_count_rows(plan_counts, selected=filters.plan_id),
-        "plan_options": plan_table.plan_options(plan_counts, selected=filters.plan_id),
-        "backlog_page": page,
-        "backlog_rows": rows,
-        "prev_page_query": urlencode(filters.as_query(page=page.number - 1))
-        if page.has_previous()
-        else None,
-        "next_page_query": urlencode(filters.as_query(page=page.number + 1))
-        if page.has_next()
-        else None,
-        "statuses": BacklogStatus.choices,
-        "phases": pipelines.phase_labels(),
-    }
-
-
-def _stale_context(
-    request: HttpRequest, report: PlannerHealthReport | None = None
-) -> dict[str, Any]:
-    seconds = settings.HEALTH_STALE_BACKLOG_SECONDS
-    label = f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{max(1, seconds // 60)} min"
-    return {
-        "stale_and_orphaned": queries.stale_and_orphaned(report=report),
-        "stale_after_label": label,
-    }
-
-
-def _transitions_context(request: HttpRequest) -> dict[str, Any]:
-    return {"transitions": queries.recent_transitions()}
-
-
-def _action_log_context(request: HttpRequest) -> dict[str, Any]:
-    return {"action_log": queries.recent_actions()}
-
-
-def _telemetry_context(request: HttpRequest) -> dict[str, Any]:
-    now = timezone.now()
-    telemetry = queries.execution_telemetry(now)
-    return {"telemetry": telemetry, "chart": hourly_chart(telemetry.hourly, now=now)}
-
-
-def _failures_context(request: HttpRequest) -> dict[str, Any]:
-    return {"failures": queries.recent_failures()}
-
-
-@dataclass(frozen=True)
-class Card:
-    slug: str
-    title: str
-    template: str
-    context: Callable[[HttpRequest], dict[str, Any]]
-
-
-CARDS: dict[str, Card] = {
-    card.slug: card
-    for card in (
-        Card("alerts", "Alerts", "console/partials/alerts.html", _alerts_context),
-        Card(
-            "planners", "Planners & templates", "console/partials/planners.html", _planners_context
-        ),
-        Card("backlog", "Backlog by plan", "console/partials/backlog.html", _backlog_context),
-        Card("stale", "Stale & orphaned items", "console/partials/stale.html", _stale_context),
-        Card(
-            "transitions",
-            "Recent transitions",
-            "console/partials/transitions.html",
-            _transitions_context,
-        ),
-        Card("action-log", "Action log", "console/partials/action_log.html", _action_log_context),
-        Card(
-            "telemetry",
-            "Execution telemetry",
-            "console/partials/telemetry.html",
-            _telemetry_context,
-        ),
-        Card("failures", "Recent failures", "console/partials/failures.html", _failures_context),
-    )
-}
-
-
-def _counters_context(plan_counts: list[queries.PlanCounts] | None = None) -> dict[str, Any]:
-    if plan_counts is None:
-        plan_counts = queries.plans_with_counts()
-    return {
-        "nav_firing_count": queries.firing_alert_count(),
-        "backlog_totals": queries.backlog_totals(plan_counts),
+        "nav_firing_count": alert_cards.firing_alert_count(),
+        "backlog_totals": plan_cards.backlog_totals(page.counts()),
     }
 
 
 @staff_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    # One report per request: the banner and the stale & orphaned card read the same one.
-    report = build_health_report()
-    # Likewise one count of every plan's items for the counters strip and the backlog card.
-    plan_counts = queries.plans_with_counts()
-    context: dict[str, Any] = {"health": health_summary(report=report)}
-    context.update(_counters_context(plan_counts))
-    for card in CARDS.values():
-        if card.slug == "stale":
-            context.update(_stale_context(request, report))
-        elif card.slug == "backlog":
-            context.update(_backlog_context(request, plan_counts=plan_counts))
-        else:
-            context.update(card.context(request))
+    # One report per request: the banner and the cards that show what it knows read the same
+    # one; likewise one count of every plan's items for the counters strip and the backlog card.
+    page = PageData(report=build_health_report(), plan_counts=plans_with_counts())
+    context: dict[str, Any] = {"health": health_summary(report=page.report)}
+    context.update(_counters_context(page))
+    context["cards"] = [show(card, request, page, context) for card in CARDS.values()]
     return render(request, "console/dashboard.html", context)
 
 
@@ -224,7 +75,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 def health_banner(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"health": health_summary()}
-    context.update(_counters_context())
+    context.update(_counters_context(PageData()))
     if is_partial(request):
         return render(request, "console/partials/health_banner.html", context)
     return redirect("console:dashboard")
@@ -237,11 +88,11 @@ def card(request: HttpRequest, slug: str) -> HttpResponse:
     found = CARDS.get(slug)
     if found is None:
         raise Http404(f"No console card named {slug!r}.")
-    context = found.context(request)
-    context["nav_firing_count"] = queries.firing_alert_count()
+    context: dict[str, Any] = {}
+    context["card"] = show(found, request, PageData(), context)
+    context["nav_firing_count"] = alert_cards.firing_alert_count()
     if is_partial(request):
         return render(request, found.template, context)
-    context.update(card=found)
     return render(request, "console/card_page.html", context)
 
 
@@ -251,10 +102,11 @@ def card(request: HttpRequest, slug: str) -> HttpResponse:
 @staff_required
 @require_GET
 def alerts_page(request: HttpRequest) -> HttpResponse:
-    context = _alerts_context(request)
+    context: dict[str, Any] = {}
+    context["card"] = show(CARDS["alerts"], request, PageData(), context)
     if is_partial(request):
-        return render(request, "console/partials/alerts.html", context)
-    context.update(_counters_context())
+        return render(request, CARDS["alerts"].template, context)
+    context.update(_counters_context(PageData()))
     return render(request, "console/alerts.html", context)
 
 
@@ -283,15 +135,9 @@ def _alerts_action_response(
     if not is_partial(request):
         (messages.error if error else messages.success)(request, notice)
         return HttpResponseRedirect(_safe_next(request, reverse("console:dashboard")))
-    filters = queries.AlertFilters.from_params(request.POST)
-    context: dict[str, Any] = {
-        "alerts": queries.alert_listing(filters),
-        **_alerts_chrome(request, filters),
-        "notice": notice,
-        "notice_is_error": error,
-        "oob": True,
-    }
-    context.update(_counters_context())
+    context: dict[str, Any] = {"notice": notice, "notice_is_error": error, "oob": True}
+    context["card"] = show(CARDS["alerts"], request, PageData(), context)
+    context.update(_counters_context(PageData()))
     return render(request, "console/partials/alerts_action.html", context)
 
 
@@ -342,10 +188,10 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
     if not is_partial(request):
         (messages.error if error else messages.success)(request, notice)
         return HttpResponseRedirect(_safe_next(request, reverse("console:dashboard")))
-    context = _backlog_context(request, request.POST)
-    context.update(
-        _counters_context(context["plan_counts"]), notice=notice, notice_is_error=error, oob=True
-    )
+    context: dict[str, Any] = {"notice": notice, "notice_is_error": error, "oob": True}
+    page = PageData()
+    context["card"] = show(CARDS["backlog"], request, page, context)
+    context.update(_counters_context(page))
     return render(request, "console/partials/backlog_action.html", context)
 
 
@@ -356,27 +202,30 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def plan_list(request: HttpRequest) -> HttpResponse:
     context = {
-        "plan_counts": queries.plans_with_counts(),
+        "plan_counts": plans_with_counts(),
         "statuses": BacklogStatus.choices,
-        "nav_firing_count": queries.firing_alert_count(),
+        "nav_firing_count": alert_cards.firing_alert_count(),
     }
     return render(request, "console/plan_list.html", context)
 
 
+# The plan page's progress card, rendered alone when HTMX polls it or a run starts.
+PLAN_PROGRESS = "console/plan_detail.html#plan-progress"
+
+
 def _progress_context(plan: Plan, *, watching: bool) -> dict[str, Any]:
-    progress = queries.plan_progress(plan)
-    running = queries.plan_is_running(progress)
+    progress = plan_cards.plan_progress(plan)
+    running = plan_cards.plan_is_running(progress)
     pending = any(c.get(BacklogStatus.PENDING) for c in progress.values())
     live = running or (watching and pending)
     phases = []
-    for phase, label in queries.plan_phase_labels(plan):
+    for phase, label in plan_cards.plan_phase_labels(plan):
         counts = progress.get(phase, {})
-        view = queries.PhaseView(phase, str(label), counts, [], [], 0, [])
         phases.append(
             {
                 "phase": phase,
                 "label": label,
-                "status": view.status,
+                "status": plan_cards.phase_status(counts),
                 "counts": counts,
                 "total": sum(counts.values()),
                 "complete": counts.get(BacklogStatus.COMPLETE, 0),
@@ -400,9 +249,9 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     pipeline = pipelines.get(plan.pipeline) if plan.pipeline in pipelines else None
     context.update(
         pipeline=pipeline,
-        phases=queries.plan_phases(plan),
-        nav_firing_count=queries.firing_alert_count(),
-        plan_admin_url=queries.admin_url("planners_plan_change", plan.pk),
+        phases=plan_cards.plan_phases(plan),
+        nav_firing_count=alert_cards.firing_alert_count(),
+        plan_admin_url=admin_url("planners_plan_change", plan.pk),
     )
     if pipeline is not None and pipeline.records_template and pipeline.records_context:
         # The family's records partial reads its own names (brief, scrolls...) from the page.
@@ -429,7 +278,7 @@ def plan_progress(request: HttpRequest, pk: int) -> HttpResponse:
             context.update(notice_is_error=True)
         else:
             context.update(notice="The pipeline finished. Reload the page for the transcripts.")
-    return render(request, "console/partials/plan_progress.html", context)
+    return render(request, PLAN_PROGRESS, context)
 
 
 @staff_required
@@ -461,7 +310,7 @@ def run_pipeline(request: HttpRequest, pk: int) -> HttpResponse:
     plan.refresh_from_db()
     context = _progress_context(plan, watching=True)
     context.update(notice=notice, notice_is_error=error)
-    return render(request, "console/partials/plan_progress.html", context)
+    return render(request, PLAN_PROGRESS, context)
 
 
 @staff_required
@@ -475,8 +324,8 @@ def transcript_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {
         "transcript": transcript,
-        "nav_firing_count": queries.firing_alert_count(),
-        "execution_admin_url": queries.admin_url(
+        "nav_firing_count": alert_cards.firing_alert_count(),
+        "execution_admin_url": admin_url(
             "planners_plannerexecution_change", transcript.execution_id
         )
         if transcript.execution_id

@@ -277,13 +277,24 @@ def contract_drift(*, plan_id: int | None, since: datetime) -> tuple[int, tuple[
     return (rows[0]["total"] if rows else 0), drift
 
 
-def recent_transitions(*, plan_id: int | None) -> tuple[TransitionEntry, ...]:
+def recent_transitions(
+    *, plan_id: int | None, limit: int = TRANSITION_LIMIT
+) -> tuple[TransitionEntry, ...]:
+    """The latest status changes of real items, newest first (one query)."""
     transitions = BacklogTransition.objects.filter(item__synthetic=False)
     if plan_id is not None:
         transitions = transitions.filter(plan_id=plan_id)
     rows = transitions.order_by("-created_at", "-id").values(
-        "created_at", "plan_id", "item__backlog_id", "from_status", "to_status", "reason", "actor"
-    )[:TRANSITION_LIMIT]
+        "created_at",
+        "plan_id",
+        "plan__name",
+        "item_id",
+        "item__backlog_id",
+        "from_status",
+        "to_status",
+        "reason",
+        "actor",
+    )[:limit]
     return tuple(
         TransitionEntry(
             at=row["created_at"],
@@ -293,15 +304,18 @@ def recent_transitions(*, plan_id: int | None) -> tuple[TransitionEntry, ...]:
             to_status=row["to_status"],
             reason=row["reason"],
             actor=row["actor"],
+            item_id=row["item_id"],
+            plan_name=row["plan__name"] or "",
         )
         for row in rows
     )
 
 
-def action_log() -> tuple[ActionLogLine, ...]:
+def action_log(*, limit: int = ACTION_LOG_LIMIT) -> tuple[ActionLogLine, ...]:
+    """The latest operator and system actions, newest first (one query)."""
     rows = ActionLogEntry.objects.order_by("-created_at", "-id").values(
         "created_at", "action", "actor", "target", "target_url", "environment"
-    )[:ACTION_LOG_LIMIT]
+    )[:limit]
     return tuple(
         ActionLogLine(
             at=row["created_at"],

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from planners.health import backlog as backlog_queries
 from planners.health import telemetry as telemetry_queries
-from planners.health.alerts import AlertThresholds, derive_alerts
+from planners.health.alert_rules import AlertThresholds
+from planners.health.alerts import derive_alerts
 from planners.health.orphans import orphaned_items
 from planners.health.planners import catalog_planners, planner_states
 from planners.health.report import (

@@ -15,8 +15,7 @@ from typing import Any
 from cognition.prompts import MISSING, template_states
 from planners.framework.catalog import catalog
 from planners.health.report import PlannerState, StepState
-from planners.health.telemetry import ExecutionGroup
-from planners.models import PlannerOutcome
+from planners.health.telemetry import FAILURE_OUTCOMES, ExecutionGroup
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,7 @@ class _RunCounts:
     fallback: int = 0
     failed: int = 0
     last_at: datetime | None = None
+    last_outcome: str = ""
     fallback_templates: set[str] = field(default_factory=set)
 
 
@@ -74,11 +74,12 @@ def _recent_runs(groups: list[ExecutionGroup]) -> dict[str, _RunCounts]:
         entry = counts.setdefault(group.planner_slug, _RunCounts())
         entry.runs += group.recent
         entry.fallback += group.recent_fallback
-        if group.outcome == PlannerOutcome.FAILED:
+        if group.outcome in FAILURE_OUTCOMES:
             entry.failed += group.recent
         last_at = group.recent_last_at
         if last_at is not None and (entry.last_at is None or last_at > entry.last_at):
-            entry.last_at = last_at
+            # The newest group's outcome is the outcome of the planner's last run.
+            entry.last_at, entry.last_outcome = last_at, group.outcome
         if group.recent_fallback:
             entry.fallback_templates.add(group.template_id)
     return counts
@@ -121,6 +122,7 @@ def planner_states(
                 fallback_runs_in_window=run.fallback,
                 failed_runs_in_window=run.failed,
                 last_run_at=run.last_at,
+                last_run_outcome=run.last_outcome,
             )
         )
     registered = {p.slug for p in planners}

@@ -14,11 +14,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import models
 
-class Severity(enum.StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
+
+class Severity(models.TextChoices):
+    """How loud an alert is; also the choices of ``opsalerts.Alert.severity``."""
+
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
 
 
 class HealthStatus(enum.StrEnum):
@@ -74,6 +78,7 @@ class PlannerState:
     fallback_runs_in_window: int
     failed_runs_in_window: int
     last_run_at: datetime | None
+    last_run_outcome: str = ""
 
     @property
     def fallback_in_use(self) -> bool:
@@ -138,6 +143,8 @@ class TransitionEntry:
     to_status: str
     reason: str
     actor: str
+    item_id: int | None = None
+    plan_name: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,6 +199,7 @@ class ExecutionRef:
     duration_seconds: float
     error: str = ""
     transcript_snippet: str = ""
+    plan_name: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +221,10 @@ class TokenTotals:
 
 
 @dataclasses.dataclass(frozen=True)
-class QuotaBreach:
+class QuotaBreachCount:
+    """How many runs of a planner one quota stopped in the window (with which outcome); one
+    refusal itself is ``planners.framework.admission.QuotaBreach``."""
+
     planner: str
     limit: str
     outcome: str
@@ -242,7 +253,7 @@ class TelemetrySection:
     tokens: TokenTotals
     critique_status_counts: Mapping[str, int]
     critique: tuple[CritiqueCount, ...]
-    quota_breaches: tuple[QuotaBreach, ...]
+    quota_breaches: tuple[QuotaBreachCount, ...]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,7 +34,7 @@ from planners.health.report import (
     CritiqueCount,
     ExecutionRef,
     LatencySummary,
-    QuotaBreach,
+    QuotaBreachCount,
     TokenTotals,
 )
 from planners.models import (
@@ -47,6 +47,11 @@ from planners.models import (
 FAILURE_LIMIT = 10
 SNIPPET_CHARS = 280
 QUOTA_OUTCOMES = (PlannerOutcome.THROTTLED, PlannerOutcome.REJECTED)
+#: What "failure" means everywhere (the report, its alert, the console's card and chart): the run
+#: ended without its work and waiting will not help, as the framework's end events say
+#: (``planner.failed`` for both). Throttled and rejected runs were stopped by a quota and have
+#: their own ``planner:quota:*`` alerts; a cancelled run is an operator's choice.
+FAILURE_OUTCOMES = (PlannerOutcome.FAILED, PlannerOutcome.BLOCKED)
 
 
 def _executions(plan_id: int | None) -> QuerySet[PlannerExecution]:
@@ -192,6 +197,7 @@ _EXECUTION_FIELDS = (
     "outcome",
     "created_at",
     "plan_id",
+    "plan__name",
     "backlog_item__backlog_id",
     "duration_ms",
     "error",
@@ -224,6 +230,7 @@ def _execution_ref(row: Mapping[str, Any], *, with_snippet: bool) -> ExecutionRe
         transcript_snippet=(
             transcript_snippet(row.get("transcript"), row["error"] or "") if with_snippet else ""
         ),
+        plan_name=row["plan__name"] or "",
     )
 
 
@@ -233,15 +240,20 @@ def last_execution(*, plan_id: int | None) -> ExecutionRef | None:
 
 
 def recent_failures(
-    *, plan_id: int | None, since: datetime
+    *, plan_id: int | None, since: datetime, limit: int = FAILURE_LIMIT
 ) -> tuple[int, tuple[ExecutionRef, ...]]:
-    """Failed runs within the window: (total, most recent with a transcript snippet)."""
+    """Runs that failed within the window: (total, the ``limit`` most recent with a transcript
+    snippet), in one query.
+
+    A failure is a real run whose outcome is in ``FAILURE_OUTCOMES``: failed or blocked (its
+    reply still failed validation after the repair attempt). Throttled and rejected runs are
+    quota stops (``quota_breaches``), cancelled runs an operator's choice; neither counts."""
     rows = list(
         _executions(plan_id)
-        .filter(outcome=PlannerOutcome.FAILED, created_at__gte=since)
+        .filter(outcome__in=FAILURE_OUTCOMES, created_at__gte=since)
         .annotate(total=Window(expression=Count("id")))
         .order_by("-created_at", "-id")
-        .values(*_EXECUTION_FIELDS, "transcript", "total")[:FAILURE_LIMIT]
+        .values(*_EXECUTION_FIELDS, "transcript", "total")[:limit]
     )
     return (rows[0]["total"] if rows else 0), tuple(
         _execution_ref(row, with_snippet=True) for row in rows
@@ -285,7 +297,7 @@ def critique_counts(groups: list[ExecutionGroup]) -> tuple[CritiqueCount, ...]:
     )
 
 
-def quota_breaches(groups: list[ExecutionGroup]) -> tuple[QuotaBreach, ...]:
+def quota_breaches(groups: list[ExecutionGroup]) -> tuple[QuotaBreachCount, ...]:
     """Throttled and rejected runs in the window per planner, quota and outcome (no query)."""
     breaches: dict[tuple[str, str, str], tuple[int, datetime | None]] = {}
     for group in groups:
@@ -297,7 +309,7 @@ def quota_breaches(groups: list[ExecutionGroup]) -> tuple[QuotaBreach, ...]:
             last_at = group.recent_last_at
         breaches[key] = (count + group.recent, last_at)
     return tuple(
-        QuotaBreach(
+        QuotaBreachCount(
             planner=planner,
             limit=limit or "unknown",
             outcome=outcome,

@@ -6,6 +6,10 @@ asked), so a worker that dies mid-call leaves the row behind; the next claim of 
 it ``interrupted``. A backend that retries a call itself (429, 5xx, network) reports each failed
 try through ``on_retry``: that row ends ``error`` and the next try gets a row of its own. The
 phase's record step then completes the rows with what the planner made of each reply.
+
+While the model thinks, the phase holds no database connection: a threads pool with 64 calls
+in flight would otherwise hold 64 idle connections (PostgreSQL allows 100 by default). The next
+statement opens one again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db import connection
 
 from cognition.agents.base import AgentError, AgentReply, AgentService, ChatMessage
 from planners.models import BacklogItem, PhaseTranscript
@@ -54,6 +59,7 @@ class AttemptRecorder:
             self._end(call.rows[-1], Outcome.ERROR, error=str(error))
             self._start(call, messages, phase)
 
+        _release_connection()
         try:
             if self._hears_retries:
                 reply = self.agent.chat(messages, phase=phase, on_retry=retried)
@@ -100,6 +106,13 @@ class AttemptRecorder:
     @property
     def rows(self) -> list[PhaseTranscript]:
         return [row for call in self.calls for row in call.rows]
+
+
+def _release_connection() -> None:
+    """Close this thread's connection unless a transaction holds it (an in-process run inside
+    a caller's transaction, as in tests, keeps it)."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def interrupt_running_attempts(item: BacklogItem) -> int:

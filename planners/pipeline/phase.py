@@ -89,6 +89,8 @@ class PhaseResult:
     execution_id: int | None = None
     transcript_ids: tuple[int, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
+    #: Seconds the provider asked us to wait before calling again (a 429's Retry-After).
+    retry_after: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -121,6 +123,7 @@ class PhaseRun:
     attempts: list[AttemptRecord] = field(default_factory=list)
     outcome: str = ""
     recorder: AttemptRecorder | None = None
+    retry_after: float | None = None
 
 
 def spec_for(item: BacklogItem) -> PhaseSpec:
@@ -224,12 +227,13 @@ def run(
             return _run_planner(claimed, recorder, correlation_id, actor, is_cancelled)
     except AgentError as exc:
         reason, retryable = f"agent error: {exc}", not exc.permanent
+        retry_after = exc.retry_after
     except SoftTimeLimitExceeded:
         limit = settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS
-        reason, retryable = f"the phase ran longer than {limit}s", False
+        reason, retryable, retry_after = f"the phase ran longer than {limit}s", False, None
     except Exception as exc:
         logger.exception("phase %s of backlog item %s crashed", item.phase, item.backlog_id)
-        reason, retryable = f"{type(exc).__name__}: {exc}", False
+        reason, retryable, retry_after = f"{type(exc).__name__}: {exc}", False, None
     return PhaseRun(
         claimed,
         "failed",
@@ -239,6 +243,7 @@ def run(
         retryable=retryable,
         outcome=PlannerOutcome.FAILED.value,
         recorder=recorder,
+        retry_after=retry_after,
     )
 
 
@@ -309,6 +314,7 @@ def _run_planner(
     if isinstance(finished.error, AgentError):
         phase_run.reason = f"agent error (transient): {finished.error}"
         phase_run.retryable = True
+        phase_run.retry_after = finished.error.retry_after
     elif finished.error is not None:
         error = finished.error
         logger.error(
@@ -421,6 +427,7 @@ def record(phase_run: PhaseRun, *, retries: int | None, close: bool = True) -> P
             execution_id=execution.pk if execution is not None else None,
             transcript_ids=tuple(t.pk for t in transcripts),
             summary=materialised.summary,
+            retry_after=phase_run.retry_after,
         )
         if not close:
             pass

@@ -14,7 +14,6 @@ Synthetic items (created by synthetic alerts) never run and never count towards 
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -23,7 +22,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cognition.queueing import queue_task
-from cognition.sql import column, table
 from planners.models import BacklogItem, BacklogStatus, BacklogTransition, Plan
 from planners.pipeline.registry import AFTER_PREFIX, pipelines
 from planners.pipeline.transitions import transition_backlog_item
@@ -85,29 +83,13 @@ def lock_plan(plan_id: int) -> None:
     time.
     """
     if connection.features.has_select_for_update:
-        with connection.cursor() as cursor:
-            cursor.execute(_lock_plan_sql(), [plan_id])
-
-
-@functools.cache
-def _lock_plan_sql() -> str:
-    """Built once: a statement every phase runs (the ORM would rebuild it each time)."""
-    qn = connection.ops.quote_name
-    meta = Plan._meta
-    return f"SELECT 1 FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s FOR UPDATE"
+        list(Plan.objects.select_for_update().filter(pk=plan_id).values_list("pk"))
 
 
 def _real_items(plan: Plan) -> list[BacklogItem]:
-    return list(BacklogItem.objects.raw(_real_items_sql(), [plan.pk, False]))
-
-
-@functools.cache
-def _real_items_sql() -> str:
-    """Built once: every phase reads its plan's items (the ORM would compile it each time)."""
-    return (
-        f"SELECT * FROM {table(BacklogItem)} WHERE {column(BacklogItem, 'plan')} = %s"
-        f" AND {column(BacklogItem, 'synthetic')} = %s"
-        f" ORDER BY {column(BacklogItem, 'position')}, {column(BacklogItem, 'id')}"
+    """The plan's items that run (synthetic ones never do), in backlog order."""
+    return list(
+        BacklogItem.objects.filter(plan_id=plan.pk, synthetic=False).order_by("position", "id")
     )
 
 

@@ -19,6 +19,7 @@ from planners.models import BacklogItem, BacklogStatus, BacklogTransition
 logger = logging.getLogger(__name__)
 
 
+# Eight parameters and ~70 lines: the item, its new status and keyword-only options, one claim.
 def transition_backlog_item(
     item: BacklogItem,
     to_status: str,

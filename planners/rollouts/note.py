@@ -2,15 +2,23 @@
 
 Section 2.3 of the runbook asks for a note per step: commands executed, files touched, evidence,
 follow-ups and risks. Writing it by hand drifts from what happened; here it is read from the
-checklist items, the action log entries the rollout actions wrote, and the sign-off.
+checklist items, the action log entries the rollout actions wrote, and the sign-off. This module
+gathers the records; ``templates/rollouts/step_note.md`` lays them out.
+
+User text (titles, evidence, waivers, follow-ups, the sign-off note) goes into the Markdown as
+written, as it always has: the note is the operator's own record, read as text or in a viewer
+that does not run inline HTML.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from planners.framework.catalog import catalog
@@ -38,128 +46,100 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _when(value: object) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "—"
+@dataclass(frozen=True)
+class NoteItem:
+    """A checklist item with what its line in the note needs besides the row."""
+
+    item: ChecklistItem
+    section: str
+    box: str
+    evidence_lines: list[str]
+    snapshot_json: str
 
 
-def _item_line(item: ChecklistItem) -> list[str]:
-    box = _BOX.get(ItemStatus(item.status), " ")
-    tags = [] if item.required else ["optional"]
-    if item.verification:
-        tags.append(f"system check `{item.verification}`")
-    suffix = f" _({', '.join(tags)})_" if tags else ""
-    lines = [f"- [{box}] **{item.title}**{suffix} — {item.get_status_display().lower()}"]
-    if item.checked_at:
-        lines[0] += (
-            f" by {item.checked_by or '?'} via {item.checked_via or '?'}, {_when(item.checked_at)}"
-        )
-    if item.status == ItemStatus.WAIVED:
-        lines.append(f"  - Waiver: {item.waiver_reason}")
-    for text in _lines(item.evidence_text):
-        lines.append(f"  - {text}")
-    if item.evidence_link:
-        lines.append(f"  - Link: <{item.evidence_link}>")
-    if item.evidence_file:
-        lines.append(f"  - File: `{item.evidence_file.name}`")
-    return lines
+@dataclass(frozen=True)
+class NoteEntry:
+    """An action log entry of the checklist, as the "Commands and checks run" list shows it."""
+
+    at: datetime
+    actor: str
+    action: str
+    text: str
+    item: str
+    status: str
+    checks: list[tuple[str, bool]]
+    command: str
+    via: str
 
 
-def _command_lines(entries: Iterable[ActionLogEntry]) -> list[str]:
-    lines = []
-    for entry in entries:
-        detail = entry.detail or {}
-        what = _ACTION_TEXT.get(entry.action, entry.action)
-        if entry.action == "rollout-mark":
-            what = f"Item `{detail.get('item', '?')}` marked {detail.get('status', '?')}"
-        elif entry.action == "rollout-evidence":
-            what = f"Evidence attached to `{detail.get('item', '?')}`"
-        elif entry.action == "rollout-verify":
-            checks = detail.get("checks", {})
-            results = ", ".join(f"{k} {'passed' if v else 'failed'}" for k, v in checks.items())
-            what = f"System checks run: {results}"
-        command = detail.get("command") or ""
-        via = detail.get("via") or ""
-        how = f" — `{command}`" if command else (f" (via {via})" if via else "")
-        lines.append(f"- {_when(entry.created_at)} · {entry.actor or 'system'}: {what}{how}")
-    return lines
+def _note_item(item: ChecklistItem) -> NoteItem:
+    snapshot = (
+        json.dumps(item.evidence_snapshot, indent=2, sort_keys=True)
+        if item.evidence_snapshot
+        else ""
+    )
+    return NoteItem(
+        item=item,
+        section=item.section,
+        box=_BOX.get(ItemStatus(item.status), " "),
+        evidence_lines=_lines(item.evidence_text),
+        snapshot_json=snapshot,
+    )
 
 
-def render_step_note(checklist: RolloutChecklist) -> str:
-    """The Markdown step note for one checklist."""
+def _note_entry(entry: ActionLogEntry) -> NoteEntry:
+    detail: dict[str, Any] = entry.detail or {}
+    return NoteEntry(
+        at=entry.created_at,
+        actor=entry.actor or "system",
+        action=entry.action,
+        text=_ACTION_TEXT.get(entry.action, entry.action),
+        item=str(detail.get("item", "?")),
+        status=str(detail.get("status", "?")),
+        checks=[(name, bool(passed)) for name, passed in detail.get("checks", {}).items()],
+        command=detail.get("command") or "",
+        via=detail.get("via") or "",
+    )
+
+
+def _planner_name(slug: str) -> str:
+    try:
+        return str(catalog.get(slug).metadata.name)
+    except UnknownPlannerError:
+        return slug
+
+
+def step_note_context(checklist: RolloutChecklist) -> dict[str, Any]:
+    """What ``rollouts/step_note.md`` reads: the checklist's items, log entries and sign-off."""
     items = list(checklist.items.all())
     record = SignOff.objects.filter(checklist=checklist).first()
     entries = ActionLogEntry.objects.filter(target_url=checklist_url(checklist)).order_by(
         "created_at", "id"
     )
-    try:
-        planner_name = catalog.get(checklist.planner_slug).metadata.name
-    except UnknownPlannerError:
-        planner_name = checklist.planner_slug
-    env = checklist.environment.name
-    status = checklist_status(checklist, items)
+    note_items = [_note_item(item) for item in items]
     required = [i for i in items if i.required]
-    done = sum(1 for i in required if i.is_done)
+    return {
+        "checklist": checklist,
+        "planner_name": _planner_name(checklist.planner_slug),
+        "environment": checklist.environment.name,
+        "runbook_path": runbook.RUNBOOK_PATH,
+        "status": checklist_status(checklist, items),
+        "done": sum(1 for i in required if i.is_done),
+        "required_total": len(required),
+        "generated_at": timezone.now(),
+        "deploy_environment": settings.DEPLOY_ENVIRONMENT,
+        "entries": [_note_entry(entry) for entry in entries],
+        "items": note_items,
+        "snapshots": [n for n in note_items if n.snapshot_json],
+        "files_touched": _lines(checklist.files_touched),
+        "follow_ups": _lines(checklist.follow_ups),
+        "open_items": [i for i in items if not i.is_done and i.key != runbook.SIGN_OFF_ITEM_KEY],
+        "post_rollout_follow_ups": runbook.POST_ROLLOUT_FOLLOW_UPS,
+        "record": record,
+        "problems": [] if record else sign_off_problems(checklist, None, items=items),
+    }
 
-    out = [
-        f"# Step note: {planner_name} (`{checklist.planner_slug}`) rollout to {env}",
-        "",
-        f"- Runbook: `{runbook.RUNBOOK_PATH}`, section 3 (Lower Environment Rollout)",
-        f"- Status: **{status.label}** ({done}/{len(required)} required items passed or waived)",
-        f"- Generated: {_when(timezone.now())} on the {settings.DEPLOY_ENVIRONMENT} deployment",
-    ]
-    if checklist.imported_from:
-        out.append(f"- Evidence imported from the {checklist.imported_from} deployment")
-    out += ["", "## Commands and checks run", ""]
-    out += _command_lines(entries) or ["_None recorded._"]
 
-    out += ["", "## Checklist and evidence", ""]
-    section = None
-    for item in items:
-        if item.section != section:
-            section = item.section
-            out += ["", f"### {section}", ""] if out[-1] != "" else [f"### {section}", ""]
-        out += _item_line(item)
-
-    snapshots = [i for i in items if i.evidence_snapshot]
-    if snapshots:
-        out += ["", "## System evidence snapshots", ""]
-        for item in snapshots:
-            out += [
-                f"<details><summary>{item.key}</summary>",
-                "",
-                "```json",
-                json.dumps(item.evidence_snapshot, indent=2, sort_keys=True),
-                "```",
-                "",
-                "</details>",
-                "",
-            ]
-
-    out += ["", "## Files touched", ""]
-    out += [f"- `{path}`" for path in _lines(checklist.files_touched)] or ["_None recorded._"]
-
-    out += ["", "## Follow-ups", ""]
-    follow_ups = [f"- {line}" for line in _lines(checklist.follow_ups)]
-    follow_ups += [
-        f"- {item.title} ({item.get_status_display().lower()})"
-        for item in items
-        if not item.is_done and item.key != runbook.SIGN_OFF_ITEM_KEY
-    ]
-    follow_ups += [f"- {line}" for line in runbook.POST_ROLLOUT_FOLLOW_UPS]
-    out += follow_ups
-
-    out += ["", "## Sign-off", ""]
-    if record is not None:
-        out += [
-            f"- Owner: {record.owner_name}",
-            f"- Deployment date: {record.deployment_date:%Y-%m-%d}",
-            f"- Signed at: {_when(record.signed_at)}",
-        ]
-        if record.imported_from:
-            out.append(f"- Recorded on the {record.imported_from} deployment (imported)")
-        if record.note:
-            out.append(f"- Note: {record.note}")
-    else:
-        out.append("Not signed off yet. Refused until:")
-        out += [f"- {problem}" for problem in sign_off_problems(checklist, None, items=items)]
-    return "\n".join(out).rstrip() + "\n"
+def render_step_note(checklist: RolloutChecklist) -> str:
+    """The Markdown step note for one checklist."""
+    return render_to_string("rollouts/step_note.md", step_note_context(checklist)).rstrip() + "\n"

@@ -122,3 +122,36 @@ def rollout_matrix() -> RolloutMatrix:
             )
         rows.append(MatrixRow(meta, tuple(cells)))
     return RolloutMatrix(environments, tuple(rows))
+
+
+@dataclass(frozen=True)
+class EvidenceInUse:
+    """Rows that open checklists' system snapshots name: history retention keeps them until the
+    checklist is signed off, so a sign-off can still be audited against them."""
+
+    execution_ids: frozenset[int]
+    alert_dedup_keys: frozenset[str]
+
+
+def evidence_in_use(environment: str) -> EvidenceInUse:
+    """What the snapshots of checklists not yet signed off name, in ``environment``'s database
+    (a snapshot imported from another deployment names that deployment's rows, not ours)."""
+    snapshots = (
+        ChecklistItem.objects.filter(checklist__sign_off__isnull=True)
+        .exclude(verification="")
+        .values_list("evidence_snapshot", flat=True)
+    )
+    execution_ids: set[int] = set()
+    dedup_keys: set[str] = set()
+    for snapshot in snapshots:
+        if not isinstance(snapshot, dict):
+            continue
+        if snapshot.get("environment", environment) != environment:
+            continue
+        if isinstance(snapshot.get("execution_id"), int):
+            execution_ids.add(snapshot["execution_id"])
+        if isinstance(snapshot.get("dedup_key"), str):
+            dedup_keys.add(snapshot["dedup_key"])
+        for alert_id in snapshot.get("error_alerts") or ():
+            dedup_keys.add(f"{alert_id}@{environment}")
+    return EvidenceInUse(frozenset(execution_ids), frozenset(dedup_keys))

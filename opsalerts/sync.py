@@ -1,0 +1,202 @@
+"""Evaluation and sync: the health report becomes alert rows, and the due notifications become
+outbox rows (``Delivery``) in the same transaction.
+
+``evaluate_and_sync`` is what beat runs every evaluation interval; the drill runs it too, with
+``enqueue=False``, to send its own delivery at once. The task that drains the outbox is queued
+only after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from cognition.queueing import queue_task
+from opsalerts.config import OpsAlertingConfig, Route, parse_ops_alerting
+from opsalerts.evaluation import (
+    AlertChanges,
+    ReportAlert,
+    build_payload,
+    notification_due,
+    sync_alerts,
+)
+from opsalerts.models import Alert, AlertEvent, Delivery, Silence
+from opsalerts.silences import active_silences, matching_silence
+from planners.health import build_health_report
+
+logger = logging.getLogger(__name__)
+
+#: The outbox drain (defined in ``opsalerts.tasks``), queued by name: the tasks import this module.
+DRAIN_TASK = "opsalerts.tasks.deliver_due_deliveries"
+
+
+@dataclass
+class SyncResult:
+    report_status: str
+    changes: AlertChanges
+    deliveries: list[Delivery] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # dedup key -> why not delivered
+    delivery_alerts: dict[int, set[int]] = field(default_factory=dict)  # delivery pk -> alert pks
+    delivering: bool = False
+
+    @property
+    def fired(self) -> list[Alert]:
+        return self.changes.fired
+
+    @property
+    def resolved(self) -> list[Alert]:
+        return self.changes.resolved
+
+    def alert(self, dedup_key: str) -> Alert | None:
+        return self.changes.current.get(dedup_key) or next(
+            (a for a in self.changes.resolved if a.dedup_key == dedup_key), None
+        )
+
+    def deliveries_for(self, alert: Alert) -> list[Delivery]:
+        return [d for d in self.deliveries if alert.pk in self.delivery_alerts.get(d.pk, ())]
+
+
+@dataclass
+class _Batch:
+    """The alerts one delivery carries: those routed to one (webhook URL, routing key)."""
+
+    route: Route
+    alerts: list[Alert] = field(default_factory=list)
+    reasons: dict[int, str] = field(default_factory=dict)  # alert pk -> why it is due
+
+
+def evaluate_and_sync(
+    now: datetime | None = None,
+    *,
+    report: Any = None,
+    enqueue: bool = True,
+) -> SyncResult:
+    """Evaluate the health report and sync alerts; write the deliveries that are due.
+
+    ``report`` defaults to ``planners.health.build_health_report(now=now)``. With
+    ``enqueue=False`` the caller sends the returned deliveries itself (synthetic alerts do).
+    """
+    now = now or timezone.now()
+    if report is None:
+        report = build_health_report(now=now)
+    config, problems = parse_ops_alerting()
+    delivering = config.enabled and not problems
+    if config.enabled and problems:
+        logger.error(
+            "Ops alerting is enabled but misconfigured; nothing is delivered: %s",
+            "; ".join(p.message for p in problems),
+        )
+    report_alerts: Sequence[ReportAlert] = report.alerts
+    with transaction.atomic():
+        changes = sync_alerts(report_alerts, environment=config.environment, now=now)
+        result = SyncResult(report_status=str(report.status), changes=changes)
+        result.delivering = delivering
+        if delivering:
+            _write_deliveries(result, config=config, now=now)
+        if enqueue and result.deliveries:
+            transaction.on_commit(enqueue_delivery_drain)
+    logger.info(
+        "Evaluated alerts: report %s, %s fired, %s updated, %s resolved, %s deliveries",
+        result.report_status,
+        len(changes.fired),
+        len(changes.updated),
+        len(changes.resolved),
+        len(result.deliveries),
+    )
+    return result
+
+
+def enqueue_delivery_drain() -> None:
+    """Queue one drain of the outbox, which sends every due delivery in batches. A broker
+    outage loses nothing: the rows are in the outbox and beat queues a drain every 30 s."""
+    try:
+        queue_task(DRAIN_TASK)
+    except Exception:  # kombu raises several types for an unreachable broker
+        logger.warning("Could not queue an outbox drain; beat will queue one", exc_info=True)
+
+
+def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: datetime) -> None:
+    """Outbox rows for every due notification, one per (webhook URL, routing key)."""
+    events: list[AlertEvent] = []
+    for (url, routing_key), batch in _due_batches(result, config=config, now=now).items():
+        delivery = Delivery.objects.create(
+            route=batch.route.match or "default webhook",
+            webhook_url=url,
+            routing_key=routing_key,
+            webhook_id=f"msg_{uuid.uuid4().hex}",
+            payload=build_payload(
+                batch.alerts,
+                config=config,
+                routing_key=routing_key,
+                report_status=result.report_status,
+                now=now,
+            ),
+            next_attempt_at=now,
+        )
+        delivery.alerts.set(batch.alerts)
+        result.delivery_alerts[delivery.pk] = {a.pk for a in batch.alerts}
+        result.deliveries.append(delivery)
+        events.extend(
+            AlertEvent(
+                alert=alert,
+                kind="delivery-queued",
+                detail={"delivery": delivery.pk, "reason": batch.reasons[alert.pk], "url": url},
+            )
+            for alert in batch.alerts
+        )
+    AlertEvent.objects.bulk_create(events)
+
+
+def _due_batches(
+    result: SyncResult, *, config: OpsAlertingConfig, now: datetime
+) -> dict[tuple[str, str], _Batch]:
+    """The alerts a notification is due for, grouped by route; why the others are skipped goes
+    to ``result.skipped``."""
+    candidates = result.changes.touched
+    in_flight = set(
+        Delivery.alerts.through.objects.filter(
+            alert_id__in=[a.pk for a in candidates],
+            delivery__status__in=(Delivery.Status.PENDING, Delivery.Status.FAILED),
+        ).values_list("alert_id", flat=True)
+    )
+    silences = active_silences(now)
+    batches: dict[tuple[str, str], _Batch] = {}
+    for alert in candidates:
+        silence = matching_silence(alert, silences)
+        reason = notification_due(
+            alert,
+            config=config,
+            now=now,
+            in_flight=alert.pk in in_flight,
+            silenced=silence is not None,
+        )
+        if reason is None:
+            result.skipped[alert.dedup_key] = _skip_reason(alert, config, silence, in_flight)
+            continue
+        route = config.route_for(alert.alert_id, alert.severity)
+        if route is None:
+            result.skipped[alert.dedup_key] = "no route matches and no default webhook URL"
+            continue
+        batch = batches.setdefault((route.webhook_url, route.routing_key), _Batch(route))
+        batch.alerts.append(alert)
+        batch.reasons[alert.pk] = reason
+    return batches
+
+
+def _skip_reason(
+    alert: Alert, config: OpsAlertingConfig, silence: Silence | None, in_flight: set[int]
+) -> str:
+    if silence is not None:
+        return f"silenced by {silence.pattern!r} until {silence.ends_at:%Y-%m-%d %H:%M} UTC"
+    if alert.pk in in_flight:
+        return "a delivery for it is already pending"
+    if not config.delivers_severity(alert.severity):
+        return f"severity {alert.severity} is not in OPS_ALERTING_SEVERITY_FILTER"
+    return "nothing new to tell (debounce, repeat interval, or already acknowledged)"

@@ -1,0 +1,161 @@
+"""The backlog card: one page of real items, filtered by a form, each with its Resume state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
+from django.utils.functional import cached_property
+
+from planners.actions import can_resume
+from planners.console.cards.plans import PlanCounts
+from planners.console.links import url_for_pk
+from planners.models import BacklogItem, BacklogStatus
+from planners.pipeline.registry import pipelines
+
+SEARCH_CHARS = 200
+
+
+@dataclass(frozen=True)
+class BacklogFilters:
+    plan_id: int | None = None
+    status: str = ""
+    phase: str = ""
+    q: str = ""
+    page: int = 1
+
+    def as_query(self, *, page: int | None = None) -> dict[str, str]:
+        values = {
+            "plan": str(self.plan_id) if self.plan_id else "",
+            "status": self.status,
+            "phase": self.phase,
+            "q": self.q,
+            "page": str(page) if page and page > 1 else "",
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+class BacklogFilterForm(forms.Form):
+    """``?plan=&status=&phase=&q=&page=``: the choices come from the plans, the statuses and
+    the registered pipelines' phases; a value that is not one of them is ignored."""
+
+    plan = forms.TypedChoiceField(label="Plan", required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(label="Status", required=False)
+    phase = forms.ChoiceField(label="Phase", required=False)
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        widget=forms.SearchInput(attrs={"placeholder": "backlog id or description"}),
+    )
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, data: Any, *, plan_counts: Sequence[PlanCounts]) -> None:
+        super().__init__(data, auto_id="backlog-%s", label_suffix="")
+        plans = [(pc.plan.pk, f"{pc.plan.project_title} · {pc.plan.branch}") for pc in plan_counts]
+        self.fields["plan"].choices = [("", "All plans"), *plans]  # type: ignore[attr-defined]
+        self.fields["status"].choices = [("", "Any"), *BacklogStatus.choices]  # type: ignore[attr-defined]
+        self.fields["phase"].choices = [("", "Any"), *pipelines.phase_labels()]  # type: ignore[attr-defined]
+
+    def clean_q(self) -> str:
+        return str(self.cleaned_data["q"])[:SEARCH_CHARS]
+
+    @cached_property
+    def filters(self) -> BacklogFilters:
+        self.is_valid()  # an invalid field drops out of cleaned_data; the others still filter
+        data = self.cleaned_data
+        return BacklogFilters(
+            plan_id=data.get("plan"),
+            status=data.get("status", ""),
+            phase=data.get("phase", ""),
+            q=data.get("q", ""),
+            page=data.get("page") or 1,
+        )
+
+
+@dataclass
+class BacklogRow:
+    item: BacklogItem
+    can_resume: bool
+    resume_reason: str
+    resume_url: str
+    plan_url: str
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its total up front, so it does not count the rows again."""
+
+    def __init__(self, object_list: QuerySet[BacklogItem], per_page: int, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def known_backlog_total(filters: BacklogFilters, plan_counts: list[PlanCounts]) -> int | None:
+    """The number of real items matching ``filters`` when the per-plan counts already say it
+    (filters by plan and status only); None when it takes a count (phase or text search)."""
+    if filters.phase or filters.q:
+        return None
+    return sum(
+        count
+        for plan_count in plan_counts
+        if not filters.plan_id or plan_count.plan.pk == filters.plan_id
+        for status, count in plan_count.counts.items()
+        if not filters.status or status == filters.status
+    )
+
+
+def _filtered_items(filters: BacklogFilters) -> QuerySet[BacklogItem]:
+    queryset = BacklogItem.objects.filter(synthetic=False).select_related("plan")
+    if filters.plan_id:
+        queryset = queryset.filter(plan_id=filters.plan_id)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.phase:
+        queryset = queryset.filter(phase=filters.phase)
+    if filters.q:
+        queryset = queryset.filter(
+            Q(backlog_id__icontains=filters.q) | Q(description__icontains=filters.q)
+        )
+    return queryset.order_by("plan_id", "position", "id")
+
+
+def backlog_page(
+    filters: BacklogFilters, *, plan_counts: list[PlanCounts] | None = None
+) -> tuple[Page[BacklogItem], list[BacklogRow]]:
+    """One page of the backlog table: one query when ``plan_counts`` (read for the same
+    request) already give the total, else two (count and page)."""
+    queryset = _filtered_items(filters)
+    known = known_backlog_total(filters, plan_counts) if plan_counts is not None else None
+    paginator = (
+        Paginator(queryset, settings.CONSOLE_PAGE_SIZE)
+        if known is None
+        else _CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
+    )
+    page = paginator.get_page(filters.page)
+    resume_url, plan_url = url_for_pk("console:resume"), url_for_pk("console:plan")
+    rows = []
+    for item in page.object_list:
+        allowed, reason = resume_state(item)
+        rows.append(BacklogRow(item, allowed, reason, resume_url(item.pk), plan_url(item.plan_id)))
+    return page, rows
+
+
+def resume_state(item: BacklogItem) -> tuple[bool, str]:
+    """Whether the Resume button is enabled for ``item`` and, when not, why (no query).
+
+    The reason names the item and plan for use elsewhere; in a row that already shows both,
+    that prefix is noise, so it is cut ("Already complete; there is nothing to resume.")."""
+    allowed, reason = can_resume(item)
+    prefix = f"Backlog item {item.backlog_id!r} of plan {item.plan_id} is "
+    if reason.startswith(prefix):
+        rest = reason[len(prefix) :]
+        reason = rest[:1].upper() + rest[1:]
+    return allowed, reason

@@ -1,0 +1,204 @@
+"""The console's cards: what each shows (its content function), its place on the dashboard,
+and how one request shows it. Pages build a ``PageData`` once and every card reads from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from planners.console.cards import action_log as action_log_cards
+from planners.console.cards import alerts as alert_cards
+from planners.console.cards import backlog as backlog_cards
+from planners.console.cards import failures as failure_cards
+from planners.console.cards import planners as planner_cards
+from planners.console.cards import stale as stale_cards
+from planners.console.cards import telemetry as telemetry_cards
+from planners.console.cards import transitions as transition_cards
+from planners.console.cards.plans import PlanCounts, plans_with_counts
+from planners.console.charts import hourly_chart
+from planners.health import PlannerHealthReport
+from planners.models import BacklogStatus
+
+SILENCE_CHOICES = [(15, "15 minutes"), (60, "1 hour"), (240, "4 hours"), (1440, "24 hours")]
+
+# --- Cards ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PageData:
+    """What several cards of one page read, built once per request: the health report (the
+    dashboard's banner needs it anyway) and every plan's counts (the counters strip's)."""
+
+    report: PlannerHealthReport | None = None
+    plan_counts: list[PlanCounts] | None = None
+
+    def counts(self) -> list[PlanCounts]:
+        if self.plan_counts is None:
+            self.plan_counts = plans_with_counts()
+        return self.plan_counts
+
+
+@dataclass
+class CardContent:
+    context: dict[str, Any]
+    query: str = ""  # the card's filters, which its refresh links carry
+
+
+@dataclass(frozen=True)
+class Card:
+    slug: str
+    title: str
+    column: str
+    content: Callable[[HttpRequest, PageData], CardContent]
+
+    @property
+    def template(self) -> str:
+        return f"console/cards/{self.slug.replace('-', '_')}.html"
+
+
+@dataclass(frozen=True)
+class ShownCard:
+    """A card as one request shows it: where its refresh links lead."""
+
+    card: Card
+    query: str
+
+    @property
+    def slug(self) -> str:
+        return self.card.slug
+
+    @property
+    def title(self) -> str:
+        return self.card.title
+
+    @property
+    def template(self) -> str:
+        return self.card.template
+
+    @property
+    def column(self) -> str:
+        return self.card.column
+
+    @property
+    def refresh_url(self) -> str:
+        url = reverse("console:card", args=[self.card.slug])
+        return f"{url}?{self.query}" if self.query else url
+
+
+def _alerts_chrome(request: HttpRequest, form: alert_cards.AlertFilterForm) -> dict[str, Any]:
+    """What the alerts card needs besides rows: its filter form, where its no-JavaScript links
+    lead (the page the card sits on) and the choices of its silence form."""
+    current = request.headers.get("HX-Current-URL", "") or request.path
+    on_alerts_page = urlsplit(current).path.startswith(reverse("console:alerts"))
+    if request.method == "POST":
+        on_alerts_page = request.POST.get("next", "").startswith(reverse("console:alerts"))
+    return {
+        "alerts_form": form,
+        "alerts_base_url": reverse("console:alerts" if on_alerts_page else "console:dashboard"),
+        "silence_choices": SILENCE_CHOICES,
+    }
+
+
+def _alerts_card(request: HttpRequest, page: PageData) -> CardContent:
+    params = request.POST if request.method == "POST" else request.GET
+    form = alert_cards.AlertFilterForm(params)
+    context = {"alerts": alert_cards.alert_listing(form.filters), **_alerts_chrome(request, form)}
+    return CardContent(context, urlencode(form.filters.as_query()))
+
+
+def _backlog_card(request: HttpRequest, page: PageData) -> CardContent:
+    params = request.POST if request.method == "POST" else request.GET
+    plan_counts = page.counts()
+    form = backlog_cards.BacklogFilterForm(params, plan_counts=plan_counts)
+    filters = form.filters
+    backlog_page, rows = backlog_cards.backlog_page(filters, plan_counts=plan_counts)
+    query = urlencode(filters.as_query(page=filters.page))
+    context = {
+        "backlog_form": form,
+        "backlog_filters": filters,
+        "backlog_query": query,
+        # Where each row's Resume form comes back to, and the filters it carries along.
+        "backlog_back_url": f"{reverse('console:dashboard')}{'?' if query else ''}{query}"
+        "#card-backlog",
+        "backlog_hidden": list(filters.as_query(page=filters.page).items()),
+        "plan_counts": plan_counts,
+        "backlog_page": backlog_page,
+        "backlog_rows": rows,
+        "prev_page_query": urlencode(filters.as_query(page=backlog_page.number - 1))
+        if backlog_page.has_previous()
+        else None,
+        "next_page_query": urlencode(filters.as_query(page=backlog_page.number + 1))
+        if backlog_page.has_next()
+        else None,
+        "statuses": BacklogStatus.choices,
+    }
+    return CardContent(context, query)
+
+
+def _planners_card(request: HttpRequest, page: PageData) -> CardContent:
+    rows = planner_cards.planner_rows(report=page.report)
+    return CardContent(
+        {"planner_rows": rows, "planners_window_hours": planner_cards.window_hours()}
+    )
+
+
+def _stale_card(request: HttpRequest, page: PageData) -> CardContent:
+    return CardContent(
+        {
+            "stale_and_orphaned": stale_cards.stale_and_orphaned(report=page.report),
+            "stale_after_label": stale_cards.stale_after_label(),
+        }
+    )
+
+
+def _transitions_card(request: HttpRequest, page: PageData) -> CardContent:
+    return CardContent({"transitions": transition_cards.recent_transitions(report=page.report)})
+
+
+def _action_log_card(request: HttpRequest, page: PageData) -> CardContent:
+    return CardContent({"action_log": action_log_cards.recent_actions(report=page.report)})
+
+
+def _telemetry_card(request: HttpRequest, page: PageData) -> CardContent:
+    now = timezone.now()
+    telemetry = telemetry_cards.execution_telemetry(now)
+    return CardContent({"telemetry": telemetry, "chart": hourly_chart(telemetry.hourly, now=now)})
+
+
+def _failures_card(request: HttpRequest, page: PageData) -> CardContent:
+    return CardContent(
+        {
+            "failures": failure_cards.recent_failures(report=page.report),
+            "failures_window_hours": failure_cards.window_hours(),
+        }
+    )
+
+
+# In the dashboard's order.
+CARDS: dict[str, Card] = {
+    card.slug: card
+    for card in (
+        Card("alerts", "Alerts", "col-wide", _alerts_card),
+        Card("backlog", "Backlog by plan", "col-wide", _backlog_card),
+        Card("telemetry", "Execution telemetry", "col", _telemetry_card),
+        Card("failures", "Recent failures", "col", _failures_card),
+        Card("planners", "Planners & templates", "col-wide", _planners_card),
+        Card("stale", "Stale & orphaned items", "col", _stale_card),
+        Card("action-log", "Action log", "col", _action_log_card),
+        Card("transitions", "Recent transitions", "col-wide", _transitions_card),
+    )
+}
+
+
+def show(card: Card, request: HttpRequest, page: PageData, context: dict[str, Any]) -> ShownCard:
+    """Put ``card``'s content into ``context`` and say how this request shows it."""
+    content = card.content(request, page)
+    context.update(content.context)
+    return ShownCard(card, content.query)

@@ -1,0 +1,27 @@
+"""Start Django in a fresh process with a given environment, as the web process and the
+worker do, to see whether the settings accept it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+CHECK = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+
+
+def start_with(**env: str) -> subprocess.CompletedProcess[str]:
+    """Load the settings under this environment (none of this process's ``DJANGO_`` or ``OPS_``
+    variables) and print ``DEBUG``; a bad value exits non-zero naming the variable."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OPS_"))}
+    environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", **env)
+    return subprocess.run(
+        [sys.executable, "-c", CHECK],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
