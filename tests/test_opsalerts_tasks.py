@@ -30,10 +30,10 @@ def test_beat_schedules_evaluation_and_the_delivery_sweep() -> None:
     assert "opsalerts.tasks.deliver_delivery" in app.tasks
 
 
-def test_worker_and_beat_run_the_ops_alerting_guard_at_start() -> None:
+def test_worker_and_beat_run_the_configuration_guard_at_start() -> None:
     for signal in (signals.worker_init, signals.beat_init):
         names = {getattr(ref(), "__name__", "") for _, ref in signal.receivers}
-        assert "refuse_invalid_ops_alerting" in names
+        assert "refuse_invalid_configuration" in names
 
 
 @pytest.mark.django_db

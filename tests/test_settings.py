@@ -9,7 +9,12 @@ import sys
 import pytest
 from django.conf import settings
 
-CHECK = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+from cognition.startup import EX_CONFIG
+
+CHECK = (
+    "from cognition.startup import start; start(); "
+    "from django.conf import settings; print(settings.DEBUG)"
+)
 
 
 def start_with(**env: str) -> subprocess.CompletedProcess[str]:
@@ -65,8 +70,9 @@ def test_bad_environment_value_stops_start_up_naming_the_variable(
     env: dict[str, str], message: str
 ) -> None:
     result = start_with(**env)
-    assert result.returncode != 0
-    assert message in result.stderr
+    assert result.returncode == EX_CONFIG
+    assert f"Configuration error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_defaults_start_in_dev_with_debug_on() -> None:
