@@ -1,7 +1,9 @@
 """Settings for the planner operations console, read from the environment.
 
-Every variable is listed with its default in README.md ("Configuration"). A bad value stops
-start-up with a message naming the variable (see ``cognition.config``).
+Every variable is listed with its default in README.md ("Configuration"). Every bad value is
+collected and start-up stops with one line per problem, naming the variable (``cognition.config``).
+The settings blocks that are JSON or depend on each other (Ops alerting, critique budgets, quotas,
+rollouts) are read raw here and parsed by their typed block (``cognition.typed_settings``).
 """
 
 from __future__ import annotations
@@ -9,41 +11,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import django_stubs_ext
-from django.core.exceptions import ImproperlyConfigured
 
-from cognition.config import (
-    env_bool,
-    env_choice,
-    env_database,
-    env_float,
-    env_int,
-    env_json,
-    env_list,
-    env_str,
-    env_url,
-)
+from cognition.config import Environment
 
 # Lets generic Django classes be subscripted at run time (ModelAdmin[Alert], QuerySet[Plan]).
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+env = Environment()
+VAR_DIR = Path(env.text("VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEPLOY_ENVIRONMENTS = ("dev", "staging", "production")
-DEPLOY_ENVIRONMENT = env_choice("DEPLOY_ENVIRONMENT", "dev", DEPLOY_ENVIRONMENTS)
-DEBUG = env_bool("DEBUG", default=DEPLOY_ENVIRONMENT == "dev")
+DEPLOY_ENVIRONMENT = env.choice("DEPLOY_ENVIRONMENT", "dev", DEPLOY_ENVIRONMENTS)
+DEBUG = env.flag("DEBUG", default=DEPLOY_ENVIRONMENT == "dev")
 
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
-SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY = env.text("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY: required when DEBUG is off.")
+        env.refuse("SECRET_KEY: required when DEBUG is off.")
     SECRET_KEY = _DEV_SECRET_KEY
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+ALLOWED_HOSTS = env.items("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.items("CSRF_TRUSTED_ORIGINS", [])
+PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -93,9 +85,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+    "default": env.database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+DATABASES["default"].setdefault(
+    "CONN_MAX_AGE", env.whole_number("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the worker read while the other writes.
     DATABASES["default"].setdefault("OPTIONS", {})
@@ -136,10 +130,10 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
 if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    SESSION_COOKIE_SECURE = env.flag("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env.flag("CSRF_COOKIE_SECURE", True)
 
-LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOG_LEVEL = env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -158,14 +152,14 @@ LOGGING = {
 # --- Celery -----------------------------------------------------------------------------------
 # Default: kombu's filesystem transport under var/, so a laptop needs no broker server.
 # Redis (redis://...) or RabbitMQ (amqp://...) URLs work unchanged.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.split("://", 1)[0] not in {"filesystem", "redis", "rediss", "amqp", "pyamqp"}:
-    raise ImproperlyConfigured(
+    env.refuse(
         "CELERY_BROKER_URL: expected filesystem://, redis://, rediss:// or amqp://, "
         f"got {CELERY_BROKER_URL!r}."
     )
 CELERY_FILESYSTEM_BROKER_DIR = Path(
-    env_str("CELERY_FILESYSTEM_BROKER_DIR", str(VAR_DIR / "broker"))
+    env.text("CELERY_FILESYSTEM_BROKER_DIR", str(VAR_DIR / "broker"))
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
@@ -177,14 +171,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "control"),
         "store_processed": False,
     }
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", False)
 #: Phases wait on the model for seconds to minutes: they run on their own queue, consumed by a
 #: worker with a threads pool (many calls in flight per process); everything else (alert
 #: evaluation and delivery, sweeps, roll-ups) stays on the default queue's prefork pool.
 PHASES_QUEUE = "phases"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {"planners.tasks.run_backlog_item_task": {"queue": PHASES_QUEUE}}
-PHASE_WORKER_CONCURRENCY = env_int("PHASE_WORKER_CONCURRENCY", 64, minimum=1)
+PHASE_WORKER_CONCURRENCY = env.whole_number("PHASE_WORKER_CONCURRENCY", 64, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -195,87 +189,93 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Agent (LLM) service ----------------------------------------------------------------------
-AGENT_BACKEND = env_choice("AGENT_BACKEND", "scripted", ("scripted", "openai"))
-OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", "https://api.openai.com/v1")
-OPENAI_API_KEY = env_str("OPENAI_API_KEY")
-AGENT_MODEL = env_str("AGENT_MODEL", "gpt-4o-mini")
-AGENT_TIMEOUT_SECONDS = env_float("AGENT_TIMEOUT_SECONDS", 60.0, minimum=0.1)
-AGENT_RETRY_BACKOFF_SECONDS = env_float("AGENT_RETRY_BACKOFF_SECONDS", 1.0, minimum=0)
+AGENT_BACKEND = env.choice("AGENT_BACKEND", "scripted", ("scripted", "openai"))
+OPENAI_BASE_URL = env.url("OPENAI_BASE_URL", "https://api.openai.com/v1")
+OPENAI_API_KEY = env.text("OPENAI_API_KEY")
+AGENT_MODEL = env.text("AGENT_MODEL", "gpt-4o-mini")
+AGENT_TIMEOUT_SECONDS = env.number("AGENT_TIMEOUT_SECONDS", 60.0, minimum=0.1)
+AGENT_RETRY_BACKOFF_SECONDS = env.number("AGENT_RETRY_BACKOFF_SECONDS", 1.0, minimum=0)
 # Seconds the scripted agent waits before each reply: makes a phase slow enough to watch or to
 # kill a worker in the middle of it (tests); 0 in normal use.
-SCRIPTED_AGENT_DELAY_SECONDS = env_float("SCRIPTED_AGENT_DELAY_SECONDS", 0.0, minimum=0)
+SCRIPTED_AGENT_DELAY_SECONDS = env.number("SCRIPTED_AGENT_DELAY_SECONDS", 0.0, minimum=0)
 if AGENT_BACKEND == "openai" and not OPENAI_BASE_URL:
-    raise ImproperlyConfigured("OPENAI_BASE_URL: required when AGENT_BACKEND=openai.")
+    env.refuse("OPENAI_BASE_URL: required when AGENT_BACKEND=openai.")
 
 # --- Planner framework ------------------------------------------------------------------------
 # JSON objects: {"default": {...}, "<planner slug>": {...}}; unset keys mean unlimited.
 # Critique: {"enabled": bool, "max_total": int, "max_per_step": int, "max_tokens": int}
 # Quotas:   {"max_iterations": int, "max_queued_jobs": int, "max_tokens": int}
-PLANNER_CRITIQUE = env_json("PLANNER_CRITIQUE", {"default": {"enabled": False}})
-PLANNER_QUOTAS = env_json("PLANNER_QUOTAS", {"default": {}})
+# Read raw: parsed and validated by planners.framework.limits (a JSON string or a dict).
+PLANNER_CRITIQUE = env.text("PLANNER_CRITIQUE", '{"default": {"enabled": false}}')
+PLANNER_QUOTAS = env.text("PLANNER_QUOTAS", '{"default": {}}')
 
 # --- Pipeline ---------------------------------------------------------------------------------
-BACKLOG_STALE_AFTER_SECONDS = env_int("BACKLOG_STALE_AFTER_SECONDS", 3600, minimum=1)
-BACKLOG_SWEEP_INTERVAL_SECONDS = env_int("BACKLOG_SWEEP_INTERVAL_SECONDS", 300, minimum=1)
-PIPELINE_PHASE_TIME_LIMIT_SECONDS = env_int("PIPELINE_PHASE_TIME_LIMIT_SECONDS", 600, minimum=1)
-PIPELINE_HEARTBEAT_SECONDS = env_int("PIPELINE_HEARTBEAT_SECONDS", 15, minimum=1)
-PIPELINE_MAX_RETRIES = env_int("PIPELINE_MAX_RETRIES", 5, minimum=0)
-SCENE_COVERAGE_RATIO = env_float("SCENE_COVERAGE_RATIO", 0.6, minimum=0.0)
+BACKLOG_STALE_AFTER_SECONDS = env.whole_number("BACKLOG_STALE_AFTER_SECONDS", 3600, minimum=1)
+BACKLOG_SWEEP_INTERVAL_SECONDS = env.whole_number("BACKLOG_SWEEP_INTERVAL_SECONDS", 300, minimum=1)
+PIPELINE_PHASE_TIME_LIMIT_SECONDS = env.whole_number(
+    "PIPELINE_PHASE_TIME_LIMIT_SECONDS", 600, minimum=1
+)
+PIPELINE_HEARTBEAT_SECONDS = env.whole_number("PIPELINE_HEARTBEAT_SECONDS", 15, minimum=1)
+PIPELINE_MAX_RETRIES = env.whole_number("PIPELINE_MAX_RETRIES", 5, minimum=0)
+SCENE_COVERAGE_RATIO = env.number("SCENE_COVERAGE_RATIO", 0.6, minimum=0.0)
 # The Scene Weaver's accepted length of a draft, in words (the prompt asks for 900 to 1300).
-SCENE_MIN_WORDS = env_int("SCENE_MIN_WORDS", 100, minimum=1)
-SCENE_MAX_WORDS = env_int("SCENE_MAX_WORDS", 3000, minimum=1)
+SCENE_MIN_WORDS = env.whole_number("SCENE_MIN_WORDS", 100, minimum=1)
+SCENE_MAX_WORDS = env.whole_number("SCENE_MAX_WORDS", 3000, minimum=1)
 if SCENE_MAX_WORDS < SCENE_MIN_WORDS:
     # An empty range would refuse every draft and block every scene.
-    raise ImproperlyConfigured(
+    env.refuse(
         f"SCENE_MAX_WORDS: must be at least SCENE_MIN_WORDS ({SCENE_MIN_WORDS}), "
         f"got {SCENE_MAX_WORDS}."
     )
 
 # --- Health report ----------------------------------------------------------------------------
-HEALTH_STALE_BACKLOG_SECONDS = env_int("HEALTH_STALE_BACKLOG_SECONDS", 7200, minimum=1)
-HEALTH_FAILURE_WINDOW_SECONDS = env_int("HEALTH_FAILURE_WINDOW_SECONDS", 86400, minimum=1)
-HEALTH_FLAPPING_TRANSITIONS = env_int("HEALTH_FLAPPING_TRANSITIONS", 3, minimum=1)
-HEALTH_FLAPPING_WINDOW_SECONDS = env_int("HEALTH_FLAPPING_WINDOW_SECONDS", 86400, minimum=1)
-HEALTH_CONTRACT_DRIFT_WINDOW_SECONDS = env_int(
+HEALTH_STALE_BACKLOG_SECONDS = env.whole_number("HEALTH_STALE_BACKLOG_SECONDS", 7200, minimum=1)
+HEALTH_FAILURE_WINDOW_SECONDS = env.whole_number("HEALTH_FAILURE_WINDOW_SECONDS", 86400, minimum=1)
+HEALTH_FLAPPING_TRANSITIONS = env.whole_number("HEALTH_FLAPPING_TRANSITIONS", 3, minimum=1)
+HEALTH_FLAPPING_WINDOW_SECONDS = env.whole_number(
+    "HEALTH_FLAPPING_WINDOW_SECONDS", 86400, minimum=1
+)
+HEALTH_CONTRACT_DRIFT_WINDOW_SECONDS = env.whole_number(
     "HEALTH_CONTRACT_DRIFT_WINDOW_SECONDS", 86400, minimum=1
 )
-HEALTH_EVALUATION_INTERVAL_SECONDS = env_int("HEALTH_EVALUATION_INTERVAL_SECONDS", 60, minimum=1)
+HEALTH_EVALUATION_INTERVAL_SECONDS = env.whole_number(
+    "HEALTH_EVALUATION_INTERVAL_SECONDS", 60, minimum=1
+)
 
-# --- Ops alerting (validated by the opsalerts system checks) ----------------------------------
-# Read leniently here so that `manage.py check_ops_alerting` can report every problem at once.
-OPS_ALERTING_ENABLED = env_bool("OPS_ALERTING_ENABLED", False)
-OPS_ALERTING_WEBHOOK_URL = env_str("OPS_ALERTING_WEBHOOK_URL")
-OPS_ALERTING_ROUTING_KEY = env_str("OPS_ALERTING_ROUTING_KEY")
-OPS_ALERTING_SOURCE = env_str("OPS_ALERTING_SOURCE", "planner-ops")
-OPS_ALERTING_DEBOUNCE_SECONDS = env_str("OPS_ALERTING_DEBOUNCE_SECONDS", "300")
-OPS_ALERTING_REPEAT_SECONDS = env_str("OPS_ALERTING_REPEAT_SECONDS", "14400")
-OPS_ALERTING_SEVERITY_FILTER = env_str("OPS_ALERTING_SEVERITY_FILTER")
-OPS_ALERTING_ROUTES = env_str("OPS_ALERTING_ROUTES")
-OPS_ALERTING_SLO_THRESHOLDS = env_str("OPS_ALERTING_SLO_THRESHOLDS")
-OPS_ALERTING_SIGNING_SECRET = env_str("OPS_ALERTING_SIGNING_SECRET")
-OPS_ALERTING_TIMEOUT_SECONDS = env_str("OPS_ALERTING_TIMEOUT_SECONDS", "10")
-OPS_ALERTING_MAX_ATTEMPTS = env_str("OPS_ALERTING_MAX_ATTEMPTS", "5")
-OPS_ALERTING_ACK_TTL_SECONDS = env_int("OPS_ALERTING_ACK_TTL_SECONDS", 7 * 86400, minimum=60)
+# --- Ops alerting (parsed by opsalerts.config) ------------------------------------------------
+# Read raw here: the typed block reports every problem at once, with the cross-field rules.
+OPS_ALERTING_ENABLED = env.text("OPS_ALERTING_ENABLED", "false")
+OPS_ALERTING_WEBHOOK_URL = env.text("OPS_ALERTING_WEBHOOK_URL")
+OPS_ALERTING_ROUTING_KEY = env.text("OPS_ALERTING_ROUTING_KEY")
+OPS_ALERTING_SOURCE = env.text("OPS_ALERTING_SOURCE", "planner-ops")
+OPS_ALERTING_DEBOUNCE_SECONDS = env.text("OPS_ALERTING_DEBOUNCE_SECONDS", "300")
+OPS_ALERTING_REPEAT_SECONDS = env.text("OPS_ALERTING_REPEAT_SECONDS", "14400")
+OPS_ALERTING_SEVERITY_FILTER = env.text("OPS_ALERTING_SEVERITY_FILTER")
+OPS_ALERTING_ROUTES = env.text("OPS_ALERTING_ROUTES")
+OPS_ALERTING_SLO_THRESHOLDS = env.text("OPS_ALERTING_SLO_THRESHOLDS")
+OPS_ALERTING_SIGNING_SECRET = env.text("OPS_ALERTING_SIGNING_SECRET")
+OPS_ALERTING_TIMEOUT_SECONDS = env.text("OPS_ALERTING_TIMEOUT_SECONDS", "10")
+OPS_ALERTING_MAX_ATTEMPTS = env.text("OPS_ALERTING_MAX_ATTEMPTS", "5")
+OPS_ALERTING_ACK_TTL_SECONDS = env.text("OPS_ALERTING_ACK_TTL_SECONDS", str(7 * 86400))
 
 # --- Console and rollouts ---------------------------------------------------------------------
-CONSOLE_REFRESH_SECONDS = env_int("CONSOLE_REFRESH_SECONDS", 15, minimum=1)
-CONSOLE_PAGE_SIZE = env_int("CONSOLE_PAGE_SIZE", 25, minimum=1)
-ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS = env_int(
-    "ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS", 86400, minimum=1
-)
+CONSOLE_REFRESH_SECONDS = env.whole_number("CONSOLE_REFRESH_SECONDS", 15, minimum=1)
+CONSOLE_PAGE_SIZE = env.whole_number("CONSOLE_PAGE_SIZE", 25, minimum=1)
+# Parsed by planners.rollouts.config.
+ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS = env.text("ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS", "86400")
 
 # --- Bounded history (planners.retention, manage.py prune_history) ---------------------------
 # Days each kind of history row is kept; rows still needed (an unfinished plan's, an open
 # rollout checklist's evidence, a firing alert's) are kept whatever their age.
-RETAIN_TRANSCRIPTS_DAYS = env_int("RETAIN_TRANSCRIPTS_DAYS", 90, minimum=1)
-RETAIN_EXECUTIONS_DAYS = env_int("RETAIN_EXECUTIONS_DAYS", 90, minimum=1)
-RETAIN_TELEMETRY_EVENTS_DAYS = env_int("RETAIN_TELEMETRY_EVENTS_DAYS", 90, minimum=1)
-RETAIN_TRANSITIONS_DAYS = env_int("RETAIN_TRANSITIONS_DAYS", 180, minimum=1)
-RETAIN_ALERT_EVENTS_DAYS = env_int("RETAIN_ALERT_EVENTS_DAYS", 180, minimum=1)
-RETAIN_DELIVERY_ATTEMPTS_DAYS = env_int("RETAIN_DELIVERY_ATTEMPTS_DAYS", 90, minimum=1)
+RETAIN_TRANSCRIPTS_DAYS = env.whole_number("RETAIN_TRANSCRIPTS_DAYS", 90, minimum=1)
+RETAIN_EXECUTIONS_DAYS = env.whole_number("RETAIN_EXECUTIONS_DAYS", 90, minimum=1)
+RETAIN_TELEMETRY_EVENTS_DAYS = env.whole_number("RETAIN_TELEMETRY_EVENTS_DAYS", 90, minimum=1)
+RETAIN_TRANSITIONS_DAYS = env.whole_number("RETAIN_TRANSITIONS_DAYS", 180, minimum=1)
+RETAIN_ALERT_EVENTS_DAYS = env.whole_number("RETAIN_ALERT_EVENTS_DAYS", 180, minimum=1)
+RETAIN_DELIVERY_ATTEMPTS_DAYS = env.whole_number("RETAIN_DELIVERY_ATTEMPTS_DAYS", 90, minimum=1)
 # Rows per DELETE, and DELETEs per kind per run: a run's work is bounded; the rest waits a day.
-RETAIN_BATCH_SIZE = env_int("RETAIN_BATCH_SIZE", 1000, minimum=1)
-RETAIN_MAX_BATCHES = env_int("RETAIN_MAX_BATCHES", 1000, minimum=1)
+RETAIN_BATCH_SIZE = env.whole_number("RETAIN_BATCH_SIZE", 1000, minimum=1)
+RETAIN_MAX_BATCHES = env.whole_number("RETAIN_MAX_BATCHES", 1000, minimum=1)
 
 CELERY_BEAT_SCHEDULE = {
     "evaluate-planner-health": {
@@ -300,3 +300,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 86400.0,
     },
 }
+
+# Every problem above at once, each naming its variable.
+env.stop_if_invalid()

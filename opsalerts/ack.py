@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from opsalerts.config import load_ops_alerting_config
 from opsalerts.models import Alert
 
 ACK_SALT = "opsalerts.ack-link"
@@ -51,7 +52,8 @@ def ack_url_for(alert: Alert) -> str:
 def read_ack_token(token: str) -> AckLink:
     """The alert the token names; raises ``AckLinkError`` for tampered or expired tokens."""
     try:
-        data = signing.loads(token, salt=ACK_SALT, max_age=settings.OPS_ALERTING_ACK_TTL_SECONDS)
+        max_age = load_ops_alerting_config().ack_ttl_seconds
+        data = signing.loads(token, salt=ACK_SALT, max_age=max_age)
     except signing.SignatureExpired:
         raise AckLinkError(
             "expired",

@@ -10,6 +10,6 @@ class OpsAlertsConfig(AppConfig):
 
     def ready(self) -> None:
         from opsalerts import (
-            checks,  # noqa: F401  (registers the system check)
+            config,  # noqa: F401  (registers the Ops alerting settings block)
             tasks,  # noqa: F401  (registers the task names queued by name)
         )

@@ -9,12 +9,15 @@ import sys
 
 from django.conf import settings
 
-CHECK = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+CHECK = (
+    "from cognition.startup import start; start(); "
+    "from django.conf import settings; print(settings.DEBUG)"
+)
 
 
 def start_with(**env: str) -> subprocess.CompletedProcess[str]:
-    """Load the settings under this environment (none of this process's ``DJANGO_`` or ``OPS_``
-    variables) and print ``DEBUG``; a bad value exits non-zero naming the variable."""
+    """Start as every entry point does (``cognition.startup.start``) under this environment, with
+    none of this process's ``DJANGO_`` or ``OPS_`` variables, and print ``DEBUG``."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OPS_"))}
     environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", **env)
     return subprocess.run(

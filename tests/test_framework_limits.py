@@ -13,7 +13,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from cognition.agents.base import AgentService
 from cognition.agents.scripted import ScriptedAgent
-from planners.checks import check_planner_limits, refuse_bad_configuration
+from cognition.checks import check_configuration
+from cognition.startup import EX_CONFIG, refuse_invalid_configuration
 from planners.framework.context import PlannerContext
 from planners.framework.errors import PlannerLimitsError
 from planners.framework.limits import critique_budget_for, limit_problems, quotas_for
@@ -276,7 +277,7 @@ def test_unknown_planner_slug_in_settings_is_a_check_error(
 ) -> None:
     settings.PLANNER_QUOTAS = {"default": {}, "toy-titel": {"max_iterations": 2}}
 
-    errors = check_planner_limits()
+    errors = check_configuration()
 
     assert [e.id for e in errors] == ["planners.E002"]
     assert "unknown planner 'toy-titel'" in errors[0].msg
@@ -287,22 +288,27 @@ def test_manage_py_check_refuses_bad_limits(settings: SettingsWrapper) -> None:
     settings.PLANNER_QUOTAS = {"default": {"max_tokens": 0}}
 
     with pytest.raises(SystemCheckError, match=r"PLANNER_QUOTAS: default\.max_tokens"):
-        call_command("check", tags=["planners"])
+        call_command("check", tags=["configuration"])
 
 
-def test_worker_start_refuses_bad_limits(settings: SettingsWrapper) -> None:
+def test_worker_start_refuses_bad_limits(
+    settings: SettingsWrapper, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings.PLANNER_CRITIQUE = ["not", "an", "object"]
 
-    with pytest.raises(SystemExit, match="PLANNER_CRITIQUE: expected a JSON object"):
-        refuse_bad_configuration()
+    with pytest.raises(SystemExit) as stopped:
+        refuse_invalid_configuration()
+    assert stopped.value.code == EX_CONFIG
+    error = capsys.readouterr().err
+    assert "Configuration error: PLANNER_CRITIQUE: expected a JSON object" in error
 
 
 def test_valid_limits_pass_the_check(settings: SettingsWrapper) -> None:
     settings.PLANNER_CRITIQUE = {"default": {"enabled": True, "max_total": 4, "max_tokens": None}}
     settings.PLANNER_QUOTAS = {"default": {"max_iterations": 12, "max_queued_jobs": 50}}
 
-    assert check_planner_limits() == []
-    refuse_bad_configuration()
+    assert check_configuration() == []
+    refuse_invalid_configuration()
 
 
 def test_run_meeting_bad_limits_records_and_raises(

@@ -14,7 +14,7 @@ from pytest_django.fixtures import Settings
 
 from cognition.agents.base import AgentError, AgentReply, AgentService, ChatMessage
 from cognition.agents.scripted import ScriptedAgent
-from planners.checks import refuse_bad_configuration
+from cognition.startup import EX_CONFIG, refuse_invalid_configuration
 from planners.framework.base import PlannerBase, result_of
 from planners.framework.catalog import catalog
 from planners.framework.context import PlannerContext
@@ -141,14 +141,18 @@ def test_cancel_between_calls_stops_before_the_repair(toy: ToyPlanner) -> None:
     assert PlannerExecution.objects.get().outcome == "cancelled"
 
 
-def test_worker_refuses_to_start_with_bad_limits(settings: Settings) -> None:
+def test_worker_refuses_to_start_with_bad_limits(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings.PLANNER_QUOTAS = {"default": {"max_queued_jobs": 0}}
 
-    connected = [receiver for _, receiver in worker_init.receivers]
-    assert refuse_bad_configuration in connected
+    connected = [ref() for _, ref in worker_init.receivers]
+    assert refuse_invalid_configuration in connected
 
-    with pytest.raises(SystemExit, match=r"PLANNER_QUOTAS: default\.max_queued_jobs"):
-        refuse_bad_configuration(sender=None)
+    with pytest.raises(SystemExit) as stopped:
+        refuse_invalid_configuration(sender=None)
+    assert stopped.value.code == EX_CONFIG
+    assert "Configuration error: PLANNER_QUOTAS: default.max_queued_jobs" in capsys.readouterr().err
 
 
 # -- a two-step planner ----------------------------------------------------------------------

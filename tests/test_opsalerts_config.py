@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -9,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 
-from opsalerts.checks import check_ops_alerting_settings
+from cognition.checks import check_configuration
+from cognition.startup import EX_CONFIG, refuse_invalid_configuration
 from opsalerts.config import load_ops_alerting_config, parse_ops_alerting, validate_ops_alerting
-from opsalerts.signals import refuse_invalid_ops_alerting
 from tests.servers import SIGNING_SECRET
 
 VALID_ROUTES = json.dumps(
@@ -213,7 +214,7 @@ def test_every_problem_is_reported_at_once(ops: Any) -> None:
 
 def test_system_check_reports_errors_with_ids(ops: Any) -> None:
     ops.OPS_ALERTING_DEBOUNCE_SECONDS = "-1"
-    errors = check_ops_alerting_settings()
+    errors = check_configuration()
     assert [(e.id, e.msg) for e in errors] == [
         ("opsalerts.E003", "OPS_ALERTING_DEBOUNCE_SECONDS: must not be negative, got -1.")
     ]
@@ -222,13 +223,18 @@ def test_system_check_reports_errors_with_ids(ops: Any) -> None:
         call_command("check")
 
 
-def test_worker_and_beat_refuse_to_start_on_invalid_configuration(ops: Any) -> None:
+def test_worker_and_beat_refuse_to_start_on_invalid_configuration(
+    ops: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     ops.OPS_ALERTING_REPEAT_SECONDS = "-10"
     with pytest.raises(SystemExit) as stopped:
-        refuse_invalid_ops_alerting()
-    assert "OPS_ALERTING_REPEAT_SECONDS: must not be negative, got -10." in str(stopped.value)
-    ops.OPS_ALERTING_REPEAT_SECONDS = "60"
-    refuse_invalid_ops_alerting()  # valid: returns quietly
+        refuse_invalid_configuration()
+    assert stopped.value.code == EX_CONFIG
+    assert capsys.readouterr().err == (
+        "Configuration error: OPS_ALERTING_REPEAT_SECONDS: must not be negative, got -10.\n"
+    )
+    ops.OPS_ALERTING_REPEAT_SECONDS = "600"
+    refuse_invalid_configuration()  # valid: returns quietly
 
 
 def test_check_command_prints_masked_configuration_and_verdict(
@@ -272,3 +278,67 @@ def test_check_command_exits_non_zero_and_lists_problems_when_invalid(
     assert "INVALID: 2 problem(s)" in err
     assert "(opsalerts.E003) OPS_ALERTING_DEBOUNCE_SECONDS: must not be negative, got -1." in err
     assert "(opsalerts.E008) OPS_ALERTING_SIGNING_SECRET" in err
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "hunter2",
+        "whsec_abc",
+        "whsec_" + base64.b64encode(b"twenty-three bytes only").decode(),
+        "whsec_" + base64.b64encode(b"x" * 32).decode() + "!",
+    ],
+)
+def test_signing_secret_must_be_whsec_and_base64_of_at_least_24_bytes(
+    ops: Any, secret: str
+) -> None:
+    ops.OPS_ALERTING_SIGNING_SECRET = secret
+    assert codes() == ["opsalerts.E010"]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        SIGNING_SECRET,
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",  # the README's example: 24 bytes
+        "whsec_" + base64.b64encode(b"y" * 64).decode(),
+    ],
+)
+def test_standard_webhooks_secrets_of_24_bytes_or_more_are_valid(ops: Any, secret: str) -> None:
+    ops.OPS_ALERTING_SIGNING_SECRET = secret
+    assert validate_ops_alerting() == []
+
+
+def test_repeat_shorter_than_debounce_is_refused(ops: Any) -> None:
+    ops.OPS_ALERTING_REPEAT_SECONDS = "10"
+    assert validate_ops_alerting() == [
+        "OPS_ALERTING_REPEAT_SECONDS: must be at least OPS_ALERTING_DEBOUNCE_SECONDS (300), "
+        "got 10 (0 turns repeats off)."
+    ]
+    assert codes() == ["opsalerts.E003"]
+
+
+@pytest.mark.parametrize("repeat", ["0", "300", "14400"])
+def test_repeat_off_or_at_least_debounce_is_valid(ops: Any, repeat: str) -> None:
+    ops.OPS_ALERTING_REPEAT_SECONDS = repeat
+    assert validate_ops_alerting() == []
+
+
+def test_repeat_is_not_judged_against_a_debounce_that_was_refused(ops: Any) -> None:
+    ops.OPS_ALERTING_DEBOUNCE_SECONDS = "soon"
+    ops.OPS_ALERTING_REPEAT_SECONDS = "10"
+    assert validate_ops_alerting() == [
+        "OPS_ALERTING_DEBOUNCE_SECONDS: expected a whole number, got 'soon'."
+    ]
+
+
+def test_enabled_that_is_not_true_or_false_is_refused(ops: Any) -> None:
+    ops.OPS_ALERTING_ENABLED = "maybe"
+    assert validate_ops_alerting() == ["OPS_ALERTING_ENABLED: expected true or false, got 'maybe'."]
+
+
+def test_configuration_is_parsed_once_and_again_when_a_setting_changes(ops: Any) -> None:
+    first = load_ops_alerting_config()
+    assert load_ops_alerting_config() is first
+    ops.OPS_ALERTING_DEBOUNCE_SECONDS = "60"
+    assert load_ops_alerting_config().debounce_seconds == 60

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cognition.startup import EX_CONFIG
 from tests.startup import start_with
 
 
@@ -47,8 +48,9 @@ def test_bad_environment_value_stops_start_up_naming_the_variable(
     env: dict[str, str], message: str
 ) -> None:
     result = start_with(**env)
-    assert result.returncode != 0
-    assert message in result.stderr
+    assert result.returncode == EX_CONFIG
+    assert f"Configuration error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_defaults_start_in_dev_with_debug_on() -> None:

@@ -28,6 +28,7 @@ from planners.health import PlannerHealthReport, build_health_report
 from planners.models import PlannerExecution, PlannerOutcome
 from planners.pipeline.registry import pipelines
 from planners.rollouts import runbook
+from planners.rollouts.config import rollout_settings
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def check_ops_config_valid(ctx: CheckContext) -> CheckResult:
 
 def check_synthetic_alert_acknowledged(ctx: CheckContext) -> CheckResult:
     """A synthetic alert for this planner was acknowledged within the evidence window."""
-    max_age = settings.ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS
+    max_age = rollout_settings.get().ack_evidence_max_age_seconds
     since = ctx.now - timedelta(seconds=max_age)
     alert = (
         Alert.objects.filter(

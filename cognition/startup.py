@@ -1,0 +1,98 @@
+"""Start-up of every entry point: load the settings, validate the configuration, reach the database.
+
+``manage.py``, ``cognition/wsgi.py`` and the Celery worker and beat (``cognition/celery.py``)
+start through here. A configuration problem is printed as one ``Configuration error: VAR:
+problem`` line each on stderr, with no traceback, and the process exits with ``EX_CONFIG`` (78,
+from BSD's sysexits.h), which no command uses for anything else: ``planner_health`` exits 0, 1,
+2 (and 3 for a bad ``--plan``), so a cron job never reads a broken deploy as "degraded".
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+import django
+from celery.utils.log import LoggingProxy
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+from cognition.config import ConfigurationError, Problem
+from cognition.typed_settings import validate_configuration
+
+EX_CONFIG = 78
+
+
+def exit_on_configuration_error(error: ConfigurationError) -> NoReturn:
+    for problem in error.problems:
+        sys.stderr.write(f"Configuration error: {problem.message}\n")
+    sys.stderr.flush()
+    sys.exit(EX_CONFIG)
+
+
+def load_settings() -> None:
+    """Import the settings module now, so its ``ConfigurationError`` surfaces here."""
+    _ = settings.INSTALLED_APPS
+
+
+def check_database() -> None:
+    """Connect once: an unreachable server is a configuration error naming ``DATABASE_URL``.
+
+    SQLite is not probed: connecting would create the file, and its folder is checked when the
+    settings load."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor == "sqlite":
+        return
+    try:
+        connection.ensure_connection()
+    except DatabaseError as error:
+        problem = Problem(_cannot_connect(connection.settings_dict, error))
+        raise ConfigurationError([problem]) from error
+    finally:
+        # A worker forks after this, and runconsole starts children: no shared socket.
+        connection.close()
+
+
+def _cannot_connect(database: dict[str, Any], error: Exception) -> str:
+    where = f"{database.get('HOST') or 'localhost'}:{database.get('PORT') or 'default port'}"
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return (
+        f"DATABASE_URL: cannot connect to the database {database.get('NAME')!r} at {where} "
+        f"({reason})."
+    )
+
+
+def start(*, validate: bool = True, reach_database: bool = True) -> None:
+    """Load the settings and set Django up; unless told otherwise, validate every typed settings
+    block and reach the database. Exits with ``EX_CONFIG`` on any configuration problem."""
+    try:
+        load_settings()
+        django.setup()
+        if validate:
+            validate_configuration()
+        if reach_database:
+            check_database()
+    except ConfigurationError as error:
+        exit_on_configuration_error(error)
+
+
+def load_settings_or_exit(**kwargs: Any) -> None:
+    """Connected to the Celery app's ``on_configure``: Celery reads its configuration from the
+    Django settings before any worker signal, and would print a bad value as a traceback."""
+    try:
+        load_settings()
+    except ConfigurationError as error:
+        exit_on_configuration_error(error)
+
+
+def refuse_invalid_configuration(**kwargs: Any) -> None:
+    """Connected to ``worker_init`` and ``beat_init``. Celery logs and swallows an exception
+    from a signal handler, but not ``SystemExit``, so the process stops here."""
+    redirected = sys.stderr
+    if isinstance(redirected, LoggingProxy) and sys.__stderr__ is not None:
+        # Beat has already pointed stderr at its logger; the lines belong on the terminal.
+        sys.stderr = sys.__stderr__
+    try:
+        start()
+    finally:
+        sys.stderr = redirected

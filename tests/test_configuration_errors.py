@@ -1,0 +1,205 @@
+"""A bad configuration stops every entry point with one line per problem, exit 78, no traceback.
+
+Each case runs the real process: ``manage.py planner_health`` (whose own codes 0, 1, 2 a cron
+job reads as healthy, degraded, critical), ``manage.py check``, the WSGI module and a Celery
+worker and beat.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from cognition.startup import EX_CONFIG
+from tests.servers import SIGNING_SECRET
+
+CONFIG_PREFIXES = ("DJANGO_", "OPS_", "PLANNER_", "HEALTH_", "DATABASE_", "DEBUG", "DEPLOY_")
+
+
+def run(command: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", VAR_DIR=str(tmp_path), **env)
+    return subprocess.run(
+        command,
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "manage.py", *args], tmp_path, **env)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("Configuration error:")]
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *lines: str) -> None:
+    assert result.returncode == EX_CONFIG, result.stderr
+    assert error_lines(result.stderr) == [f"Configuration error: {line}" for line in lines]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG: expected true or false, got 'maybe'."),
+        (
+            {"DATABASE_URL": "nonsense://"},
+            "DATABASE_URL: expected a sqlite:// or postgres:// URL, got scheme 'nonsense'.",
+        ),
+        (
+            {"PLANNER_QUOTAS": "not json"},
+            "PLANNER_QUOTAS: not valid JSON (Expecting value at char 0).",
+        ),
+        (
+            {"DEPLOY_ENVIRONMENT": "prod"},
+            "DEPLOY_ENVIRONMENT: expected one of dev, staging, production, got 'prod'.",
+        ),
+        (
+            {"HEALTH_STALE_BACKLOG_SECONDS": "0"},
+            "HEALTH_STALE_BACKLOG_SECONDS: must be at least 1, got 0.",
+        ),
+        (
+            {"OPS_ALERTING_ENABLED": "maybe"},
+            "OPS_ALERTING_ENABLED: expected true or false, got 'maybe'.",
+        ),
+        (
+            {"OPS_ALERTING_REPEAT_SECONDS": "10"},
+            "OPS_ALERTING_REPEAT_SECONDS: must be at least OPS_ALERTING_DEBOUNCE_SECONDS (300), "
+            "got 10 (0 turns repeats off).",
+        ),
+        (
+            {"OPS_ALERTING_SIGNING_SECRET": "whsec_abc"},
+            "OPS_ALERTING_SIGNING_SECRET: not a Standard Webhooks secret (expected whsec_ followed "
+            "by base64 of at least 24 random bytes).",
+        ),
+    ],
+)
+def test_bad_value_stops_planner_health_with_one_line_and_exit_78(
+    tmp_path: Path, env: dict[str, str], line: str
+) -> None:
+    assert_refused(manage(tmp_path, "planner_health", **env), line)
+
+
+def test_every_problem_is_printed_at_once(tmp_path: Path) -> None:
+    result = manage(
+        tmp_path,
+        "planner_health",
+        DEBUG="maybe",
+        HEALTH_STALE_BACKLOG_SECONDS="0",
+    )
+    assert_refused(
+        result,
+        "DEBUG: expected true or false, got 'maybe'.",
+        "HEALTH_STALE_BACKLOG_SECONDS: must be at least 1, got 0.",
+    )
+
+
+def test_every_settings_block_problem_is_printed_at_once(tmp_path: Path) -> None:
+    result = manage(
+        tmp_path,
+        "planner_health",
+        OPS_ALERTING_ENABLED="true",
+        OPS_ALERTING_MAX_ATTEMPTS="many",
+        PLANNER_QUOTAS='{"default": {"max_tokens": 0}}',
+    )
+    assert_refused(
+        result,
+        "OPS_ALERTING_MAX_ATTEMPTS: expected a whole number, got 'many'.",
+        "OPS_ALERTING_WEBHOOK_URL: OPS_ALERTING_ENABLED is true but no webhook URL is configured "
+        "(set OPS_ALERTING_WEBHOOK_URL or a route in OPS_ALERTING_ROUTES).",
+        "PLANNER_QUOTAS: default.max_tokens must be a positive whole number (unset means "
+        "unlimited), got 0.",
+    )
+
+
+def test_unreachable_database_names_the_variable_and_the_connection_problem(
+    tmp_path: Path,
+) -> None:
+    result = manage(tmp_path, "planner_health", DATABASE_URL="postgres://postgres@127.0.0.1:1/x")
+    assert result.returncode == EX_CONFIG, result.stderr
+    [line] = error_lines(result.stderr)
+    assert line.startswith(
+        "Configuration error: DATABASE_URL: cannot connect to the database 'x' at 127.0.0.1:1 ("
+    )
+    assert "refused" in line.lower()
+    assert "Traceback" not in result.stderr
+
+
+def test_sqlite_database_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "no-such-folder" / "db.sqlite3"
+    result = manage(tmp_path, "planner_health", DATABASE_URL=f"sqlite:///{path}")
+    assert_refused(
+        result,
+        f"DATABASE_URL: the folder of the SQLite database {path} does not exist ({path.parent}).",
+    )
+
+
+def test_manage_py_check_prints_the_same_line(tmp_path: Path) -> None:
+    result = manage(tmp_path, "check", OPS_ALERTING_DEBOUNCE_SECONDS="-1")
+    assert_refused(result, "OPS_ALERTING_DEBOUNCE_SECONDS: must not be negative, got -1.")
+
+
+def test_wsgi_application_refuses_an_invalid_ops_alerting_configuration(tmp_path: Path) -> None:
+    result = run(
+        [sys.executable, "-c", "import cognition.wsgi"],
+        tmp_path,
+        DEPLOY_ENVIRONMENT="staging",
+        SECRET_KEY="s3cret-for-test",
+        OPS_ALERTING_ENABLED="true",
+        OPS_ALERTING_WEBHOOK_URL="https://hooks.example.test/ops",
+    )
+    assert_refused(
+        result,
+        "OPS_ALERTING_SIGNING_SECRET: required when OPS_ALERTING_ENABLED is true outside dev "
+        "(DEPLOY_ENVIRONMENT=staging).",
+    )
+
+
+def test_wsgi_application_starts_with_a_valid_configuration(tmp_path: Path) -> None:
+    result = run(
+        [sys.executable, "-c", "import cognition.wsgi; print('ready')"],
+        tmp_path,
+        OPS_ALERTING_ENABLED="true",
+        OPS_ALERTING_WEBHOOK_URL="https://hooks.example.test/ops",
+        OPS_ALERTING_SIGNING_SECRET=SIGNING_SECRET,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ready"
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (
+            {"OPS_ALERTING_REPEAT_SECONDS": "10"},
+            "OPS_ALERTING_REPEAT_SECONDS: must be at least OPS_ALERTING_DEBOUNCE_SECONDS (300), "
+            "got 10 (0 turns repeats off).",
+        ),
+        ({"DEBUG": "maybe"}, "DEBUG: expected true or false, got 'maybe'."),
+    ],
+)
+@pytest.mark.parametrize("program", ["worker", "beat"])
+def test_celery_refuses_to_start_at_once(
+    tmp_path: Path, program: str, env: dict[str, str], line: str
+) -> None:
+    command = [sys.executable, "-m", "celery", "-A", "cognition", program, "--loglevel", "warning"]
+    if program == "beat":
+        command += ["--schedule", str(tmp_path / "beat-schedule")]
+    assert_refused(run(command, tmp_path, **env), line)
+
+
+def test_check_ops_alerting_still_explains_an_invalid_configuration(tmp_path: Path) -> None:
+    result = manage(tmp_path, "check_ops_alerting", OPS_ALERTING_REPEAT_SECONDS="10")
+    assert result.returncode == 1
+    assert "INVALID: 1 problem(s)" in result.stderr
+    assert "(opsalerts.E003) OPS_ALERTING_REPEAT_SECONDS: must be at least" in result.stderr
