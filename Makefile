@@ -1,16 +1,33 @@
 # Two commands do everything on a fresh machine: `make run` and `make test`.
+# Use another interpreter with `make run PYTHON=python3.11`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
+# pyproject.toml's requires-python, and the Python the lock files are compiled for.
+PYTHON_VERSION := 3.11
 # Pinned so that the same lock installs the same way everywhere.
 PIP_VERSION := 26.3
 PIP_TOOLS_VERSION := 7.6.2
 
 .PHONY: install install-test install-dev run worker test lint typecheck check bench lock clean
 
+# A .venv made by another Python, or whose Python has since been removed, would stay broken:
+# when its interpreter is not $(PYTHON_VERSION), the venv is rebuilt (and so is everything in it).
+VENV_PYTHON := $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(VENV_PYTHON),$(PYTHON_VERSION))
+.PHONY: $(BIN)/python
+endif
+
 $(BIN)/python:
+	@found=$$($(PYTHON) -c 'import sys; print("is Python %d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	if [ "$$found" != "is Python $(PYTHON_VERSION)" ]; then \
+		echo "$(PYTHON) $${found:-was not found}; this project needs Python $(PYTHON_VERSION) (make $(or $(MAKECMDGOALS),run) PYTHON=python$(PYTHON_VERSION))." >&2; \
+		exit 1; \
+	fi
+	@if [ -d $(VENV) ]; then echo "$(VENV) is not a Python $(PYTHON_VERSION) venv: rebuilding it with $(PYTHON)."; fi
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
 
@@ -65,5 +82,6 @@ lock: $(BIN)/python
 	$(PIP_COMPILE) --extra test -c requirements/run.txt -o requirements/test.txt pyproject.toml
 	$(PIP_COMPILE) --extra test --extra dev -c requirements/test.txt -o requirements/dev.txt pyproject.toml
 
+## Remove the venv and everything the console keeps in var/ (database, broker, login, results).
 clean:
-	rm -rf var/test-db var/screenshots .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
