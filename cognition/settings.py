@@ -153,8 +153,10 @@ LOGGING = {
 
 # --- Celery -----------------------------------------------------------------------------------
 # Default: kombu's filesystem transport under var/, so a laptop needs no broker server.
-# Redis (redis://...) or RabbitMQ (amqp://...) URLs work unchanged.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# Redis (redis://...) or RabbitMQ (amqp://...) URLs work unchanged. The filesystem broker's
+# address is its folders below; the URL names a host only because kombu warns on every publish
+# without one ("No hostname was supplied").
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.split("://", 1)[0] not in {"filesystem", "redis", "rediss", "amqp", "pyamqp"}:
     raise ImproperlyConfigured(
         "CELERY_BROKER_URL: expected filesystem://, redis://, rediss:// or amqp://, "

@@ -86,7 +86,7 @@ def _run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "VAR_DIR": str(project / "var"),
         "DATABASE_URL": f"sqlite:///{project / 'var' / 'db.sqlite3'}",
-        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_BROKER_URL": "filesystem://localhost/",
         "CELERY_FILESYSTEM_BROKER_DIR": str(project / "var" / "broker"),
         "DEPLOY_ENVIRONMENT": "dev",
     }

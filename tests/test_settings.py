@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -16,7 +17,7 @@ def start_with(check: str = CHECK, **env: str) -> subprocess.CompletedProcess[st
     environment = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "OPS_")) and k not in {"PORT", "PUBLIC_BASE_URL"}
+        if not k.startswith(("DJANGO_", "OPS_", "CELERY_")) and k not in {"PORT", "PUBLIC_BASE_URL"}
     }
     environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", **env)
     return subprocess.run(
@@ -103,3 +104,16 @@ def test_public_base_url_follows_port_unless_set() -> None:
     assert start_with(PRINT_PUBLIC_BASE_URL, PORT="8001").stdout.strip() == "http://127.0.0.1:8001"
     explicit = start_with(PRINT_PUBLIC_BASE_URL, PORT="8001", PUBLIC_BASE_URL="https://ops.test/")
     assert explicit.stdout.strip() == "https://ops.test"
+
+
+PUBLISH = (
+    "import django; django.setup(); from planners.tasks import sweep_stale_backlog; "
+    "sweep_stale_backlog.delay()"
+)
+
+
+def test_publishing_on_the_default_filesystem_broker_logs_no_warning(tmp_path: Path) -> None:
+    result = start_with(PUBLISH, VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "broker" / "queue").iterdir()), "the task was not published"
+    assert "WARNING" not in result.stderr
