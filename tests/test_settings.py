@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -17,11 +18,15 @@ CHECK = (
 )
 
 
-def start_with(**env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OPS_"))}
+def start_with(check: str = CHECK, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "OPS_", "CELERY_")) and k not in {"PORT", "PUBLIC_BASE_URL"}
+    }
     environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", **env)
     return subprocess.run(
-        [sys.executable, "-c", CHECK],
+        [sys.executable, "-c", check],
         cwd=settings.BASE_DIR,
         env=environment,
         capture_output=True,
@@ -52,6 +57,8 @@ def start_with(**env: str) -> subprocess.CompletedProcess[str]:
             {"OPENAI_BASE_URL": "ftp://models.local"},
             "OPENAI_BASE_URL: expected an http:// or https:// URL",
         ),
+        ({"PORT": "http"}, "PORT: expected a whole number, got 'http'"),
+        ({"PORT": "70000"}, "PORT: must be at most 65535, got 70000"),
         ({"CELERY_BROKER_URL": "kafka://127.0.0.1"}, "CELERY_BROKER_URL: expected filesystem://"),
         ({"BACKLOG_STALE_AFTER_SECONDS": "0"}, "BACKLOG_STALE_AFTER_SECONDS: must be at least 1"),
         ({"PLANNER_QUOTAS": "{not json"}, "PLANNER_QUOTAS: not valid JSON"),
@@ -90,3 +97,29 @@ def test_production_starts_with_a_secret_key_and_debug_off() -> None:
 def test_a_one_value_scene_word_range_is_allowed() -> None:
     result = start_with(SCENE_MIN_WORDS="800", SCENE_MAX_WORDS="800")
     assert result.returncode == 0, result.stderr
+
+
+PRINT_PUBLIC_BASE_URL = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.PUBLIC_BASE_URL)"
+)
+
+
+def test_public_base_url_follows_port_unless_set() -> None:
+    assert start_with(PRINT_PUBLIC_BASE_URL).stdout.strip() == "http://127.0.0.1:8000"
+    assert start_with(PRINT_PUBLIC_BASE_URL, PORT="8001").stdout.strip() == "http://127.0.0.1:8001"
+    explicit = start_with(PRINT_PUBLIC_BASE_URL, PORT="8001", PUBLIC_BASE_URL="https://ops.test/")
+    assert explicit.stdout.strip() == "https://ops.test"
+
+
+PUBLISH = (
+    "import django; django.setup(); from planners.tasks import sweep_stale_backlog; "
+    "sweep_stale_backlog.delay()"
+)
+
+
+def test_publishing_on_the_default_filesystem_broker_logs_no_warning(tmp_path: Path) -> None:
+    result = start_with(PUBLISH, VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "broker" / "queue").iterdir()), "the task was not published"
+    assert "WARNING" not in result.stderr
