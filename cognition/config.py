@@ -110,7 +110,9 @@ class Environment:
             return default
         return parsed
 
-    def whole_number(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def whole_number(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         value = self.raw(name)
         if value is None or value == "":
             return default
@@ -121,6 +123,9 @@ class Environment:
             return default
         if minimum is not None and number < minimum:
             self.refuse(f"{name}: must be at least {minimum}, got {number}.")
+            return default
+        if maximum is not None and number > maximum:
+            self.refuse(f"{name}: must be at most {maximum}, got {number}.")
             return default
         return number
 

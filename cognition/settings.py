@@ -35,7 +35,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.items("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.items("CSRF_TRUSTED_ORIGINS", [])
-PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# The port `manage.py runconsole` (`make run`) serves on; absolute links follow it unless set.
+PORT = env.whole_number("PORT", 8000, minimum=1, maximum=65535)
+PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -151,8 +153,10 @@ LOGGING = {
 
 # --- Celery -----------------------------------------------------------------------------------
 # Default: kombu's filesystem transport under var/, so a laptop needs no broker server.
-# Redis (redis://...) or RabbitMQ (amqp://...) URLs work unchanged.
-CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", "filesystem://")
+# Redis (redis://...) or RabbitMQ (amqp://...) URLs work unchanged. The filesystem broker's
+# address is its folders below; the URL names a host only because kombu warns on every publish
+# without one ("No hostname was supplied").
+CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.split("://", 1)[0] not in {"filesystem", "redis", "rediss", "amqp", "pyamqp"}:
     env.refuse(
         "CELERY_BROKER_URL: expected filesystem://, redis://, rediss:// or amqp://, "

@@ -15,13 +15,18 @@ CHECK = (
 )
 
 
-def start_with(**env: str) -> subprocess.CompletedProcess[str]:
-    """Start as every entry point does (``cognition.startup.start``) under this environment, with
-    none of this process's ``DJANGO_`` or ``OPS_`` variables, and print ``DEBUG``."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OPS_"))}
+def start_with(check: str = CHECK, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``check`` (by default: start as every entry point does, ``cognition.startup.start``,
+    and print ``DEBUG``) under this environment, with none of this process's ``DJANGO_``,
+    ``OPS_``, ``CELERY_``, ``PORT`` or ``PUBLIC_BASE_URL`` settings."""
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "OPS_", "CELERY_")) and k not in {"PORT", "PUBLIC_BASE_URL"}
+    }
     environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", **env)
     return subprocess.run(
-        [sys.executable, "-c", CHECK],
+        [sys.executable, "-c", check],
         cwd=settings.BASE_DIR,
         env=environment,
         capture_output=True,

@@ -207,7 +207,7 @@ def _env(project: Path, **extra: str) -> dict[str, str]:
         **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))},
         "VAR_DIR": str(project / "var"),
         "DATABASE_URL": f"sqlite:///{project / 'var' / 'db.sqlite3'}",
-        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_BROKER_URL": "filesystem://localhost/",
         "CELERY_FILESYSTEM_BROKER_DIR": str(project / "var" / "broker"),
         "DEPLOY_ENVIRONMENT": "dev",
         **extra,

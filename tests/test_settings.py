@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cognition.startup import EX_CONFIG
@@ -30,6 +32,8 @@ from tests.startup import start_with
             {"OPENAI_BASE_URL": "ftp://models.local"},
             "OPENAI_BASE_URL: expected an http:// or https:// URL",
         ),
+        ({"PORT": "http"}, "PORT: expected a whole number, got 'http'"),
+        ({"PORT": "70000"}, "PORT: must be at most 65535, got 70000"),
         ({"CELERY_BROKER_URL": "kafka://127.0.0.1"}, "CELERY_BROKER_URL: expected filesystem://"),
         ({"BACKLOG_STALE_AFTER_SECONDS": "0"}, "BACKLOG_STALE_AFTER_SECONDS: must be at least 1"),
         ({"PLANNER_QUOTAS": "{not json"}, "PLANNER_QUOTAS: not valid JSON"),
@@ -68,3 +72,29 @@ def test_production_starts_with_a_secret_key_and_debug_off() -> None:
 def test_a_one_value_scene_word_range_is_allowed() -> None:
     result = start_with(SCENE_MIN_WORDS="800", SCENE_MAX_WORDS="800")
     assert result.returncode == 0, result.stderr
+
+
+PRINT_PUBLIC_BASE_URL = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.PUBLIC_BASE_URL)"
+)
+
+
+def test_public_base_url_follows_port_unless_set() -> None:
+    assert start_with(PRINT_PUBLIC_BASE_URL).stdout.strip() == "http://127.0.0.1:8000"
+    assert start_with(PRINT_PUBLIC_BASE_URL, PORT="8001").stdout.strip() == "http://127.0.0.1:8001"
+    explicit = start_with(PRINT_PUBLIC_BASE_URL, PORT="8001", PUBLIC_BASE_URL="https://ops.test/")
+    assert explicit.stdout.strip() == "https://ops.test"
+
+
+PUBLISH = (
+    "import django; django.setup(); from planners.tasks import sweep_stale_backlog; "
+    "sweep_stale_backlog.delay()"
+)
+
+
+def test_publishing_on_the_default_filesystem_broker_logs_no_warning(tmp_path: Path) -> None:
+    result = start_with(PUBLISH, VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "broker" / "queue").iterdir()), "the task was not published"
+    assert "WARNING" not in result.stderr

@@ -22,11 +22,23 @@ from cognition.console_login import ensure_console_login
 from planners.demo import ensure_demo_pipeline
 
 
+def public_base_url(addr: str) -> str:
+    """The URL a browser on this machine reaches `runserver ADDR` at."""
+    host, _, port = addr.rpartition(":")
+    if host in {"", "0", "0.0.0.0", "[::]"}:
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
 class Command(BaseCommand):
     help = "Serve the console with a Celery worker and beat (what `make run` does)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port to serve on")
+        parser.add_argument(
+            "--addr",
+            default=f"127.0.0.1:{settings.PORT}",
+            help="host:port to serve on (default: 127.0.0.1 and $PORT, 8000)",
+        )
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
         parser.add_argument("--no-worker", action="store_true", help="serve the web app only")
 
@@ -38,6 +50,9 @@ class Command(BaseCommand):
             call_command("collectstatic", interactive=False, verbosity=0)
         login = ensure_console_login()
         self._print_login(login.username, login.password, options["addr"])
+        if "PUBLIC_BASE_URL" not in os.environ:
+            # The web server and the worker (alert links) point at the server started here.
+            os.environ["PUBLIC_BASE_URL"] = public_base_url(options["addr"])
 
         processes: dict[str, subprocess.Popen[bytes]] = {}
         if not options["no_worker"]:
