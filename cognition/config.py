@@ -57,6 +57,14 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def env_optional_int(name: str, *, minimum: int) -> int | None:
+    """A whole number of at least ``minimum``, or None when unset or empty (no limit)."""
+    value = _raw(name)
+    if value is None or value == "":
+        return None
+    return env_int(name, minimum, minimum=minimum)
+
+
 def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
     value = _raw(name)
     if value is None or value == "":

@@ -19,6 +19,7 @@ from cognition.config import (
     env_int,
     env_json,
     env_list,
+    env_optional_int,
     env_str,
     env_url,
 )
@@ -188,6 +189,11 @@ OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 AGENT_MODEL = env_str("AGENT_MODEL", "gpt-4o-mini")
 AGENT_TIMEOUT_SECONDS = env_float("AGENT_TIMEOUT_SECONDS", 60.0, minimum=0.1)
 AGENT_RETRY_BACKOFF_SECONDS = env_float("AGENT_RETRY_BACKOFF_SECONDS", 1.0, minimum=0)
+# Provider limits per agent backend, shared by every worker (cognition.agents.limits): calls in
+# flight at once, and requests and tokens per minute (unset: unlimited).
+AGENT_MAX_CONCURRENCY = env_int("AGENT_MAX_CONCURRENCY", 64, minimum=1)
+AGENT_REQUESTS_PER_MINUTE = env_optional_int("AGENT_REQUESTS_PER_MINUTE", minimum=1)
+AGENT_TOKENS_PER_MINUTE = env_optional_int("AGENT_TOKENS_PER_MINUTE", minimum=1)
 # Seconds the scripted agent waits before each reply: makes a phase slow enough to watch or to
 # kill a worker in the middle of it (tests); 0 in normal use.
 SCRIPTED_AGENT_DELAY_SECONDS = env_float("SCRIPTED_AGENT_DELAY_SECONDS", 0.0, minimum=0)

@@ -47,6 +47,16 @@ def start_with(**env: str) -> subprocess.CompletedProcess[str]:
             {"OPENAI_BASE_URL": "ftp://models.local"},
             "OPENAI_BASE_URL: expected an http:// or https:// URL",
         ),
+        ({"AGENT_MAX_CONCURRENCY": "0"}, "AGENT_MAX_CONCURRENCY: must be at least 1, got 0"),
+        (
+            {"AGENT_REQUESTS_PER_MINUTE": "0"},
+            "AGENT_REQUESTS_PER_MINUTE: must be at least 1, got 0",
+        ),
+        (
+            {"AGENT_TOKENS_PER_MINUTE": "-5"},
+            "AGENT_TOKENS_PER_MINUTE: must be at least 1, got -5",
+        ),
+        ({"AGENT_TOKENS_PER_MINUTE": "lots"}, "AGENT_TOKENS_PER_MINUTE: expected a whole number"),
         ({"CELERY_BROKER_URL": "kafka://127.0.0.1"}, "CELERY_BROKER_URL: expected filesystem://"),
         ({"BACKLOG_STALE_AFTER_SECONDS": "0"}, "BACKLOG_STALE_AFTER_SECONDS: must be at least 1"),
         ({"PLANNER_QUOTAS": "{not json"}, "PLANNER_QUOTAS: not valid JSON"),
@@ -83,4 +93,15 @@ def test_production_starts_with_a_secret_key_and_debug_off() -> None:
 
 def test_a_one_value_scene_word_range_is_allowed() -> None:
     result = start_with(SCENE_MIN_WORDS="800", SCENE_MAX_WORDS="800")
+    assert result.returncode == 0, result.stderr
+
+
+def test_provider_limits_default_to_64_calls_in_flight_and_no_rate_limits() -> None:
+    assert settings.AGENT_MAX_CONCURRENCY == 64
+    assert settings.AGENT_REQUESTS_PER_MINUTE is None
+    assert settings.AGENT_TOKENS_PER_MINUTE is None
+
+
+def test_empty_rate_limit_means_unlimited() -> None:
+    result = start_with(AGENT_REQUESTS_PER_MINUTE="", AGENT_TOKENS_PER_MINUTE="90000")
     assert result.returncode == 0, result.stderr
