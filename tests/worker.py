@@ -80,8 +80,10 @@ class CeleryWorker:
         self.log_path: Path | None = None
         self._starts = 0
 
-    def start(self, extra_env: dict[str, str] | None = None) -> CeleryWorker:
-        """Start a worker (two prefork children) and wait until it consumes."""
+    def start(
+        self, extra_env: dict[str, str] | None = None, *, concurrency: int = 2
+    ) -> CeleryWorker:
+        """Start a worker (``concurrency`` prefork children) and wait until it consumes."""
         assert self.process is None, "a worker is already running"
         self._starts += 1
         self.log_path = self.log_dir / f"worker-{self._starts}.log"
@@ -96,7 +98,7 @@ class CeleryWorker:
                     "--pool",
                     "prefork",
                     "-c",
-                    "2",
+                    str(concurrency),
                     "-l",
                     "info",
                     "--without-gossip",
