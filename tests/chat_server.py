@@ -1,9 +1,9 @@
 """A real HTTP server on 127.0.0.1 speaking the OpenAI chat protocol, for the ``openai`` backend.
 
-Every test module can ask for the ``chat_server`` fixture (the conftest imports it). The server
-answers each POST with the next canned response (the last one repeats), or with what ``answer``
-returns for the request when it is set; it counts the calls in flight and notes when each
-arrived, so tests can check what reached the provider and when.
+Import the ``chat_server`` fixture into a test module (listing it in the module's ``__all__``).
+The server answers each POST with the next canned response (the last one repeats), or with what
+``answer`` returns for the request when it is set; it counts the calls in flight and notes when
+each arrived, so tests can check what reached the provider and when.
 """
 
 from __future__ import annotations

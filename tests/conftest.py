@@ -17,8 +17,6 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
-from tests.chat_server import chat_server  # noqa: F401  (a fixture every module may use)
-
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM_PATH = "/usr/bin/chromium"
 

@@ -10,7 +10,9 @@ import pytest
 
 from cognition.agents.base import AgentError, ChatMessage
 from cognition.agents.openai import OpenAIChatAgent
-from tests.chat_server import Canned, ChatServer, completion
+from tests.chat_server import Canned, ChatServer, chat_server, completion
+
+__all__ = ["chat_server"]
 
 API_KEY = "sk-test-9f8e7d6c5b4a"
 MESSAGES = [ChatMessage("system", "You plan fiction."), ChatMessage("user", "Plan 'Tidewater'")]

@@ -15,8 +15,10 @@ from cognition.agents.limits import provider_limiter
 from planners.actions import create_plan, start_pipeline
 from planners.models import Plan, Project
 from planners.nonfiction.scripted_replies import DEFAULT_REPLIES
-from tests.chat_server import Canned, ChatServer, completion
+from tests.chat_server import Canned, ChatServer, chat_server, completion
 from tests.worker import CeleryWorker, celery_worker, wait_until  # noqa: F401  (fixture)
+
+__all__ = ["chat_server"]
 
 PLAN_TIMEOUT = 18.0
 #: A line of each non-fiction planner's prompt, for the server to tell which one is asking.
@@ -104,12 +106,13 @@ def test_rate_limit_pauses_the_backend_for_every_worker_until_retry_after(
 ) -> None:
     def answer(request: dict[str, Any]) -> Canned:
         if len(chat_server.requests) == 1:
-            return Canned(429, {"error": {"message": "Rate limit reached"}}, {"Retry-After": "1"})
+            return Canned(429, {"error": {"message": "Rate limit reached"}}, {"Retry-After": "2"})
         return planner_reply(request)
 
     chat_server.answer = answer
     # One call at a time, so every call that follows the 429 was admitted after it: none may
-    # arrive before the pause ends. Ten requests a minute: the run needs nine.
+    # arrive before the pause ends. The other plan's phases, refused while the slot was busy,
+    # come back within a second: inside the pause. Ten requests a minute: the run needs nine.
     celery_worker.start(
         openai_worker_env(chat_server, AGENT_MAX_CONCURRENCY="1", AGENT_REQUESTS_PER_MINUTE="10"),
         concurrency=4,
@@ -121,8 +124,8 @@ def test_rate_limit_pauses_the_backend_for_every_worker_until_retry_after(
     limited, *answered = chat_server.calls
     assert limited.status == 429
     assert [call.status for call in answered] == [200] * 8
-    pause_ends = limited.answered + 1.0
+    pause_ends = limited.answered + 2.0
     during_pause = [call for call in answered if limited.answered < call.arrived < pause_ends]
     assert during_pause == []
-    assert "agent backend openai paused for 1.0s" in celery_worker.log()
+    assert "agent backend openai paused for 2.0s" in celery_worker.log()
     assert "limit (paused)" in celery_worker.log()
