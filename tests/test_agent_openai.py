@@ -2,106 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from cognition.agents.base import AgentError, ChatMessage
 from cognition.agents.openai import OpenAIChatAgent
+from tests.chat_server import Canned, ChatServer, chat_server, completion
+
+__all__ = ["chat_server"]
 
 API_KEY = "sk-test-9f8e7d6c5b4a"
 MESSAGES = [ChatMessage("system", "You plan fiction."), ChatMessage("user", "Plan 'Tidewater'")]
-
-
-@dataclass
-class Canned:
-    status: int = 200
-    body: str | dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-def completion(text: str, *, prompt_tokens: int = 42, completion_tokens: int = 7) -> Canned:
-    return Canned(
-        body={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "model": "gpt-4o-mini-2024",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
-    )
-
-
-class ChatServer:
-    """Answers each POST with the next canned response (the last one repeats)."""
-
-    def __init__(self) -> None:
-        self.script: list[Canned] = []
-        self.requests: list[dict[str, Any]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                raw = self.rfile.read(length)
-                server.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "json": json.loads(raw)}
-                )
-                index = min(len(server.requests) - 1, len(server.script) - 1)
-                canned = server.script[index]
-                if canned.delay:
-                    time.sleep(canned.delay)
-                body = canned.body if isinstance(canned.body, str) else json.dumps(canned.body)
-                data = body.encode()
-                try:
-                    self.send_response(canned.status)
-                    for name, value in canned.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def respond(self, *canned: Canned) -> None:
-        self.script = list(canned)
-
-
-@pytest.fixture
-def chat_server() -> Iterator[ChatServer]:
-    server = ChatServer()
-    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
-    thread.join(timeout=5)
 
 
 def make_agent(server: ChatServer, *, timeout: float = 5.0) -> OpenAIChatAgent:

@@ -14,7 +14,7 @@ from planners.fiction.scripted_replies import DEFAULT_REPLIES
 from planners.models import BacklogItem, PhaseTranscript, PlannerExecution, Project
 from planners.pipeline.phase import PhaseResult, run_item_phase
 from planners.tasks import retry_countdown
-from tests.test_agent_openai import Canned, ChatServer, chat_server, completion
+from tests.chat_server import Canned, ChatServer, chat_server, completion
 from tests.worker import eager_tasks
 
 __all__ = ["chat_server", "eager_tasks"]
