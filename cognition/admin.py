@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
@@ -30,7 +31,7 @@ from cognition.actions import (
     revoke_api_tokens,
     validate_template_text,
 )
-from cognition.models import ApiToken, PromptTemplate, PromptTemplateVersion
+from cognition.models import AgentBackendLimit, ApiToken, PromptTemplate, PromptTemplateVersion
 from cognition.templating import TemplateError, find_variables
 from planners.framework.catalog import catalog
 from planners.framework.metadata import PlannerStep
@@ -439,3 +440,40 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = revoke_api_tokens(queryset, actor=request.user.get_username())
         self.message_user(request, f"Revoked {count} token(s).")
+
+
+@admin.register(AgentBackendLimit)
+class AgentBackendLimitAdmin(admin.ModelAdmin):
+    """The provider limits' state when it is kept in the database (a Redis broker keeps it in
+    Redis instead): read only, the workers write it."""
+
+    list_display = [
+        "backend",
+        "calls_in_flight",
+        "window_start",
+        "window_requests",
+        "window_tokens",
+        "paused_until",
+    ]
+    search_fields = ["backend"]
+    readonly_fields = (
+        "backend",
+        "leases",
+        "window_start",
+        "window_requests",
+        "window_tokens",
+        "paused_until",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="calls in flight")
+    def calls_in_flight(self, obj: AgentBackendLimit) -> int:
+        now = timezone.now().timestamp()
+        return sum(1 for expiry in obj.leases.values() if expiry > now)

@@ -129,6 +129,13 @@ class Environment:
             return default
         return number
 
+    def optional_whole_number(self, name: str, *, minimum: int) -> int | None:
+        """A whole number of at least ``minimum``, or None when unset or empty (no limit)."""
+        value = self.raw(name)
+        if value is None or value == "":
+            return None
+        return self.whole_number(name, minimum, minimum=minimum)
+
     def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
         value = self.raw(name)
         if value is None or value == "":

@@ -81,3 +81,30 @@ class ApiToken(models.Model):
     @staticmethod
     def hash_token(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AgentBackendLimit(models.Model):
+    """One agent backend's provider limits as every worker process sees them, when they are kept
+    in the database (``cognition.agents.limits``): the calls in flight, this minute's requests
+    and tokens, and a pause the provider asked for. Each admission locks the row."""
+
+    backend = models.CharField(max_length=50, unique=True)
+    leases = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Calls in flight: lease id → expiry (Unix seconds). An expired lease is a call "
+        "whose worker died; the next admission drops it.",
+    )
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_requests = models.PositiveIntegerField(default=0)
+    window_tokens = models.PositiveBigIntegerField(default=0)
+    paused_until = models.DateTimeField(
+        null=True, blank=True, help_text="No call is admitted before this (a 429's Retry-After)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["backend"]
+
+    def __str__(self) -> str:
+        return self.backend

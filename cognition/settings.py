@@ -199,6 +199,11 @@ OPENAI_API_KEY = env.text("OPENAI_API_KEY")
 AGENT_MODEL = env.text("AGENT_MODEL", "gpt-4o-mini")
 AGENT_TIMEOUT_SECONDS = env.number("AGENT_TIMEOUT_SECONDS", 60.0, minimum=0.1)
 AGENT_RETRY_BACKOFF_SECONDS = env.number("AGENT_RETRY_BACKOFF_SECONDS", 1.0, minimum=0)
+# Provider limits per agent backend, shared by every worker (cognition.agents.limits): calls in
+# flight at once, and requests and tokens per minute (unset: unlimited).
+AGENT_MAX_CONCURRENCY = env.whole_number("AGENT_MAX_CONCURRENCY", 64, minimum=1)
+AGENT_REQUESTS_PER_MINUTE = env.optional_whole_number("AGENT_REQUESTS_PER_MINUTE", minimum=1)
+AGENT_TOKENS_PER_MINUTE = env.optional_whole_number("AGENT_TOKENS_PER_MINUTE", minimum=1)
 # Seconds the scripted agent waits before each reply: makes a phase slow enough to watch or to
 # kill a worker in the middle of it (tests); 0 in normal use.
 SCRIPTED_AGENT_DELAY_SECONDS = env.number("SCRIPTED_AGENT_DELAY_SECONDS", 0.0, minimum=0)

@@ -18,14 +18,17 @@ import uuid
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from cognition.agents import get_agent_service
 from cognition.agents.base import AgentService
+from cognition.agents.limits import Admission, ProviderLimiter, ProviderLimits, provider_limiter
 from planners.actions import sweep_stale_items
 from planners.execution_rollup import roll_up_executions
+from planners.framework.admission import expected_run_tokens
 from planners.models import BacklogItem, BacklogStatus
 from planners.pipeline import phase
-from planners.pipeline.registry import PipelineError
+from planners.pipeline.registry import PhaseSpec, PipelineError
 from planners.pipeline.scheduling import RUN_PHASE_TASK, schedule_ready_items
 
 logger = logging.getLogger(__name__)
@@ -34,6 +37,9 @@ WORKER_ACTOR = phase.WORKER_ACTOR
 SWEEP_ACTOR = "sweep"
 #: The longest wait between two retries of a phase, whatever the backoff base.
 MAX_RETRY_COUNTDOWN_SECONDS = 600.0
+#: A phase's provider lease outlives its soft time limit by the hard limit's margin: past it,
+#: the worker holding it is dead or was killed.
+LEASE_GRACE_SECONDS = 30
 
 
 def retry_countdown(retries: int, retry_after: float | None = None) -> float:
@@ -51,7 +57,7 @@ def retry_countdown(retries: int, retry_after: float | None = None) -> float:
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS,
-    time_limit=settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS + 30,
+    time_limit=settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS + LEASE_GRACE_SECONDS,
     max_retries=settings.PIPELINE_MAX_RETRIES,
 )
 def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") -> str:
@@ -85,23 +91,23 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
         agent_error = ""
     except Exception as exc:  # a misconfigured backend: nothing a retry can fix
         agent, agent_error = None, f"agent backend {backend!r}: {exc}"
-    contract = phase.agent_contract(item, backend, agent) if agent is not None else {}
-    claimed = phase.claim(item, spec, owner, contract)
-    if isinstance(claimed, str):
-        return claimed
-
-    if agent is None:
-        phase_run = phase.failed_run(claimed, agent_error, correlation_id=correlation_id)
-    else:
-        phase_run = phase.run(
-            claimed,
-            agent,
-            correlation_id=correlation_id,
-            # In-process (tests, CELERY_TASK_ALWAYS_EAGER): nobody to tell we are alive.
-            heartbeat=not self.request.is_eager,
+    # In-process (tests, CELERY_TASK_ALWAYS_EAGER) there is no other worker to share limits with,
+    # and a deferral would run again at once instead of waiting.
+    limiter = provider_limiter() if agent is not None and not self.request.is_eager else None
+    if limiter is not None:
+        admission = admit_call(limiter, backend, owner, spec)
+        if not admission.admitted:
+            return defer_phase(self, item, correlation_id, admission)
+    try:
+        result = _claim_run_record(
+            self, item, spec, owner, backend, agent, agent_error, correlation_id, limiter
         )
+    finally:
+        if limiter is not None:
+            limiter.release(backend, owner)
+    if isinstance(result, str):
+        return result
     retries = self.request.retries
-    result = phase.record(phase_run, retries=retries)
     if phase.should_retry(result, retries):
         countdown = retry_countdown(retries, result.retry_after)
         logger.warning(
@@ -115,6 +121,73 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
         )
         raise self.retry(countdown=countdown, max_retries=settings.PIPELINE_MAX_RETRIES)
     return result.status
+
+
+def admit_call(limiter: ProviderLimiter, backend: str, lease: str, spec: PhaseSpec) -> Admission:
+    """Ask the provider limits for one call of ``backend``, held under ``lease`` until the phase
+    is recorded or, should the worker die, until the phase's hard time limit has passed."""
+    return limiter.admit(
+        backend,
+        lease,
+        tokens=expected_run_tokens(spec.planner),
+        lease_seconds=settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS + LEASE_GRACE_SECONDS,
+        limits=ProviderLimits.from_settings(),
+    )
+
+
+def defer_phase(task: Task, item: BacklogItem, correlation_id: str, admission: Admission) -> str:
+    """Queue the phase again after the limits' wait, and free this worker meanwhile. A new
+    message, not a retry: waiting for the provider is not a failure, so it keeps the retry count
+    it had. The heartbeat tells the stale sweep the item is still driven."""
+    countdown = admission.wait + random.uniform(0, min(admission.wait, 1.0))  # spread the herd
+    BacklogItem.objects.filter(pk=item.pk).update(heartbeat_at=timezone.now())
+    run_backlog_item_task.signature(
+        (item.pk,),
+        {"correlation_id": correlation_id},
+        options={"retries": task.request.retries},
+    ).apply_async(countdown=countdown)
+    logger.info(
+        "%s of plan %s deferred %.1fs: agent backend limit (%s)",
+        item.backlog_id,
+        item.plan_id,
+        countdown,
+        admission.reason,
+    )
+    return "deferred"
+
+
+def _claim_run_record(
+    task: Task,
+    item: BacklogItem,
+    spec: PhaseSpec,
+    owner: str,
+    backend: str,
+    agent: AgentService | None,
+    agent_error: str,
+    correlation_id: str,
+    limiter: ProviderLimiter | None,
+) -> phase.PhaseResult | str:
+    """The engine's three steps; the result, or why nothing ran."""
+    contract = phase.agent_contract(item, backend, agent) if agent is not None else {}
+    claimed = phase.claim(item, spec, owner, contract)
+    if isinstance(claimed, str):
+        return claimed
+    if agent is None:
+        phase_run = phase.failed_run(claimed, agent_error, correlation_id=correlation_id)
+    else:
+        phase_run = phase.run(
+            claimed,
+            agent,
+            correlation_id=correlation_id,
+            # In-process (tests, CELERY_TASK_ALWAYS_EAGER): nobody to tell we are alive.
+            heartbeat=not task.request.is_eager,
+        )
+    if limiter is not None and phase_run.retry_after:
+        # The provider asked for a pause (a 429's Retry-After): every worker honours it, from
+        # before this phase's records are written.
+        limiter.pause(backend, phase_run.retry_after)
+        logger.warning("agent backend %s paused for %.1fs", backend, phase_run.retry_after)
+    return phase.record(phase_run, retries=task.request.retries)
 
 
 @shared_task(name="planners.tasks.sweep_stale_backlog", ignore_result=True)

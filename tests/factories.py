@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from cognition.agents.scripted import ScriptedAgent
-from cognition.models import ApiToken, PromptTemplate, PromptTemplateVersion
+from cognition.models import AgentBackendLimit, ApiToken, PromptTemplate, PromptTemplateVersion
 from cognition.seeding import seed_planner_templates
 from opsalerts.models import Alert, AlertEvent, Delivery, DeliveryAttempt, Severity, Silence
 from planners.fiction.phases import Phase
@@ -538,6 +538,9 @@ def add_listed_records(start: int, count: int) -> None:
         make_template(f"planner.test.tide{n}", f"Write night {n}.")
         user = User.objects.create_user(username=f"keeper-{n}")
         ApiToken.objects.create(user=user, prefix=f"tok{n}", token_hash=f"{n:064d}")
+        AgentBackendLimit.objects.create(
+            backend=f"tide-backend-{n}", leases={f"lease-{n}": now.timestamp() + 60}
+        )
 
         group = Group.objects.create(name=f"tide-signers-{n}")
         environment = Environment.objects.create(

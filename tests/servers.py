@@ -1,7 +1,10 @@
 """Fake HTTP servers on 127.0.0.1 for tests: a webhook receiver and an OpenAI-style chat API.
 
 Each is a threaded ``http.server`` on an ephemeral port, so requests go over a real socket with
-real headers. The fixtures that start and stop them are in ``conftest.py``.
+real headers. The fixtures that start and stop them (``receiver``, ``chat_server``) are in
+``conftest.py``. The chat server answers each POST with the next canned response (the last one
+repeats), or with what ``answer`` returns for the request when it is set; it counts the calls in
+flight and notes when each arrived, so tests can check what reached the provider and when.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -135,25 +139,47 @@ def completion(text: str, *, prompt_tokens: int = 42, completion_tokens: int = 7
     )
 
 
+@dataclass(frozen=True)
+class Call:
+    """One request the server answered: when it arrived and when its answer went out
+    (``time.time()``, comparable across processes), and the status it got."""
+
+    arrived: float
+    answered: float
+    status: int
+
+
 class ChatServer:
     """Answers each POST with the next canned response (the last one repeats)."""
 
     def __init__(self) -> None:
         self.script: list[Canned] = []
+        self.answer: Callable[[dict[str, Any]], Canned] | None = None
         self.requests: list[dict[str, Any]] = []
+        self.calls: list[Call] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                arrived = time.time()
                 length = int(self.headers.get("Content-Length", 0))
-                raw = self.rfile.read(length)
-                server.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "json": json.loads(raw)}
-                )
-                index = min(len(server.requests) - 1, len(server.script) - 1)
-                canned = server.script[index]
-                if canned.delay:
-                    time.sleep(canned.delay)
+                request = {
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "json": json.loads(self.rfile.read(length)),
+                }
+                canned = server._arrive(request)
+                try:
+                    if canned.delay:
+                        time.sleep(canned.delay)
+                    self._send(canned)
+                finally:
+                    server._leave(Call(arrived, time.time(), canned.status))
+
+            def _send(self, canned: Canned) -> None:
                 body = canned.body if isinstance(canned.body, str) else json.dumps(canned.body)
                 data = body.encode()
                 try:
@@ -185,3 +211,18 @@ class ChatServer:
         if self.thread is not None:
             stop_serving(self.httpd, self.thread)
             self.thread = None
+
+    def _arrive(self, request: dict[str, Any]) -> Canned:
+        with self._lock:
+            self.requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self.answer is not None:
+                return self.answer(request)
+            index = min(len(self.requests) - 1, len(self.script) - 1)
+            return self.script[index]
+
+    def _leave(self, call: Call) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.calls.append(call)

@@ -20,6 +20,7 @@ CHANGELIST_QUERIES = {
     "cognition.PromptTemplate": 5,
     "cognition.PromptTemplateVersion": 6,
     "cognition.ApiToken": 5,
+    "cognition.AgentBackendLimit": 5,
     "planners.Project": 7,
     "planners.Plan": 8,
     "planners.FictionVision": 5,

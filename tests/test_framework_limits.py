@@ -15,6 +15,7 @@ from cognition.agents.base import AgentService
 from cognition.agents.scripted import ScriptedAgent
 from cognition.checks import check_configuration
 from cognition.startup import EX_CONFIG, refuse_invalid_configuration
+from planners.framework.admission import FIRST_RUN_TOKENS, expected_run_tokens
 from planners.framework.context import PlannerContext
 from planners.framework.errors import PlannerLimitsError
 from planners.framework.limits import critique_budget_for, limit_problems, quotas_for
@@ -320,3 +321,24 @@ def test_run_meeting_bad_limits_records_and_raises(
         run(toy, ScriptedAgent({"vision": GOOD_REPLY}))
 
     assert "PLANNER_QUOTAS" in PlannerExecution.objects.get().error
+
+
+@pytest.mark.django_db
+def test_expected_run_tokens_are_what_the_planners_latest_run_spent() -> None:
+    assert expected_run_tokens("toy") == FIRST_RUN_TOKENS
+    now = timezone.now()
+    for prompt, completion, critique in ((900, 100, 0), (300, 40, 60)):
+        PlannerExecution.objects.create(
+            planner_slug="toy",
+            outcome=PlannerOutcome.SUCCESS,
+            environment="dev",
+            correlation_id="run",
+            started_at=now,
+            finished_at=now,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            critique_tokens=critique,
+        )
+
+    assert expected_run_tokens("toy") == 400
+    assert expected_run_tokens("another-planner") == FIRST_RUN_TOKENS

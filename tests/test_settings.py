@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from cognition.startup import EX_CONFIG
 from tests.startup import start_with
@@ -34,6 +35,16 @@ from tests.startup import start_with
         ),
         ({"PORT": "http"}, "PORT: expected a whole number, got 'http'"),
         ({"PORT": "70000"}, "PORT: must be at most 65535, got 70000"),
+        ({"AGENT_MAX_CONCURRENCY": "0"}, "AGENT_MAX_CONCURRENCY: must be at least 1, got 0"),
+        (
+            {"AGENT_REQUESTS_PER_MINUTE": "0"},
+            "AGENT_REQUESTS_PER_MINUTE: must be at least 1, got 0",
+        ),
+        (
+            {"AGENT_TOKENS_PER_MINUTE": "-5"},
+            "AGENT_TOKENS_PER_MINUTE: must be at least 1, got -5",
+        ),
+        ({"AGENT_TOKENS_PER_MINUTE": "lots"}, "AGENT_TOKENS_PER_MINUTE: expected a whole number"),
         ({"CELERY_BROKER_URL": "kafka://127.0.0.1"}, "CELERY_BROKER_URL: expected filesystem://"),
         ({"BACKLOG_STALE_AFTER_SECONDS": "0"}, "BACKLOG_STALE_AFTER_SECONDS: must be at least 1"),
         ({"PLANNER_QUOTAS": "{not json"}, "PLANNER_QUOTAS: not valid JSON"),
@@ -98,3 +109,14 @@ def test_publishing_on_the_default_filesystem_broker_logs_no_warning(tmp_path: P
     assert result.returncode == 0, result.stderr
     assert list((tmp_path / "broker" / "queue").iterdir()), "the task was not published"
     assert "WARNING" not in result.stderr
+
+
+def test_provider_limits_default_to_64_calls_in_flight_and_no_rate_limits() -> None:
+    assert settings.AGENT_MAX_CONCURRENCY == 64
+    assert settings.AGENT_REQUESTS_PER_MINUTE is None
+    assert settings.AGENT_TOKENS_PER_MINUTE is None
+
+
+def test_empty_rate_limit_means_unlimited() -> None:
+    result = start_with(AGENT_REQUESTS_PER_MINUTE="", AGENT_TOKENS_PER_MINUTE="90000")
+    assert result.returncode == 0, result.stderr

@@ -34,6 +34,23 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+#: What a planner's first run is expected to spend, before any run of it says better.
+FIRST_RUN_TOKENS = 2000
+
+
+def expected_run_tokens(planner_slug: str) -> int:
+    """Tokens a run of the planner will likely spend, counted before its prompt is built (for
+    the provider's tokens-a-minute limit): what its latest run spent, prompt, completion and
+    critique; ``FIRST_RUN_TOKENS`` when it never ran."""
+    latest = (
+        PlannerExecution.objects.filter(planner_slug=planner_slug)
+        .order_by("-created_at", "-pk")
+        .values_list("prompt_tokens", "completion_tokens", "critique_tokens")
+        .first()
+    )
+    return (sum(latest) if latest is not None else 0) or FIRST_RUN_TOKENS
+
+
 def tokens_used(planner_slug: str, *, window: timedelta = TOKEN_QUOTA_WINDOW) -> int:
     """Tokens (prompt, completion and critique) this planner spent in the rolling window."""
     totals = PlannerExecution.objects.filter(

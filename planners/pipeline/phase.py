@@ -42,7 +42,6 @@ from planners.models import (
     BacklogTransition,
     PhaseCheckpoint,
     PhaseTranscript,
-    PlannerExecution,
     PlannerOutcome,
 )
 from planners.pipeline.attempts import AttemptRecorder, interrupt_running_attempts
@@ -266,22 +265,7 @@ def _run_planner(
     try:
         phase_input = spec.runner.prepare(item)
     except PhaseBlocked as exc:
-        reason = str(exc)
-        logger.info(
-            "phase %s of item %s blocked before the agent: %s", item.phase, item.backlog_id, reason
-        )
-        template_id = planner.metadata.steps[0].template_id if planner.metadata.steps else ""
-        return PhaseRun(
-            claimed,
-            "blocked",
-            correlation_id,
-            actor,
-            reason=reason,
-            attempts=[AttemptRecord.no_call(item, reason, template_id)],
-            outcome="blocked",
-            recorder=agent,
-        )
-
+        return _blocked_before_agent(claimed, planner, agent, str(exc), correlation_id, actor)
     plan = item.plan
     context = PlannerContext.create(
         agent,
@@ -297,26 +281,56 @@ def _run_planner(
     if is_cancelled is not None:
         context.is_cancelled = is_cancelled
     finished = planner.run(context, phase_input.params)
-    result = finished.result
-    attempts = [AttemptRecord.from_agent_attempt(a) for a in result.attempts]
     phase_run = PhaseRun(
         claimed,
         "failed",
         correlation_id,
         actor,
-        reason=result.error,
+        reason=finished.result.error,
         finished=finished,
         phase_input=phase_input,
-        attempts=attempts,
-        outcome=result.outcome.value,
+        attempts=[AttemptRecord.from_agent_attempt(a) for a in finished.result.attempts],
+        outcome=finished.result.outcome.value,
         recorder=agent,
     )
-    if isinstance(finished.error, AgentError):
-        phase_run.reason = f"agent error (transient): {finished.error}"
+    _judge(phase_run, finished)
+    return phase_run
+
+
+def _blocked_before_agent(
+    claimed: Claim,
+    planner: Any,
+    agent: AttemptRecorder,
+    reason: str,
+    correlation_id: str,
+    actor: str,
+) -> PhaseRun:
+    """The runner refused to prepare the phase (a gate, a missing row): blocked, one row."""
+    item = claimed.item
+    logger.info(
+        "phase %s of item %s blocked before the agent: %s", item.phase, item.backlog_id, reason
+    )
+    template_id = planner.metadata.steps[0].template_id if planner.metadata.steps else ""
+    return PhaseRun(
+        claimed,
+        "blocked",
+        correlation_id,
+        actor,
+        reason=reason,
+        attempts=[AttemptRecord.no_call(item, reason, template_id)],
+        outcome="blocked",
+        recorder=agent,
+    )
+
+
+def _judge(phase_run: PhaseRun, finished: FinishedRun) -> None:
+    """How the planner's run ends the phase (provisional: materialising may still fail it)."""
+    item, result, error = phase_run.claim.item, finished.result, finished.error
+    if isinstance(error, AgentError):
+        phase_run.reason = f"agent error (transient): {error}"
         phase_run.retryable = True
-        phase_run.retry_after = finished.error.retry_after
-    elif finished.error is not None:
-        error = finished.error
+        phase_run.retry_after = error.retry_after
+    elif error is not None:
         logger.error(
             "phase %s of item %s crashed: %s: %s",
             item.phase,
@@ -334,17 +348,16 @@ def _run_planner(
     elif result.outcome in (PlannerOutcome.THROTTLED, PlannerOutcome.REJECTED):
         phase_run.status = "skipped"
         phase_run.retryable = result.diagnostics.quota_limit == "max_queued_jobs"
-    if not attempts:
+    if not phase_run.attempts:
         # Parameters, quota or template rendering ended the run before any agent call.
         no_call = AttemptRecord.no_call(
             item,
             phase_run.reason,
             result.template_id,
-            validation="" if finished.error is None else PhaseTranscript.Validation.UNKNOWN,
+            validation="" if error is None else PhaseTranscript.Validation.UNKNOWN,
         )
         no_call.template_version = result.template_version
         phase_run.attempts = [no_call]
-    return phase_run
 
 
 def _queued_jobs(item: BacklogItem, planner_slug: str) -> int | None:
@@ -379,44 +392,17 @@ def record(phase_run: PhaseRun, *, retries: int | None, close: bool = True) -> P
     the plan's lock; ``retries``: how often the task has retried (None: never retry).
     ``close=False`` stores the phase's records only (tests of a family's runners)."""
     claimed = phase_run.claim
-    item, spec = claimed.item, claimed.spec
-    status, reason = phase_run.status, phase_run.reason
-    materialised = Materialised()
-    execution: PlannerExecution | None = None
+    item = claimed.item
     with transaction.atomic():
         lock_plan(item.plan_id)
-        if phase_run.finished is not None:
-            execution = phase_run.finished.save()
-        if status == "completed":
-            assert phase_run.finished is not None
-            assert phase_run.phase_input is not None
-            try:
-                with transaction.atomic():
-                    materialised = spec.runner.materialise(
-                        item,
-                        phase_run.finished.result.reply,
-                        phase_run.phase_input,
-                        actor=phase_run.actor,
-                    )
-            except Exception as exc:
-                logger.exception("materialising %s of item %s failed", item.phase, item.backlog_id)
-                status, reason = "failed", f"could not store the reply: {type(exc).__name__}: {exc}"
+        execution = phase_run.finished.save() if phase_run.finished is not None else None
+        status, reason, materialised = _materialise(phase_run)
         if status == "blocked" or (status == "failed" and not phase_run.retryable):
-            spec.runner.stopped(item, status)
-        calls = phase_run.recorder.calls if phase_run.recorder is not None else []
-        attempts = phase_run.attempts
-        if not calls and not attempts:
-            # It ended before the planner could say why (no agent, a crash): one row says it,
-            # so every claim of the item has its transcript.
-            attempts = [
-                AttemptRecord.no_call(
-                    item, reason, "", validation=PhaseTranscript.Validation.UNKNOWN
-                )
-            ]
+            claimed.spec.runner.stopped(item, status)
         transcripts = record_transcripts(
             item,
-            calls,
-            attempts,
+            phase_run.recorder.calls if phase_run.recorder is not None else [],
+            _attempts_to_record(phase_run, reason),
             metadata=_transcript_metadata(phase_run, materialised),
             execution=execution,
         )
@@ -429,11 +415,9 @@ def record(phase_run: PhaseRun, *, retries: int | None, close: bool = True) -> P
             summary=materialised.summary,
             retry_after=phase_run.retry_after,
         )
-        if not close:
-            pass
-        elif should_retry(result, retries):
+        if close and should_retry(result, retries):
             _release_for_retry(claimed, result.reason)
-        else:
+        elif close:
             _close(claimed, result, correlation_id=phase_run.correlation_id)
     logger.info(
         "phase %s of item %s on plan %s: %s%s",
@@ -444,6 +428,38 @@ def record(phase_run: PhaseRun, *, retries: int | None, close: bool = True) -> P
         f" ({reason})" if reason else "",
     )
     return result
+
+
+def _materialise(phase_run: PhaseRun) -> tuple[PhaseStatus, str, Materialised]:
+    """Write a completed phase's reply through its runner, under a savepoint: a reply that
+    cannot be stored fails the phase and keeps the rest of its records."""
+    item = phase_run.claim.item
+    if phase_run.status != "completed":
+        return phase_run.status, phase_run.reason, Materialised()
+    assert phase_run.finished is not None
+    assert phase_run.phase_input is not None
+    try:
+        with transaction.atomic():
+            materialised = phase_run.claim.spec.runner.materialise(
+                item,
+                phase_run.finished.result.reply,
+                phase_run.phase_input,
+                actor=phase_run.actor,
+            )
+    except Exception as exc:
+        logger.exception("materialising %s of item %s failed", item.phase, item.backlog_id)
+        return "failed", f"could not store the reply: {type(exc).__name__}: {exc}", Materialised()
+    return "completed", "", materialised
+
+
+def _attempts_to_record(phase_run: PhaseRun, reason: str) -> list[AttemptRecord]:
+    """The planner's attempts; for a phase that ended before the planner could say why (no
+    agent, a crash) and made no call, one row saying it, so every claim has its transcript."""
+    calls = phase_run.recorder.calls if phase_run.recorder is not None else []
+    if calls or phase_run.attempts:
+        return phase_run.attempts
+    item = phase_run.claim.item
+    return [AttemptRecord.no_call(item, reason, "", validation=PhaseTranscript.Validation.UNKNOWN)]
 
 
 def _base_metadata(claimed: Claim, correlation_id: str) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Run the whole console on one machine: web server, Celery worker and beat.
+"""Run the whole console on one machine: web server, Celery workers and beat.
+
+Two workers, as in production: one with a small prefork pool (and beat) for housekeeping on the
+default queue (alert evaluation and delivery, sweeps, roll-ups, pruning), and one with a threads
+pool of ``PHASE_WORKER_CONCURRENCY`` threads for the phases queue, whose tasks spend their time
+waiting on the model.
 
 Migrates, seeds the prompt templates, makes sure a staff login exists and prints it, queues the
 demo pipeline on first start (unless DEMO=0), then supervises the processes: one Ctrl-C stops
@@ -39,7 +44,15 @@ class Command(BaseCommand):
             default=f"127.0.0.1:{settings.PORT}",
             help="host:port to serve on (default: 127.0.0.1 and $PORT, 8000)",
         )
-        parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+        parser.add_argument(
+            "--concurrency", type=int, default=2, help="housekeeping worker processes"
+        )
+        parser.add_argument(
+            "--phase-threads",
+            type=int,
+            default=settings.PHASE_WORKER_CONCURRENCY,
+            help="phases in flight at once (default: PHASE_WORKER_CONCURRENCY, 64)",
+        )
         parser.add_argument("--no-worker", action="store_true", help="serve the web app only")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -57,6 +70,7 @@ class Command(BaseCommand):
         processes: dict[str, subprocess.Popen[bytes]] = {}
         if not options["no_worker"]:
             processes["worker"] = self._start_worker(options["concurrency"])
+            processes["phase worker"] = self._start_phase_worker(options["phase_threads"])
         processes["web server"] = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", options["addr"], "--noreload"],
             cwd=settings.BASE_DIR,
@@ -75,7 +89,16 @@ class Command(BaseCommand):
         command = [
             sys.executable, "-m", "celery", "-A", "cognition", "worker", "--beat",
             "--loglevel", "info", "--concurrency", str(concurrency),
+            "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", "housekeeping@%h",
             "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
+        ]  # fmt: skip
+        return subprocess.Popen(command, cwd=settings.BASE_DIR)
+
+    def _start_phase_worker(self, threads: int) -> subprocess.Popen[bytes]:
+        command = [
+            sys.executable, "-m", "celery", "-A", "cognition", "worker",
+            "--pool", "threads", "--concurrency", str(threads),
+            "--queues", settings.PHASES_QUEUE, "--hostname", "phases@%h", "--loglevel", "info",
         ]  # fmt: skip
         return subprocess.Popen(command, cwd=settings.BASE_DIR)
 

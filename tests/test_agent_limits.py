@@ -1,0 +1,210 @@
+"""Provider limits per agent backend, in both stores: the database and Redis.
+
+Time is passed in (``now``), so a minute's window or a dead worker's lease runs out without
+waiting for it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.test import Client
+from django.urls import reverse
+
+from cognition.agents.limits import (
+    BUSY_WAIT_SECONDS,
+    Admission,
+    DatabaseLimiter,
+    ProviderLimiter,
+    ProviderLimits,
+    RedisLimiter,
+    provider_limiter,
+)
+from cognition.models import AgentBackendLimit
+from tests.conftest import redis_url
+
+LEASE_SECONDS = 630.0
+#: the session, the user, two counts (filtered and all) and the page of rows
+QUERIES = 5
+T0 = time.time()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("database", marks=pytest.mark.django_db),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+def limiter(request: pytest.FixtureRequest) -> Iterator[ProviderLimiter]:
+    if request.param == "database":
+        yield DatabaseLimiter()
+        return
+    url = redis_url()
+    assert url is not None
+    yield RedisLimiter(redis.Redis.from_url(url))
+
+
+@pytest.fixture
+def backend(limiter: ProviderLimiter) -> Iterator[str]:
+    """A backend name of this test's own, so runs sharing a Redis do not meet."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    yield name
+    limiter.clear(name)
+
+
+def admit(
+    limiter: ProviderLimiter,
+    backend: str,
+    lease: str,
+    *,
+    at: float,
+    tokens: int = 100,
+    lease_seconds: float = LEASE_SECONDS,
+    **limits: Any,
+) -> Admission:
+    return limiter.admit(
+        backend,
+        lease,
+        tokens=tokens,
+        lease_seconds=lease_seconds,
+        limits=ProviderLimits(**{"max_concurrency": 64, **limits}),
+        now=T0 + at,
+    )
+
+
+def test_calls_beyond_max_concurrency_wait_until_one_is_released(
+    limiter: ProviderLimiter, backend: str
+) -> None:
+    assert admit(limiter, backend, "task-a", at=0, max_concurrency=2).admitted
+    assert admit(limiter, backend, "task-b", at=0.1, max_concurrency=2).admitted
+
+    refused = admit(limiter, backend, "task-c", at=0.2, max_concurrency=2)
+    assert refused == Admission(False, BUSY_WAIT_SECONDS, "busy")
+
+    limiter.release(backend, "task-a")
+    assert admit(limiter, backend, "task-c", at=0.3, max_concurrency=2).admitted
+
+
+def test_lease_of_a_dead_worker_expires_and_frees_its_slot(
+    limiter: ProviderLimiter, backend: str
+) -> None:
+    # task-a's worker dies mid-call: nothing ever releases its lease.
+    assert admit(limiter, backend, "task-a", at=0, lease_seconds=30, max_concurrency=1).admitted
+
+    assert admit(limiter, backend, "task-b", at=29, max_concurrency=1).reason == "busy"
+    assert admit(limiter, backend, "task-b", at=31, max_concurrency=1).admitted
+
+
+def test_redelivered_task_takes_over_its_own_lease(limiter: ProviderLimiter, backend: str) -> None:
+    assert admit(limiter, backend, "task-a", at=0, max_concurrency=1).admitted
+
+    # The same task id again (its worker died and the broker handed the message back).
+    assert admit(limiter, backend, "task-a", at=5, max_concurrency=1).admitted
+    assert admit(limiter, backend, "task-b", at=6, max_concurrency=1).reason == "busy"
+
+
+def test_requests_per_minute_refuse_until_the_window_ends(
+    limiter: ProviderLimiter, backend: str
+) -> None:
+    for at in (0, 10, 20):
+        assert admit(limiter, backend, f"call-{at}", at=at, requests_per_minute=3).admitted
+
+    refused = admit(limiter, backend, "call-45", at=45, requests_per_minute=3)
+    assert (refused.admitted, refused.reason) == (False, "requests")
+    assert refused.wait == pytest.approx(15, abs=0.01)
+    assert admit(limiter, backend, "call-60", at=60.01, requests_per_minute=3).admitted
+
+
+def test_tokens_per_minute_refuse_a_call_that_would_overspend_the_window(
+    limiter: ProviderLimiter, backend: str
+) -> None:
+    assert admit(limiter, backend, "call-1", at=0, tokens=600, tokens_per_minute=1000).admitted
+    assert admit(limiter, backend, "call-2", at=1, tokens=300, tokens_per_minute=1000).admitted
+
+    refused = admit(limiter, backend, "call-3", at=2, tokens=300, tokens_per_minute=1000)
+    assert (refused.reason, refused.wait) == ("tokens", pytest.approx(58, abs=0.01))
+    assert admit(limiter, backend, "call-3", at=2.5, tokens=100, tokens_per_minute=1000).admitted
+
+
+def test_call_bigger_than_the_token_budget_goes_alone_into_an_empty_window(
+    limiter: ProviderLimiter, backend: str
+) -> None:
+    assert admit(limiter, backend, "huge", at=0, tokens=5000, tokens_per_minute=1000).admitted
+    assert admit(limiter, backend, "small", at=1, tokens=1, tokens_per_minute=1000).reason == (
+        "tokens"
+    )
+
+
+def test_pause_refuses_every_call_until_it_ends(limiter: ProviderLimiter, backend: str) -> None:
+    limiter.pause(backend, 2.0, now=T0)
+    # A shorter pause heard later does not cut the first one short.
+    limiter.pause(backend, 0.5, now=T0 + 0.5)
+
+    refused = admit(limiter, backend, "task-a", at=1.25)
+    assert (refused.admitted, refused.reason) == (False, "paused")
+    assert refused.wait == pytest.approx(0.75, abs=0.01)
+    assert admit(limiter, backend, "task-a", at=2.01).admitted
+
+
+def test_limits_hold_per_backend(limiter: ProviderLimiter, backend: str) -> None:
+    other = f"{backend}-other"
+    try:
+        limiter.pause(backend, 30.0, now=T0)
+        assert admit(limiter, backend, "task-a", at=1, max_concurrency=1).reason == "paused"
+        assert admit(limiter, other, "task-a", at=1, max_concurrency=1).admitted
+    finally:
+        limiter.clear(other)
+
+
+def test_released_lease_unknown_to_the_limiter_is_ignored(
+    limiter: ProviderLimiter, backend: str
+) -> None:
+    limiter.release(backend, "never-admitted")
+    assert admit(limiter, backend, "task-a", at=0, max_concurrency=1).admitted
+
+
+@pytest.mark.django_db
+def test_database_keeps_one_row_per_backend_with_its_leases_and_window() -> None:
+    limiter = DatabaseLimiter()
+    admit(limiter, "openai", "task-a", at=0, tokens=250)
+    admit(limiter, "openai", "task-b", at=1, tokens=50)
+    limiter.release(backend="openai", lease="task-a")
+    limiter.pause("openai", 3.0, now=T0 + 2)
+
+    row = AgentBackendLimit.objects.get(backend="openai")
+    assert list(row.leases) == ["task-b"]
+    assert (row.window_requests, row.window_tokens) == (2, 300)
+    assert row.paused_until is not None
+    assert row.paused_until.timestamp() == pytest.approx(T0 + 5, abs=0.01)
+
+
+def test_limits_live_in_redis_when_the_broker_is_redis(settings: Any) -> None:
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/11"
+    assert isinstance(provider_limiter(), RedisLimiter)
+    settings.CELERY_BROKER_URL = "filesystem://"
+    assert isinstance(provider_limiter(), DatabaseLimiter)
+
+
+@pytest.mark.django_db
+def test_admin_lists_each_backend_with_its_calls_in_flight_and_pause(
+    admin_client: Client, django_assert_num_queries: Any
+) -> None:
+    limiter = DatabaseLimiter()
+    now = time.time()
+    for lease, started in (("dead-task", now - 10), ("task-a", now)):
+        limiter.admit(
+            "openai", lease, tokens=10, lease_seconds=5, limits=ProviderLimits(8), now=started
+        )
+    limiter.pause("openai", 30.0)
+
+    with django_assert_num_queries(QUERIES):
+        response = admin_client.get(reverse("admin:cognition_agentbackendlimit_changelist"))
+
+    assert response.status_code == 200
+    row = response.content.decode().split('class="field-calls_in_flight">', 1)[1]
+    assert row.startswith("1<")  # the dead task's lease has expired
