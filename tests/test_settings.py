@@ -22,7 +22,8 @@ def start_with(check: str = CHECK, **env: str) -> subprocess.CompletedProcess[st
     environment = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "OPS_", "CELERY_")) and k not in {"PORT", "PUBLIC_BASE_URL"}
+        if not k.startswith(("DJANGO_", "OPS_", "CELERY_", "DATABASE_"))
+        and k not in {"PORT", "PUBLIC_BASE_URL"}
     }
     environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", **env)
     return subprocess.run(
