@@ -18,11 +18,12 @@ CHECK = (
 def start_with(check: str = CHECK, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``check`` (by default: start as every entry point does, ``cognition.startup.start``,
     and print ``DEBUG``) under this environment, with none of this process's ``DJANGO_``,
-    ``OPS_``, ``CELERY_``, ``PORT`` or ``PUBLIC_BASE_URL`` settings."""
+    ``OPS_``, ``CELERY_``, ``DATABASE_``, ``PORT`` or ``PUBLIC_BASE_URL`` settings."""
     environment = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "OPS_", "CELERY_")) and k not in {"PORT", "PUBLIC_BASE_URL"}
+        if not k.startswith(("DJANGO_", "OPS_", "CELERY_", "DATABASE_"))
+        and k not in {"PORT", "PUBLIC_BASE_URL"}
     }
     environment.update(DJANGO_SETTINGS_MODULE="cognition.settings", **env)
     return subprocess.run(

@@ -223,6 +223,7 @@ def test_system_check_reports_errors_with_ids(ops: Any) -> None:
         call_command("check")
 
 
+@pytest.mark.django_db  # start-up also checks that PostgreSQL answers
 def test_worker_and_beat_refuse_to_start_on_invalid_configuration(
     ops: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

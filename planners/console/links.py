@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
@@ -15,14 +14,3 @@ def admin_url(name: str, *args: Any, query: str = "") -> str:
     except NoReverseMatch:
         return ""
     return f"{url}?{query}" if query else url
-
-
-# A pk no row has: each per-row URL is reversed once per page and the pk put in per row.
-_PK_PLACEHOLDER = 9876543210
-
-
-def url_for_pk(name: str) -> Callable[[int], str]:
-    """``reverse(name, args=[pk])`` for many pks at the cost of one reversal (URL patterns of
-    the console take any integer pk)."""
-    pattern = reverse(name, args=[_PK_PLACEHOLDER])
-    return lambda pk: pattern.replace(str(_PK_PLACEHOLDER), str(int(pk)))

@@ -14,7 +14,6 @@ from django.utils.functional import cached_property
 
 from planners.actions import can_resume
 from planners.console.cards.plans import PlanCounts
-from planners.console.links import url_for_pk
 from planners.models import BacklogItem, BacklogStatus
 from planners.pipeline.registry import pipelines
 
@@ -82,8 +81,6 @@ class BacklogRow:
     item: BacklogItem
     can_resume: bool
     resume_reason: str
-    resume_url: str
-    plan_url: str
 
 
 class _CountedPaginator(Paginator):
@@ -140,11 +137,10 @@ def backlog_page(
         else _CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
     )
     page = paginator.get_page(filters.page)
-    resume_url, plan_url = url_for_pk("console:resume"), url_for_pk("console:plan")
     rows = []
     for item in page.object_list:
         allowed, reason = resume_state(item)
-        rows.append(BacklogRow(item, allowed, reason, resume_url(item.pk), plan_url(item.plan_id)))
+        rows.append(BacklogRow(item, allowed, reason))
     return page, rows
 
 
