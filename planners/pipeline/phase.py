@@ -15,6 +15,9 @@
 
 The Celery task (``planners.tasks.run_backlog_item_task``) is these three calls plus the
 retry; ``run_item_phase`` is the same in-process, for commands and tests.
+
+One module on purpose, longer than most: the three steps and the records they hand each other
+read top to bottom as what a phase does.
 """
 
 from __future__ import annotations

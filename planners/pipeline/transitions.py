@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 
 # Eight parameters and ~70 lines: the item, its new status and keyword-only options, one claim.
+# Longer than most: the conditional update, its locked fallback and the transition row are one
+# change of status, and splitting them would hide which statement wins a race.
 def transition_backlog_item(
     item: BacklogItem,
     to_status: str,
