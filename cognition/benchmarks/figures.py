@@ -107,6 +107,10 @@ def console_figures(scale: str, repetitions: int, urls: list[tuple[str, str]]) -
         if label == "page":
             ours, goal = timing.p95_ms, f"p95 <= {PAGE_P95_BUDGET_MS} ms"
             passed = ours <= PAGE_P95_BUDGET_MS
+        elif label == "health banner":
+            # Not a card: the health report as the page serves it, held to the report's budget.
+            ours, goal = timing.median_ms, f"median <= {HEALTH_REPORT_BUDGET_MS} ms"
+            passed = ours <= HEALTH_REPORT_BUDGET_MS
         else:
             ours, goal = timing.median_ms, f"median <= {CARD_BUDGET_MS} ms"
             passed = ours <= CARD_BUDGET_MS

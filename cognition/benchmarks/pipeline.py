@@ -115,9 +115,11 @@ class ConsoleWorkers:
                 return
         raise TimeoutError(f"the workers did not answer a ping in time: {self.log()}")
 
-    def tree(self) -> list[psutil.Process]:
+    def tree(self, name: str | None = None) -> list[psutil.Process]:
         processes = []
-        for process in self.processes.values():
+        for key, process in self.processes.items():
+            if name is not None and key != name:
+                continue
             try:
                 parent = psutil.Process(process.pid)
                 processes += [parent, *parent.children(recursive=True)]
@@ -134,9 +136,10 @@ class ConsoleWorkers:
                 continue
         return total
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self, name: str | None = None) -> float:
+        """CPU seconds the workers (or the one called ``name``) have used, every process."""
         total = 0.0
-        for process in self.tree():
+        for process in self.tree(name):
             try:
                 times = process.cpu_times()
             except psutil.NoSuchProcess:
@@ -172,6 +175,7 @@ class Run:
     stats: dict[str, Any]
     peak_rss_mb: float
     cpu_seconds: float
+    phases_cpu_seconds: float
     log: str
 
 
@@ -206,6 +210,7 @@ def run_plans(plans: int, latency: float, env: dict[str, str], rate: int | None)
             ]
             ids = [plan.pk for plan in created]
             cpu_before = workers.cpu_seconds()
+            phases_cpu_before = workers.cpu_seconds("phases")
             started = time.perf_counter()
             for plan in created:
                 start_pipeline(plan, actor="bench", agent_backend="openai")
@@ -215,6 +220,7 @@ def run_plans(plans: int, latency: float, env: dict[str, str], rate: int | None)
                 time.sleep(0.05)
             seconds = time.perf_counter() - started
             cpu = workers.cpu_seconds() - cpu_before
+            phases_cpu = workers.cpu_seconds("phases") - phases_cpu_before
             complete = Plan.objects.filter(pk__in=ids, status=Plan.Status.COMPLETE).count()
             run = Run(
                 seconds=seconds,
@@ -222,6 +228,7 @@ def run_plans(plans: int, latency: float, env: dict[str, str], rate: int | None)
                 stats=server.stats(),
                 peak_rss_mb=max(workers.peak_rss, workers.rss()) / 2**20,
                 cpu_seconds=cpu,
+                phases_cpu_seconds=phases_cpu,
                 log=workers.log() if complete < plans else "",
             )
     Project.objects.filter(title__startswith="Bench pipeline").delete()
@@ -231,8 +238,8 @@ def run_plans(plans: int, latency: float, env: dict[str, str], rate: int | None)
 _DONE = [Plan.Status.COMPLETE, Plan.Status.BLOCKED]
 
 
-def _error(run: Run, plans: int) -> str:
-    if run.complete == plans and not run.stats["unrecognised"]:
+def _error(run: Run, plans: int, *, incomplete_is_error: bool = True) -> str:
+    if (run.complete == plans or not incomplete_is_error) and not run.stats["unrecognised"]:
         return ""
     return (
         f"{run.complete} of {plans} plans complete, {run.stats['unrecognised']} prompts not "
@@ -281,7 +288,11 @@ def makespan_figures(scale: str, plans: int, latency: float) -> list[Figure]:
             unit="ms",
             goal="reported",
             passed=None,
-            detail={"cpu_seconds": round(run.cpu_seconds, 2), "calls": run.stats["answered"]},
+            detail={
+                "cpu_seconds": round(run.cpu_seconds, 2),
+                "phases_worker_cpu_seconds": round(run.phases_cpu_seconds, 2),
+                "calls": run.stats["answered"],
+            },
         ),
     ]
 
@@ -303,7 +314,9 @@ def rate_limited_figure(
         floor=floor,
         unit="s",
         goal="ratio <= 1.2, no 429 after the first",
-        passed=run.seconds / floor <= 1.2 and after_first == 0,
+        # Plans the provider's 429s blocked (retries spent) are a miss of the product, not the
+        # bench's error: only a prompt the model did not recognise is.
+        passed=run.seconds / floor <= 1.2 and after_first == 0 and run.complete == plans,
         detail={
             "plans": plans,
             "complete": run.complete,
@@ -313,5 +326,5 @@ def rate_limited_figure(
             "429s": run.stats["limited"],
             "429s_after_first": after_first,
         },
-        error=_error(run, plans),
+        error=_error(run, plans, incomplete_is_error=False),
     )

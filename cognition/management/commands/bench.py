@@ -132,7 +132,10 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def _urls(self) -> list[tuple[str, str]]:
-        urls = [("page", reverse("console:dashboard")), ("health", reverse("console:health"))]
+        urls = [
+            ("page", reverse("console:dashboard")),
+            ("health banner", reverse("console:health")),
+        ]
         urls += [(slug, reverse("console:card", args=[slug])) for slug in CARDS]
         return urls
 
