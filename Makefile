@@ -65,7 +65,8 @@ layers: install-dev
 
 check: lint typecheck layers
 
-## Benchmarks against PostgreSQL and Redis; prints a table and writes var/bench/results.json.
+## The figures users wait for, against PostgreSQL, Redis and the two workers; prints a table,
+## writes var/bench/results.json and fails when a goal is missed. BENCH_ARGS=--smoke: a quick run.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/planner_ops_bench
 BENCH_BROKER_URL ?= redis://127.0.0.1:6379/12
 bench: install

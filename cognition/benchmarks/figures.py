@@ -1,4 +1,4 @@
-"""Each benchmark figure: our code and its floor measured side by side in the same run."""
+"""The figures users wait for, each beside its floor (measured in the same run) or a budget."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import requests
@@ -16,7 +16,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from cognition.benchmarks.measure import capture_sql, replay_sql, time_calls
+from cognition.benchmarks.measure import capture_sql, time_calls
 from opsalerts.models import Delivery
 from opsalerts.tasks import deliver_due_deliveries
 from planners.health import build_health_report
@@ -24,41 +24,67 @@ from planners.health import build_health_report
 
 @dataclass
 class Figure:
+    """One figure a user waits for: ours, and the floor it is held to when it has one (else an
+    absolute budget in ``goal``). ``passed`` is None for a figure reported without a goal;
+    ``error`` says the run went wrong (plans that did not complete, deliveries not sent)."""
+
     name: str
     scale: str
-    ours_ms: float
-    floor_ms: float
+    ours: float
+    unit: str
     goal: str
-    passed: bool
-    detail: dict[str, Any]
+    passed: bool | None
+    floor: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    #: A rate (deliveries a second): the ratio is then the floor's rate over ours.
+    higher_is_better: bool = False
 
     @property
-    def ratio(self) -> float:
-        return self.ours_ms / self.floor_ms if self.floor_ms else float("inf")
+    def ratio(self) -> float | None:
+        if not self.floor or not self.ours:
+            return None
+        return self.floor / self.ours if self.higher_is_better else self.ours / self.floor
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "ERROR"
+        return {True: "PASS", False: "FAIL", None: "-"}[self.passed]
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": round(self.ratio, 3)}
+        ratio = self.ratio
+        return {
+            **asdict(self),
+            "ratio": None if ratio is None else round(ratio, 3),
+            "result": self.verdict,
+        }
+
+
+#: Budgets at the large scale on a two-core machine, in milliseconds.
+HEALTH_REPORT_BUDGET_MS = 100
+PAGE_P95_BUDGET_MS = 250
+CARD_BUDGET_MS = 60
 
 
 def health_report_figure(scale: str, repetitions: int) -> Figure:
-    statements = capture_sql(build_health_report)
+    queries = len(capture_sql(build_health_report))
     ours = time_calls(build_health_report, repetitions)
-    floor = time_calls(replay_sql(statements), repetitions)
-    ratio = ours.median_ms / floor.median_ms
+    budgeted = scale == "large"
     return Figure(
         name="health report",
         scale=scale,
-        ours_ms=ours.median_ms,
-        floor_ms=floor.median_ms,
-        goal="ratio <= 1.5, <= 15 queries, same count at small and large",
-        passed=ratio <= 1.5 and len(statements) <= 15,
-        detail={"queries": len(statements)},
+        ours=ours.median_ms,
+        unit="ms",
+        goal=f"median <= {HEALTH_REPORT_BUDGET_MS} ms" if budgeted else "queries as at large",
+        passed=ours.median_ms <= HEALTH_REPORT_BUDGET_MS if budgeted else None,
+        detail={"queries": queries, "p95_ms": round(ours.p95_ms, 2)},
     )
 
 
 def console_figures(scale: str, repetitions: int, urls: list[tuple[str, str]]) -> list[Figure]:
-    """The Backlog Telemetry page and each partial through the test client, against the SQL
-    each request issues replayed straight on a cursor."""
+    """The Backlog Telemetry page (p95) and each partial it loads (median) through the test
+    client, against budgets at the large scale; query counts at every scale."""
     from django.contrib.auth import get_user_model
 
     user, _ = get_user_model().objects.get_or_create(
@@ -66,6 +92,7 @@ def console_figures(scale: str, repetitions: int, urls: list[tuple[str, str]]) -
     )
     client = Client()
     client.force_login(user)
+    budgeted = scale == "large"
     figures = []
     for label, url in urls:
         headers = {} if label == "page" else {"HX-Request": "true"}
@@ -75,21 +102,32 @@ def console_figures(scale: str, repetitions: int, urls: list[tuple[str, str]]) -
             if response.status_code != 200:
                 raise RuntimeError(f"{url} answered {response.status_code}")
 
-        statements = capture_sql(request)
-        ours = time_calls(request, repetitions)
-        floor = time_calls(replay_sql(statements), repetitions)
-        ratio = ours.median_ms / floor.median_ms
-        goal = "ratio <= 2" + (", p95 <= 300 ms at large" if label == "page" else "")
-        passed = ratio <= 2 and (label != "page" or scale != "large" or ours.p95_ms <= 300)
+        queries = len(capture_sql(request))
+        timing = time_calls(request, repetitions)
+        if label == "page":
+            ours, goal = timing.p95_ms, f"p95 <= {PAGE_P95_BUDGET_MS} ms"
+            passed = ours <= PAGE_P95_BUDGET_MS
+        elif label == "health banner":
+            # Not a card: the health report as the page serves it, held to the report's budget.
+            ours, goal = timing.median_ms, f"median <= {HEALTH_REPORT_BUDGET_MS} ms"
+            passed = ours <= HEALTH_REPORT_BUDGET_MS
+        else:
+            ours, goal = timing.median_ms, f"median <= {CARD_BUDGET_MS} ms"
+            passed = ours <= CARD_BUDGET_MS
         figures.append(
             Figure(
-                name=f"console {label}",
+                name=f"console {label}" + (" p95" if label == "page" else ""),
                 scale=scale,
-                ours_ms=ours.median_ms,
-                floor_ms=floor.median_ms,
-                goal=goal,
-                passed=passed,
-                detail={"queries": len(statements), "p95_ms": round(ours.p95_ms, 2), "url": url},
+                ours=ours,
+                unit="ms",
+                goal=goal if budgeted else "queries as at large",
+                passed=passed if budgeted else None,
+                detail={
+                    "queries": queries,
+                    "median_ms": round(timing.median_ms, 2),
+                    "p95_ms": round(timing.p95_ms, 2),
+                    "url": url,
+                },
             )
         )
     return figures
@@ -151,6 +189,9 @@ class Receiver:
         self.process.wait(timeout=10)
 
 
+DELIVERIES_PER_SECOND_GOAL = 1000
+
+
 def alert_delivery_figure(scale: str, count: int) -> Figure:
     """``count`` due deliveries drained by the worker's own task body (claim a batch, POST
     each, record the batch), against plain ``requests.post`` of the same payload in a loop."""
@@ -193,17 +234,23 @@ def alert_delivery_figure(scale: str, count: int) -> Figure:
         sent = Delivery.objects.filter(route="bench", status=Delivery.Status.SENT).count()
         Delivery.objects.filter(route="bench").delete()
     ratio = ours_s / floor_s
+    per_second = count / ours_s
+    complete = attempted == sent == count and received == 2 * count
     return Figure(
         name="alert delivery",
         scale=scale,
-        ours_ms=ours_s * 1000 / count,
-        floor_ms=floor_s * 1000 / count,
-        goal="ratio <= 1.5",
-        passed=ratio <= 1.5 and attempted == sent == count and received == 2 * count,
+        ours=per_second,
+        floor=count / floor_s,
+        unit="/s",
+        higher_is_better=True,
+        goal=f">= {DELIVERIES_PER_SECOND_GOAL}/s, ratio <= 1.5",
+        passed=per_second >= DELIVERIES_PER_SECOND_GOAL and ratio <= 1.5,
         detail={
             "deliveries": count,
-            "deliveries_per_second": round(count / ours_s, 1),
+            "ours_ms_each": round(ours_s * 1000 / count, 3),
+            "floor_ms_each": round(floor_s * 1000 / count, 3),
             "sent": sent,
             "received": received,
         },
+        error="" if complete else f"{sent} of {count} sent, {received} received",
     )

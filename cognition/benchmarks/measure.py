@@ -1,4 +1,4 @@
-"""Timing primitives: medians and p95 over repetitions, and replaying captured SQL as a floor."""
+"""Timing primitives: medians and p95 over repetitions, and the SQL a call sends."""
 
 from __future__ import annotations
 
@@ -42,17 +42,3 @@ def capture_sql(function: Callable[[], Any]) -> list[str]:
     with CaptureQueriesContext(connection) as context:
         function()
     return [query["sql"] for query in context.captured_queries]
-
-
-def replay_sql(statements: list[str]) -> Callable[[], None]:
-    """A callable that runs the same statements straight on a cursor and fetches every row:
-    what the database alone costs for the work our code asked of it."""
-
-    def replay() -> None:
-        with connection.cursor() as cursor:
-            for sql in statements:
-                cursor.execute(sql)
-                if cursor.description is not None:
-                    cursor.fetchall()
-
-    return replay

@@ -24,6 +24,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from cognition.console_login import ensure_console_login
+from cognition.workers import housekeeping_worker_command, phase_worker_command
 from planners.demo import ensure_demo_pipeline
 
 
@@ -86,21 +87,10 @@ class Command(BaseCommand):
         )
 
     def _start_worker(self, concurrency: int) -> subprocess.Popen[bytes]:
-        command = [
-            sys.executable, "-m", "celery", "-A", "cognition", "worker", "--beat",
-            "--loglevel", "info", "--concurrency", str(concurrency),
-            "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", "housekeeping@%h",
-            "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
-        ]  # fmt: skip
-        return subprocess.Popen(command, cwd=settings.BASE_DIR)
+        return subprocess.Popen(housekeeping_worker_command(concurrency), cwd=settings.BASE_DIR)
 
     def _start_phase_worker(self, threads: int) -> subprocess.Popen[bytes]:
-        command = [
-            sys.executable, "-m", "celery", "-A", "cognition", "worker",
-            "--pool", "threads", "--concurrency", str(threads),
-            "--queues", settings.PHASES_QUEUE, "--hostname", "phases@%h", "--loglevel", "info",
-        ]  # fmt: skip
-        return subprocess.Popen(command, cwd=settings.BASE_DIR)
+        return subprocess.Popen(phase_worker_command(threads), cwd=settings.BASE_DIR)
 
     def _queue_demo(self) -> None:
         plan = ensure_demo_pipeline()
