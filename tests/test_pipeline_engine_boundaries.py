@@ -17,7 +17,7 @@ ENGINE_MODULES = sorted(
         *(ROOT / "planners" / "pipeline").glob("*.py"),
         *(ROOT / "planners" / "health").glob("*.py"),
         ROOT / "planners" / "tasks.py",
-        ROOT / "planners" / "actions.py",
+        *(ROOT / "planners" / "actions").glob("*.py"),
         ROOT / "planners" / "execution_rollup.py",
         ROOT / "planners" / "rollouts" / "verification.py",
         ROOT / "opsalerts" / "evaluation.py",

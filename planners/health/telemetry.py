@@ -109,8 +109,19 @@ def execution_groups(*, plan_id: int | None, since: datetime) -> list[ExecutionG
         Value(_NEVER),
         output_field=DateTimeField(),
     )
+    window = _window_groups(plan_id, since, mark)
+    behind = _behind_groups(plan_id, since, mark)
+    return [
+        _execution_group(row) for row in window.union(behind, _rolled_up_groups(plan_id), all=True)
+    ]
+
+
+def _window_groups(
+    plan_id: int | None, since: datetime, mark: Coalesce
+) -> QuerySet[PlannerExecution, dict[str, Any]]:
+    """The window's runs: recent figures, and all-time figures of those after the mark."""
     after_mark = Q(created_at__gte=mark)
-    window = (
+    return (
         _executions(plan_id)
         .filter(created_at__gte=since)
         .values(*_GROUP_FIELDS)
@@ -125,7 +136,13 @@ def execution_groups(*, plan_id: int | None, since: datetime) -> list[ExecutionG
         )
         .order_by()
     )
-    behind = (
+
+
+def _behind_groups(
+    plan_id: int | None, since: datetime, mark: Coalesce
+) -> QuerySet[PlannerExecution, dict[str, Any]]:
+    """Runs between the mark and the window, read only while the roll-up is behind it."""
+    return (
         _executions(plan_id)
         .alias(mark=mark)
         .filter(mark__lt=since, created_at__gte=F("mark"), created_at__lt=since)
@@ -138,10 +155,13 @@ def execution_groups(*, plan_id: int | None, since: datetime) -> list[ExecutionG
         )
         .order_by()
     )
+
+
+def _rolled_up_groups(plan_id: int | None) -> QuerySet[ExecutionRollup, dict[str, Any]]:
     rolled_up = ExecutionRollup.objects.all()
     if plan_id is not None:
         rolled_up = rolled_up.filter(plan_id=plan_id)
-    totals = (
+    return (
         rolled_up.values(*_GROUP_FIELDS)
         .annotate(
             **{**_TOTALS_ONLY, "total": Sum("runs")},
@@ -151,23 +171,23 @@ def execution_groups(*, plan_id: int | None, since: datetime) -> list[ExecutionG
         )
         .order_by()
     )
-    return [
-        ExecutionGroup(
-            planner_slug=row["planner_slug"],
-            template_id=row["template_id"] or "",
-            outcome=row["outcome"],
-            critique_status=row["critique_status"] or "",
-            quota_limit=row["quota_limit"] or "",
-            total=row["total"],
-            recent=row["recent"],
-            recent_fallback=row["recent_fallback"],
-            recent_last_at=row["recent_last_at"],
-            prompt_tokens=row["prompt"],
-            completion_tokens=row["completion"],
-            critique_tokens=row["critique"],
-        )
-        for row in window.union(behind, totals, all=True)
-    ]
+
+
+def _execution_group(row: Mapping[str, Any]) -> ExecutionGroup:
+    return ExecutionGroup(
+        planner_slug=row["planner_slug"],
+        template_id=row["template_id"] or "",
+        outcome=row["outcome"],
+        critique_status=row["critique_status"] or "",
+        quota_limit=row["quota_limit"] or "",
+        total=row["total"],
+        recent=row["recent"],
+        recent_fallback=row["recent_fallback"],
+        recent_last_at=row["recent_last_at"],
+        prompt_tokens=row["prompt"],
+        completion_tokens=row["completion"],
+        critique_tokens=row["critique"],
+    )
 
 
 def execution_totals(groups: list[ExecutionGroup]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from planners.health import (
     UnknownPlanError,
     build_health_report,
 )
+from planners.health.report import PlannerState
 
 EXIT_CODES = {HealthStatus.HEALTHY: 0, HealthStatus.DEGRADED: 1, HealthStatus.CRITICAL: 2}
 EXIT_BAD_PLAN = 3
@@ -60,63 +61,71 @@ class Command(BaseCommand):
             HealthStatus.DEGRADED: self.style.WARNING,
             HealthStatus.CRITICAL: self.style.ERROR,
         }[report.status]
-        backlog, telemetry = report.backlog, report.telemetry
         scope = f" (plan {report.plan_id})" if report.plan_id is not None else ""
         lines = [
             f"Planner health{scope} [{report.environment}]: " + style(report.status.value.upper()),
             f"Generated at {report.to_dict()['generated_at']}",
             "",
             "Planners:",
-        ]
-        for planner in report.planners:
-            templates = ", ".join(
-                f"{s.template_id} "
-                + (
-                    "missing"
-                    if not s.found
-                    else f"v{s.version}" + ("" if s.active and not s.empty else " (unusable)")
-                )
-                for s in planner.steps
-            )
-            fallback = (
-                f", fallback in {planner.fallback_runs_in_window} run(s)"
-                if (planner.fallback_in_use)
-                else ""
-            )
-            lines.append(
-                f"  {planner.slug}: {planner.runs_in_window} recent run(s){fallback}; {templates}"
-            )
-        counts = ", ".join(f"{status} {n}" for status, n in backlog.counts.items())
-        lines += [
+            *(_planner_line(planner) for planner in report.planners),
             "",
-            f"Backlog: {backlog.total} item(s) in {backlog.plans_total} plan(s): {counts}",
-            f"  stale {backlog.stale_total}, orphaned {backlog.orphaned_total}, "
-            f"flapping {len(backlog.flapping)}, contract drift {backlog.contract_drift_total}, "
-            f"synthetic {backlog.synthetic_total}",
-            f"Telemetry: {telemetry.executions_total} run(s), "
-            f"{telemetry.executions_in_window} in the last {telemetry.window_seconds} s, "
-            f"{telemetry.recent_failures_total} failed recently; latency p50 "
-            f"{_seconds(telemetry.latency.p50_seconds)}, p95 "
-            f"{_seconds(telemetry.latency.p95_seconds)}; tokens {telemetry.tokens.total}",
+            *_figures_lines(report),
             "",
+            *self._alert_lines(report),
         ]
-        if report.alerts:
-            lines.append(f"Alerts ({len(report.alerts)}):")
-            for alert in report.alerts:
-                marker: Callable[[str], str] = {
-                    Severity.ERROR: self.style.ERROR,
-                    Severity.WARNING: self.style.WARNING,
-                }.get(alert.severity, str)
-                synthetic = " [synthetic]" if alert.synthetic else ""
-                label = marker(alert.severity.value.upper().ljust(7))
-                lines.append(f"  {label} {alert.id}{synthetic}: {alert.title}")
-                lines.append(f"          {alert.description}")
-        else:
-            lines.append("Alerts: none")
         if report.warnings:
             lines.append("Warnings:")
             lines.extend(f"  - {warning}" for warning in report.warnings)
         return "\n".join(lines)
+
+    def _alert_lines(self, report: PlannerHealthReport) -> list[str]:
+        if not report.alerts:
+            return ["Alerts: none"]
+        lines = [f"Alerts ({len(report.alerts)}):"]
+        for alert in report.alerts:
+            marker: Callable[[str], str] = {
+                Severity.ERROR: self.style.ERROR,
+                Severity.WARNING: self.style.WARNING,
+            }.get(alert.severity, str)
+            synthetic = " [synthetic]" if alert.synthetic else ""
+            label = marker(alert.severity.value.upper().ljust(7))
+            lines.append(f"  {label} {alert.id}{synthetic}: {alert.title}")
+            lines.append(f"          {alert.description}")
+        return lines
+
+
+def _planner_line(planner: PlannerState) -> str:
+    templates = ", ".join(
+        f"{s.template_id} "
+        + (
+            "missing"
+            if not s.found
+            else f"v{s.version}" + ("" if s.active and not s.empty else " (unusable)")
+        )
+        for s in planner.steps
+    )
+    fallback = (
+        f", fallback in {planner.fallback_runs_in_window} run(s)"
+        if (planner.fallback_in_use)
+        else ""
+    )
+    return f"  {planner.slug}: {planner.runs_in_window} recent run(s){fallback}; {templates}"
+
+
+def _figures_lines(report: PlannerHealthReport) -> list[str]:
+    backlog, telemetry = report.backlog, report.telemetry
+    counts = ", ".join(f"{status} {n}" for status, n in backlog.counts.items())
+    return [
+        f"Backlog: {backlog.total} item(s) in {backlog.plans_total} plan(s): {counts}",
+        f"  stale {backlog.stale_total}, orphaned {backlog.orphaned_total}, "
+        f"flapping {len(backlog.flapping)}, contract drift {backlog.contract_drift_total}, "
+        f"synthetic {backlog.synthetic_total}",
+        f"Telemetry: {telemetry.executions_total} run(s), "
+        f"{telemetry.executions_in_window} in the last {telemetry.window_seconds} s, "
+        f"{telemetry.recent_failures_total} failed recently; latency p50 "
+        f"{_seconds(telemetry.latency.p50_seconds)}, p95 "
+        f"{_seconds(telemetry.latency.p95_seconds)}; tokens {telemetry.tokens.total}",
+    ]
 
 
 def _seconds(value: float | None) -> str:

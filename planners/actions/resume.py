@@ -1,38 +1,27 @@
-"""Operator actions on the pipeline: create a plan, start it, resume a backlog item, sweep.
-
-One function per action, used alike by the admin, the console, the management commands and the
-beat task; each is atomic, writes an ``ActionLogEntry``, and queues its Celery tasks only after
-the transaction commits.
-"""
+"""Resuming a stale, blocked or failed backlog item, by hand or by the sweep."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from planners.actions.action_log import item_label, log_action
 from planners.models import (
-    ActionLogEntry,
     BacklogItem,
     BacklogStatus,
     ContractDriftEvent,
     PhaseCheckpoint,
     Plan,
-    Project,
 )
-from planners.pipeline.plans import start_plan
-from planners.pipeline.registry import DEFAULT_PIPELINE
 from planners.pipeline.scheduling import lock_plan, ready_items, schedule_ready_items
 from planners.pipeline.transitions import transition_backlog_item
 
 logger = logging.getLogger(__name__)
-
 RESUMABLE_STATUSES = (BacklogStatus.IN_PROGRESS, BacklogStatus.BLOCKED, BacklogStatus.FAILED)
 
 
@@ -52,123 +41,6 @@ class ResumeResult:
     #: True when the item was queued on a worker right away; False when it waits (pending) for
     #: an item it depends on.
     queued: bool
-
-
-def _admin_url(obj: Any) -> str:
-    try:
-        return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    except NoReverseMatch:
-        return ""
-
-
-def log_action(
-    action: str, *, actor: str, target: Any, detail: dict[str, Any], label: str = ""
-) -> ActionLogEntry:
-    """One action log entry; ``target`` is the model instance acted on (linked in the admin)."""
-    return ActionLogEntry.objects.create(
-        action=action,
-        actor=actor,
-        target=(label or str(target))[:300],
-        target_url=_admin_url(target),
-        detail=detail,
-        environment=settings.DEPLOY_ENVIRONMENT,
-    )
-
-
-def _item_label(item: BacklogItem) -> str:
-    return f"plan {item.plan_id} / {item.backlog_id}"
-
-
-# --- plans -------------------------------------------------------------------------------------
-
-
-def create_plan(
-    project: Project,
-    *,
-    pipeline: str = DEFAULT_PIPELINE,
-    branch: str = "main",
-    name: str | None = None,
-    agent_backend: str | None = None,
-    actor: str = "",
-) -> Plan:
-    """A new ``pipeline`` plan for ``project`` on ``branch`` with the first backlog items its
-    pipeline declares (the existing plan when there is one), with the audit trail."""
-    with transaction.atomic():
-        plan = start_plan(project, pipeline=pipeline, branch=branch, name=name)
-        if agent_backend and plan.agent_backend != agent_backend:
-            plan.agent_backend = agent_backend
-            plan.save(update_fields=["agent_backend", "updated_at"])
-        log_action(
-            "create-plan",
-            actor=actor,
-            target=plan,
-            detail={
-                "plan_id": plan.pk,
-                "project": project.title,
-                "pipeline": pipeline,
-                "branch": branch,
-            },
-        )
-    return plan
-
-
-def start_pipeline(
-    plan: Plan, *, actor: str, agent_backend: str | None = None
-) -> list[BacklogItem]:
-    """Queue every ready item of ``plan`` on the workers (after commit); returns them.
-
-    ``agent_backend`` picks the agent for items that have not run yet; items that already ran
-    keep the agent recorded on them. Nothing ready (a complete plan, or everything waiting on a
-    blocked item) queues nothing and says so in the log entry.
-    """
-    with transaction.atomic():
-        if agent_backend and plan.agent_backend != agent_backend:
-            plan.agent_backend = agent_backend
-            plan.save(update_fields=["agent_backend", "updated_at"])
-        queued = schedule_ready_items(plan, actor=actor)
-        log_action(
-            "run-pipeline",
-            actor=actor,
-            target=plan,
-            detail={
-                "plan_id": plan.pk,
-                "agent_backend": plan.agent_backend or settings.AGENT_BACKEND,
-                "queued": [item.backlog_id for item in queued],
-                "plan_status": plan.status,
-            },
-        )
-    return queued
-
-
-def fresh_run_branch(plan: Plan) -> str:
-    """The branch a fresh run of ``plan``'s project and pipeline goes on: ``run-N``, the first
-    N (from 2) that no plan of that project and pipeline has taken."""
-    taken = set(
-        Plan.objects.filter(project_id=plan.project_id, pipeline=plan.pipeline).values_list(
-            "branch", flat=True
-        )
-    )
-    number = 2
-    while f"run-{number}" in taken:
-        number += 1
-    return f"run-{number}"
-
-
-def start_fresh_run(plan: Plan, *, actor: str, agent_backend: str | None = None) -> Plan:
-    """Run a complete plan's pipeline again: a new plan of the same project and pipeline on a
-    fresh branch (a finished plan's records stay as they are), queued on the workers."""
-    fresh = create_plan(
-        plan.project,
-        pipeline=plan.pipeline,
-        branch=fresh_run_branch(plan),
-        agent_backend=agent_backend or plan.agent_backend or None,
-        actor=actor,
-    )
-    start_pipeline(fresh, actor=actor, agent_backend=agent_backend)
-    return fresh
-
-
-# --- resume ------------------------------------------------------------------------------------
 
 
 def stale_cutoff(now: datetime | None = None) -> datetime:
@@ -232,7 +104,7 @@ def _record_drift(
             "resume-refused",
             actor=actor,
             target=item,
-            label=_item_label(item),
+            label=item_label(item),
             detail={
                 "plan_id": item.plan_id,
                 "backlog_id": item.backlog_id,
@@ -245,7 +117,7 @@ def _record_drift(
         f"{key.removeprefix('agent_')} {requested[key]!r} (recorded {recorded[key]!r})"
         for key in requested
     )
-    logger.warning("contract drift on %s: %s", _item_label(item), contradictions)
+    logger.warning("contract drift on %s: %s", item_label(item), contradictions)
     return ResumeRefused(
         f"Refused: backlog item {item.backlog_id!r} already ran under a different agent "
         f"contract: requested {contradictions}. Recorded as contract drift #{event.pk}. "
@@ -282,37 +154,14 @@ def resume_backlog_item(
     with transaction.atomic():
         # The plan's lock before the item's row: the order every scheduling transaction takes.
         lock_plan(item.plan_id)
-        contract = {
-            name: value
-            for name, value in (
-                ("agent_backend", agent_backend),
-                ("agent_provider", provider),
-                ("agent_model", model),
-            )
-            if value and not getattr(item, name)
-        }
-        if not transition_backlog_item(
-            item,
-            BacklogStatus.PENDING,
-            reason=reason,
-            actor=actor,
-            detail=f"resumed from {previous}",
-            only_from=[previous],
-            extra_fields=contract or None,
-        ):
-            raise ResumeRefused(
-                f"Backlog item {item.backlog_id!r} changed while resuming it; look again."
-            )
-        # Free the checkpoint so the next task can claim it (a complete one stays complete).
-        PhaseCheckpoint.objects.filter(backlog_item=item).exclude(
-            status=PhaseCheckpoint.Status.COMPLETE
-        ).update(status=PhaseCheckpoint.Status.PENDING, lock_owner="", updated_at=timezone.now())
+        contract = _missing_contract(item, agent_backend, provider, model)
+        _reopen(item, previous=previous, reason=reason, actor=actor, contract=contract)
         queued = schedule_ready_items(item.plan, actor=actor)
         log_action(
             reason,
             actor=actor,
             target=item,
-            label=_item_label(item),
+            label=item_label(item),
             detail={
                 "plan_id": item.plan_id,
                 "backlog_id": item.backlog_id,
@@ -324,6 +173,43 @@ def resume_backlog_item(
     return ResumeResult(
         item=item, previous_status=previous, queued=any(q.pk == item.pk for q in queued)
     )
+
+
+def _missing_contract(
+    item: BacklogItem, agent_backend: str | None, provider: str | None, model: str | None
+) -> dict[str, str]:
+    """The requested agent fields the item has not recorded yet (drift is refused before)."""
+    return {
+        name: value
+        for name, value in (
+            ("agent_backend", agent_backend),
+            ("agent_provider", provider),
+            ("agent_model", model),
+        )
+        if value and not getattr(item, name)
+    }
+
+
+def _reopen(
+    item: BacklogItem, *, previous: str, reason: str, actor: str, contract: dict[str, str]
+) -> None:
+    """Move the item back to pending from ``previous`` and free its checkpoint."""
+    if not transition_backlog_item(
+        item,
+        BacklogStatus.PENDING,
+        reason=reason,
+        actor=actor,
+        detail=f"resumed from {previous}",
+        only_from=[previous],
+        extra_fields=contract or None,
+    ):
+        raise ResumeRefused(
+            f"Backlog item {item.backlog_id!r} changed while resuming it; look again."
+        )
+    # Free the checkpoint so the next task can claim it (a complete one stays complete).
+    PhaseCheckpoint.objects.filter(backlog_item=item).exclude(
+        status=PhaseCheckpoint.Status.COMPLETE
+    ).update(status=PhaseCheckpoint.Status.PENDING, lock_owner="", updated_at=timezone.now())
 
 
 def sweep_stale_items(*, actor: str, now: datetime | None = None) -> int:
@@ -339,7 +225,7 @@ def sweep_stale_items(*, actor: str, now: datetime | None = None) -> int:
         try:
             resume_backlog_item(item, actor=actor, reason="auto-resume")
         except ResumeRefused as refusal:  # raced with a worker or an operator: fine
-            logger.info("sweep skipped %s: %s", _item_label(item), refusal)
+            logger.info("sweep skipped %s: %s", item_label(item), refusal)
             continue
         resumed += 1
     for plan in Plan.objects.filter(status=Plan.Status.IN_PROGRESS):
