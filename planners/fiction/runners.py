@@ -19,15 +19,12 @@ from planners.fiction.inputs import (
     resolve_blueprint,
 )
 from planners.fiction.lore import blocking_requirements, describe_blockers
-from planners.fiction.materialise import (
-    links,
-    mark_scene,
-    materialise_chapter,
-    materialise_iterative,
-    materialise_scene,
-    materialise_scroll,
-    materialise_vision,
-)
+from planners.fiction.materialise.chapter_architect import materialise_chapter
+from planners.fiction.materialise.iterative import materialise_iterative
+from planners.fiction.materialise.rows import links
+from planners.fiction.materialise.scene_weaver import mark_scene, materialise_scene
+from planners.fiction.materialise.scroll_refiner import materialise_scroll
+from planners.fiction.materialise.vision import materialise_vision
 from planners.fiction.targets import targets
 from planners.models import BacklogItem, ChapterScene
 from planners.pipeline.registry import Materialised, PhaseBlocked, PhaseInput, PhaseRunner
