@@ -164,7 +164,7 @@ def test_orphan_query_count_does_not_grow_with_the_backlog(plan: Plan) -> None:
 def test_the_vision_sync_stores_unproduced_inputs_for_the_items_it_inserts(
     plan: Plan,
 ) -> None:
-    from planners.fiction.materialise import sync_backlog
+    from planners.fiction.materialise.backlog import sync_backlog
     from planners.fiction.schemas import BacklogEntry
 
     vision = BacklogItem.objects.create(

@@ -1,7 +1,9 @@
 """What each phase is told: planner parameters read from the plan's materialised rows.
 
-The planners themselves never touch the database; the runner calls ``params_for(item)`` and
-hands them plain text, so a planner is testable with nothing but parameters and an agent.
+One builder per phase (``vision_params``, ``scene_weaver_params``...), called by that phase's
+runner. The planners themselves never touch the database; the runner hands them plain text, so a
+planner is testable with nothing but parameters and an agent. A builder raises
+``PhaseInputError`` when a row its phase works on is missing.
 """
 
 from __future__ import annotations
@@ -9,11 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from pydantic import BaseModel
-
 from planners.fiction.chapter_architect import ChapterArchitectParams
 from planners.fiction.iterative import IterativeParams
-from planners.fiction.phases import Phase
 from planners.fiction.scene_weaver import SceneWeaverParams
 from planners.fiction.scroll_refiner import ScrollRefinerParams
 from planners.fiction.targets import targets
@@ -177,83 +176,91 @@ def _persona(plan: Plan) -> dict[str, str]:
     }
 
 
-def params_for(item: BacklogItem, *, iteration: int | None = None) -> BaseModel:
-    """The planner parameters for the phase that runs ``item``; ``PhaseInputError`` when a row
-    the phase works on is missing (e.g. a scroll item with no chapter blueprint yet).
-
-    ``iteration``: the iterative pass number when the caller already has it (``next_iteration``).
-    """
+def vision_params(item: BacklogItem) -> VisionParams:
     plan = item.plan
-    if item.phase == Phase.VISION:
-        project = plan.project
-        return VisionParams(
-            projectTitle=project.title,
-            branch=plan.branch,
-            description=project.description,
-            logline=profile_of(project).logline,
+    project = plan.project
+    return VisionParams(
+        projectTitle=project.title,
+        branch=plan.branch,
+        description=project.description,
+        logline=profile_of(project).logline,
+    )
+
+
+def iterative_params(item: BacklogItem, iteration: int) -> IterativeParams:
+    """``iteration``: the pass number this item writes (``next_iteration``)."""
+    plan = item.plan
+    earlier = PlanPass.objects.filter(plan=plan).exclude(backlog_item=item)
+    return IterativeParams(
+        planName=plan.name,
+        branch=plan.branch,
+        description=plan_description(plan),
+        iterationIndex=iteration,
+        existingPasses=passes_summary(earlier),
+    )
+
+
+def chapter_architect_params(item: BacklogItem) -> ChapterArchitectParams:
+    plan = item.plan
+    own = targets(item).blueprint
+    existing = blueprint_summary(own) if own else ""
+    return ChapterArchitectParams(
+        planName=plan.name,
+        branch=plan.branch,
+        description=plan_description(plan),
+        passesSummary=passes_summary(PlanPass.objects.filter(plan=plan)),
+        existingBlueprintSummary=existing,
+    )
+
+
+def scroll_refiner_params(item: BacklogItem) -> ScrollRefinerParams:
+    """``PhaseInputError`` when the item has no chapter blueprint with beats to refine yet."""
+    plan = item.plan
+    blueprint = resolve_blueprint(item)
+    scroll = targets(item).scroll
+    beats = list(blueprint.beats.all()) if blueprint is not None else []
+    if blueprint is None or not beats:
+        raise PhaseInputError(
+            f"backlog item {item.backlog_id!r} has no designed chapter blueprint to refine; "
+            "run the chapter architect first"
         )
-    if item.phase == Phase.ITERATIVE:
-        earlier = PlanPass.objects.filter(plan=plan).exclude(backlog_item=item)
-        return IterativeParams(
-            planName=plan.name,
-            branch=plan.branch,
-            description=plan_description(plan),
-            iterationIndex=next_iteration(item) if iteration is None else iteration,
-            existingPasses=passes_summary(earlier),
-        )
-    if item.phase == Phase.CHAPTER_ARCHITECT:
-        own = targets(item).blueprint
-        existing = blueprint_summary(own) if own else ""
-        return ChapterArchitectParams(
-            planName=plan.name,
-            branch=plan.branch,
-            description=plan_description(plan),
-            passesSummary=passes_summary(PlanPass.objects.filter(plan=plan)),
-            existingBlueprintSummary=existing,
-        )
-    if item.phase == Phase.SCROLL_REFINER:
-        blueprint = resolve_blueprint(item)
-        scroll = targets(item).scroll
-        beats = list(blueprint.beats.all()) if blueprint is not None else []
-        if blueprint is None or not beats:
-            raise PhaseInputError(
-                f"backlog item {item.backlog_id!r} has no designed chapter blueprint to refine; "
-                "run the chapter architect first"
-            )
-        return ScrollRefinerParams(
-            planName=plan.name,
-            branch=plan.branch,
-            description=plan_description(plan),
-            blueprintSynopsis=blueprint_synopsis(blueprint),
-            blueprintStructure=blueprint_structure(blueprint, beats),
-            scrollSummary=scroll_summary(scroll) if scroll is not None else item.description,
-            **_persona(plan),
-        )
-    if item.phase == Phase.SCENE_WEAVER:
-        scene = targets(item).scene
-        if scene is None:
-            raise PhaseInputError(f"backlog item {item.backlog_id!r} is not bound to a scene")
-        section = scene.section
-        scroll = section.scroll
-        cast_names = list(plan.cast.values_list("name", flat=True))
-        metadata = {
-            "sceneSlug": scene.scene_slug,
-            "sectionSlug": section.section_slug,
-            "scrollSlug": scroll.scroll_slug,
-            "order": scene.order,
-            "carryForward": scene.carry_forward,
-        }
-        return SceneWeaverParams(
-            planName=plan.name,
-            branch=plan.branch,
-            sceneTitle=scene.title or scene.scene_slug,
-            sceneSlug=scene.scene_slug,
-            sceneDescription=scene_description(scene),
-            sceneMetadata=json.dumps(metadata, ensure_ascii=False),
-            sectionSummary=f"{section.title}: {section.summary}",
-            scrollSynopsis=f"{scroll.title}: {scroll.synopsis}",
-            blueprintStructure=blueprint_structure(scroll.blueprint),
-            castNames=cast_names,
-            **_persona(plan),
-        )
-    raise PhaseInputError(f"backlog item {item.backlog_id!r} has an unknown phase {item.phase!r}")
+    return ScrollRefinerParams(
+        planName=plan.name,
+        branch=plan.branch,
+        description=plan_description(plan),
+        blueprintSynopsis=blueprint_synopsis(blueprint),
+        blueprintStructure=blueprint_structure(blueprint, beats),
+        scrollSummary=scroll_summary(scroll) if scroll is not None else item.description,
+        **_persona(plan),
+    )
+
+
+def scene_weaver_params(item: BacklogItem) -> SceneWeaverParams:
+    """``PhaseInputError`` when the item is not bound to a scene."""
+    plan = item.plan
+    scene = targets(item).scene
+    if scene is None:
+        raise PhaseInputError(f"backlog item {item.backlog_id!r} is not bound to a scene")
+    section = scene.section
+    scroll = section.scroll
+    cast_names = list(plan.cast.values_list("name", flat=True))
+    metadata = {
+        "sceneSlug": scene.scene_slug,
+        "sectionSlug": section.section_slug,
+        "scrollSlug": scroll.scroll_slug,
+        "order": scene.order,
+        "carryForward": scene.carry_forward,
+    }
+    return SceneWeaverParams(
+        planName=plan.name,
+        branch=plan.branch,
+        sceneTitle=scene.title or scene.scene_slug,
+        sceneSlug=scene.scene_slug,
+        sceneDescription=scene_description(scene),
+        sceneMetadata=json.dumps(metadata, ensure_ascii=False),
+        sectionSummary=f"{section.title}: {section.summary}",
+        scrollSynopsis=f"{scroll.title}: {scroll.synopsis}",
+        blueprintStructure=blueprint_structure(scroll.blueprint),
+        castNames=cast_names,
+        **_persona(plan),
+    )

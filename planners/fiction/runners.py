@@ -12,22 +12,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from planners.fiction.inputs import (
     PhaseInputError,
+    chapter_architect_params,
+    iterative_params,
     next_iteration,
-    params_for,
     resolve_blueprint,
+    scene_weaver_params,
+    scroll_refiner_params,
+    vision_params,
 )
 from planners.fiction.lore import blocking_requirements, describe_blockers
-from planners.fiction.materialise import (
-    links,
-    mark_scene,
-    materialise_chapter,
-    materialise_iterative,
-    materialise_scene,
-    materialise_scroll,
-    materialise_vision,
-)
+from planners.fiction.materialise.chapter_architect import materialise_chapter
+from planners.fiction.materialise.iterative import materialise_iterative
+from planners.fiction.materialise.rows import links
+from planners.fiction.materialise.scene_weaver import mark_scene, materialise_scene
+from planners.fiction.materialise.scroll_refiner import materialise_scroll
+from planners.fiction.materialise.vision import materialise_vision
 from planners.fiction.targets import targets
 from planners.models import BacklogItem, ChapterScene
 from planners.pipeline.registry import Materialised, PhaseBlocked, PhaseInput, PhaseRunner
@@ -36,9 +39,9 @@ _SCENE_STATUS = {"blocked": ChapterScene.Status.BLOCKED, "failed": ChapterScene.
 
 
 class FictionRunner(PhaseRunner):
-    """What every fiction phase shares: the lore gate (for the phases it gates), parameters
-    from ``params_for``, transcript links to the item's rows, and the scene's status when a
-    phase stops without prose."""
+    """What every fiction phase shares: the lore gate (for the phases it gates), the planner's
+    parameters (each runner's ``params``, from its builder in ``inputs``), transcript links to
+    the item's rows, and the scene's status when a phase stops without prose."""
 
     gated = False
 
@@ -50,12 +53,16 @@ class FictionRunner(PhaseRunner):
         iteration = self.iteration(item)
         own = targets(item)
         return PhaseInput(
-            params=params_for(item, iteration=iteration),
+            params=self.params(item, iteration),
             iteration=iteration,
             links=links(
                 blueprint=own.blueprint, scroll=own.scroll, section=own.section, scene=own.scene
             ),
         )
+
+    def params(self, item: BacklogItem, iteration: int) -> BaseModel:
+        """The planner's parameters; ``PhaseInputError`` when a row the phase needs is missing."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define params()")
 
     def iteration(self, item: BacklogItem) -> int:
         return 0
@@ -66,6 +73,9 @@ class FictionRunner(PhaseRunner):
 
 
 class VisionRunner(FictionRunner):
+    def params(self, item: BacklogItem, iteration: int) -> BaseModel:
+        return vision_params(item)
+
     def checkpoint_target(self, item: BacklogItem) -> str:
         return f"plan:{item.plan_id}"
 
@@ -76,6 +86,9 @@ class VisionRunner(FictionRunner):
 
 
 class IterativeRunner(FictionRunner):
+    def params(self, item: BacklogItem, iteration: int) -> BaseModel:
+        return iterative_params(item, iteration)
+
     def iteration(self, item: BacklogItem) -> int:
         return next_iteration(item)
 
@@ -86,6 +99,9 @@ class IterativeRunner(FictionRunner):
 
 
 class ChapterArchitectRunner(FictionRunner):
+    def params(self, item: BacklogItem, iteration: int) -> BaseModel:
+        return chapter_architect_params(item)
+
     def checkpoint_target(self, item: BacklogItem) -> str:
         blueprint_id = targets(item).blueprint_id
         return f"blueprint:{blueprint_id}" if blueprint_id else super().checkpoint_target(item)
@@ -99,17 +115,23 @@ class ChapterArchitectRunner(FictionRunner):
 class ScrollRefinerRunner(FictionRunner):
     gated = True
 
+    def params(self, item: BacklogItem, iteration: int) -> BaseModel:
+        return scroll_refiner_params(item)
+
     def materialise(
         self, item: BacklogItem, reply: Any, phase_input: PhaseInput, *, actor: str
     ) -> Materialised:
         blueprint = resolve_blueprint(item)
-        if blueprint is None:  # params_for refused this case before the call
+        if blueprint is None:  # scroll_refiner_params refused this case before the call
             raise PhaseInputError("the chapter blueprint disappeared during the phase")
         return materialise_scroll(item, reply, blueprint=blueprint, actor=actor)
 
 
 class SceneWeaverRunner(FictionRunner):
     gated = True
+
+    def params(self, item: BacklogItem, iteration: int) -> BaseModel:
+        return scene_weaver_params(item)
 
     def checkpoint_target(self, item: BacklogItem) -> str:
         scene_id = targets(item).scene_id
