@@ -95,25 +95,25 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     if isinstance(result, str):
         return result
     retries = self.request.retries
-    if phase.should_retry(result, retries) and result.retry_after:
+    if not phase.should_retry(result, retries):
+        return result.status
+    if result.retry_after:
         # The provider asked us to wait (a 429 or 503 with Retry-After): not a failure of the
         # phase, so it comes back after the pause with the retries it had.
         return requeue_phase(
             self, item, correlation_id, result.retry_after, f"provider asked ({result.reason})"
         )
-    if phase.should_retry(result, retries):
-        countdown = retry_countdown(retries)
-        logger.warning(
-            "%s of plan %s will be retried in %.1fs (retry %s of %s): %s",
-            item.backlog_id,
-            item.plan_id,
-            countdown,
-            retries + 1,
-            settings.PIPELINE_MAX_RETRIES,
-            result.reason,
-        )
-        raise self.retry(countdown=countdown, max_retries=settings.PIPELINE_MAX_RETRIES)
-    return result.status
+    countdown = retry_countdown(retries)
+    logger.warning(
+        "%s of plan %s will be retried in %.1fs (retry %s of %s): %s",
+        item.backlog_id,
+        item.plan_id,
+        countdown,
+        retries + 1,
+        settings.PIPELINE_MAX_RETRIES,
+        result.reason,
+    )
+    raise self.retry(countdown=countdown, max_retries=settings.PIPELINE_MAX_RETRIES)
 
 
 def _why_not_runnable(item: BacklogItem | None, item_id: int, correlation_id: str) -> str:
