@@ -450,18 +450,16 @@ class AgentBackendLimitAdmin(admin.ModelAdmin):
     list_display = [
         "backend",
         "calls_in_flight",
-        "window_start",
-        "window_requests",
-        "window_tokens",
+        "requests_tat",
+        "tokens_tat",
         "paused_until",
     ]
     search_fields = ["backend"]
     readonly_fields = (
         "backend",
         "leases",
-        "window_start",
-        "window_requests",
-        "window_tokens",
+        "requests_tat",
+        "tokens_tat",
         "paused_until",
         "updated_at",
     )

@@ -85,7 +85,7 @@ class ApiToken(models.Model):
 
 class AgentBackendLimit(models.Model):
     """One agent backend's provider limits as every worker process sees them, when they are kept
-    in the database (``cognition.agents.limits``): the calls in flight, this minute's requests
+    in the database (``cognition.agents.limits``): the calls in flight, the pacing of requests
     and tokens, and a pause the provider asked for. Each admission locks the row."""
 
     backend = models.CharField(max_length=50, unique=True)
@@ -95,9 +95,18 @@ class AgentBackendLimit(models.Model):
         help_text="Calls in flight: lease id → expiry (Unix seconds). An expired lease is a call "
         "whose worker died; the next admission drops it.",
     )
-    window_start = models.DateTimeField(null=True, blank=True)
-    window_requests = models.PositiveIntegerField(default=0)
-    window_tokens = models.PositiveBigIntegerField(default=0)
+    requests_tat = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Requests' theoretical arrival time: when every request admitted so far would "
+        "have gone at AGENT_REQUESTS_PER_MINUTE. The next goes within one interval of it.",
+    )
+    tokens_tat = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Tokens' theoretical arrival time: when every token admitted so far would have "
+        "gone at AGENT_TOKENS_PER_MINUTE. The next call goes once it has passed.",
+    )
     paused_until = models.DateTimeField(
         null=True, blank=True, help_text="No call is admitted before this (a 429's Retry-After)."
     )

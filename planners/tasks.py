@@ -4,7 +4,8 @@ The task takes an id, reloads the row, and is safe to run twice. It is the engin
 steps (``planners.pipeline.phase``): claim (commit 1), run the planner under a heartbeat,
 record (commit 2: the phase's records, its closing and the claim of every item that became
 ready, whose tasks are queued after that commit); then a retry with backoff when the phase
-failed in a way that can clear by itself.
+failed in a way that can clear by itself, or, when the provider said how long to wait (a 429's
+``Retry-After``), a new message after that wait that does not count as a retry.
 
 ``acks_late`` + ``reject_on_worker_lost`` give the phase back to the broker when the worker
 dies; the ``sweep_stale_backlog`` beat task resumes what the broker cannot (a silent heartbeat).
@@ -94,19 +95,25 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     if isinstance(result, str):
         return result
     retries = self.request.retries
-    if phase.should_retry(result, retries):
-        countdown = retry_countdown(retries, result.retry_after)
-        logger.warning(
-            "%s of plan %s will be retried in %.1fs (retry %s of %s): %s",
-            item.backlog_id,
-            item.plan_id,
-            countdown,
-            retries + 1,
-            settings.PIPELINE_MAX_RETRIES,
-            result.reason,
+    if not phase.should_retry(result, retries):
+        return result.status
+    if result.retry_after:
+        # The provider asked us to wait (a 429 or 503 with Retry-After): not a failure of the
+        # phase, so it comes back after the pause with the retries it had.
+        return requeue_phase(
+            self, item, correlation_id, result.retry_after, f"provider asked ({result.reason})"
         )
-        raise self.retry(countdown=countdown, max_retries=settings.PIPELINE_MAX_RETRIES)
-    return result.status
+    countdown = retry_countdown(retries)
+    logger.warning(
+        "%s of plan %s will be retried in %.1fs (retry %s of %s): %s",
+        item.backlog_id,
+        item.plan_id,
+        countdown,
+        retries + 1,
+        settings.PIPELINE_MAX_RETRIES,
+        result.reason,
+    )
+    raise self.retry(countdown=countdown, max_retries=settings.PIPELINE_MAX_RETRIES)
 
 
 def _why_not_runnable(item: BacklogItem | None, item_id: int, correlation_id: str) -> str:
@@ -147,23 +154,24 @@ def admit_call(limiter: ProviderLimiter, backend: str, lease: str, spec: PhaseSp
 
 
 def defer_phase(task: Task, item: BacklogItem, correlation_id: str, admission: Admission) -> str:
-    """Queue the phase again after the limits' wait, and free this worker meanwhile. A new
-    message, not a retry: waiting for the provider is not a failure, so it keeps the retry count
-    it had. The heartbeat tells the stale sweep the item is still driven."""
-    countdown = admission.wait + random.uniform(0, min(admission.wait, 1.0))  # spread the herd
+    """Queue the phase again after the limits' wait, and free this worker meanwhile."""
+    return requeue_phase(
+        task, item, correlation_id, admission.wait, f"agent backend limit ({admission.reason})"
+    )
+
+
+def requeue_phase(task: Task, item: BacklogItem, correlation_id: str, wait: float, why: str) -> str:
+    """Queue the phase again after ``wait`` seconds. A new message, not a retry: waiting for the
+    provider is not a failure, so it keeps the retry count it had. The heartbeat tells the stale
+    sweep the item is still driven."""
+    countdown = wait + random.uniform(0, min(wait, 1.0))  # spread the herd
     BacklogItem.objects.filter(pk=item.pk).update(heartbeat_at=timezone.now())
     run_backlog_item_task.signature(
         (item.pk,),
         {"correlation_id": correlation_id},
         options={"retries": task.request.retries},
     ).apply_async(countdown=countdown)
-    logger.info(
-        "%s of plan %s deferred %.1fs: agent backend limit (%s)",
-        item.backlog_id,
-        item.plan_id,
-        countdown,
-        admission.reason,
-    )
+    logger.info("%s of plan %s deferred %.1fs: %s", item.backlog_id, item.plan_id, countdown, why)
     return "deferred"
 
 

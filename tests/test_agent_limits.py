@@ -1,11 +1,12 @@
 """Provider limits per agent backend, in both stores: the database and Redis.
 
-Time is passed in (``now``), so a minute's window or a dead worker's lease runs out without
+Time is passed in (``now``), so a pacing interval or a dead worker's lease runs out without
 waiting for it.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Iterator
@@ -108,36 +109,83 @@ def test_redelivered_task_takes_over_its_own_lease(limiter: ProviderLimiter, bac
     assert admit(limiter, backend, "task-b", at=6, max_concurrency=1).reason == "busy"
 
 
-def test_requests_per_minute_refuse_until_the_window_ends(
+def test_requests_per_minute_are_spaced_evenly_after_a_burst_of_two(
     limiter: ProviderLimiter, backend: str
 ) -> None:
-    for at in (0, 10, 20):
-        assert admit(limiter, backend, f"call-{at}", at=at, requests_per_minute=3).admitted
+    # 600 a minute: one every 0.1 s. Twenty callers at the same instant: two go, the rest are
+    # told to come back when the next interval opens.
+    answers = [
+        admit(limiter, backend, f"call-{n}", at=0, requests_per_minute=600) for n in range(20)
+    ]
+    assert [answer.admitted for answer in answers] == [True, True] + [False] * 18
+    assert {answer.reason for answer in answers[2:]} == {"requests"}
+    assert all(answer.wait == pytest.approx(0.1, abs=0.002) for answer in answers[2:])
 
-    refused = admit(limiter, backend, "call-45", at=45, requests_per_minute=3)
-    assert (refused.admitted, refused.reason) == (False, "requests")
-    assert refused.wait == pytest.approx(15, abs=0.01)
-    assert admit(limiter, backend, "call-60", at=60.01, requests_per_minute=3).admitted
+    # Coming back when told, one more goes and the next is told to wait one more interval.
+    assert admit(limiter, backend, "call-2", at=0.1, requests_per_minute=600).admitted
+    refused = admit(limiter, backend, "call-3", at=0.1, requests_per_minute=600)
+    assert (refused.reason, refused.wait) == ("requests", pytest.approx(0.1, abs=0.002))
 
 
-def test_tokens_per_minute_refuse_a_call_that_would_overspend_the_window(
+def test_callers_that_come_back_when_told_go_one_interval_apart(
     limiter: ProviderLimiter, backend: str
 ) -> None:
-    assert admit(limiter, backend, "call-1", at=0, tokens=600, tokens_per_minute=1000).admitted
-    assert admit(limiter, backend, "call-2", at=1, tokens=300, tokens_per_minute=1000).admitted
+    started = []
+    waiting = {f"call-{n}": 0.0 for n in range(20)}
+    while waiting:
+        lease, at = min(waiting.items(), key=lambda pair: (pair[1], pair[0]))
+        answer = admit(limiter, backend, lease, at=at, requests_per_minute=600)
+        if answer.admitted:
+            started.append(at)
+            del waiting[lease]
+        else:
+            waiting[lease] = at + answer.wait
 
-    refused = admit(limiter, backend, "call-3", at=2, tokens=300, tokens_per_minute=1000)
-    assert (refused.reason, refused.wait) == ("tokens", pytest.approx(58, abs=0.01))
-    assert admit(limiter, backend, "call-3", at=2.5, tokens=100, tokens_per_minute=1000).admitted
+    assert started[:2] == [0.0, 0.0]
+    steps = [later - earlier for earlier, later in itertools.pairwise(started[1:])]
+    assert steps == [pytest.approx(0.1, abs=0.002)] * 18
+    assert started[-1] == pytest.approx(1.8, abs=0.01)  # 20 calls in 1.8 s, never 20 at once
 
 
-def test_call_bigger_than_the_token_budget_goes_alone_into_an_empty_window(
+def test_tokens_per_minute_are_spaced_by_what_each_call_costs(
+    limiter: ProviderLimiter, backend: str
+) -> None:
+    # 60,000 tokens a minute: 100 tokens are worth 0.1 s. The first call goes, the others at
+    # the same instant wait until its tokens are paid off.
+    answers = [
+        admit(limiter, backend, f"call-{n}", at=0, tokens=100, tokens_per_minute=60_000)
+        for n in range(20)
+    ]
+    assert [answer.admitted for answer in answers] == [True] + [False] * 19
+    assert {answer.reason for answer in answers[1:]} == {"tokens"}
+    assert all(answer.wait == pytest.approx(0.1, abs=0.002) for answer in answers[1:])
+
+    assert admit(limiter, backend, "call-1", at=0.1, tokens=300, tokens_per_minute=60_000).admitted
+    refused = admit(limiter, backend, "call-2", at=0.2, tokens=100, tokens_per_minute=60_000)
+    assert (refused.reason, refused.wait) == ("tokens", pytest.approx(0.2, abs=0.002))
+    assert admit(limiter, backend, "call-2", at=0.4, tokens=100, tokens_per_minute=60_000).admitted
+
+
+def test_call_bigger_than_the_token_budget_goes_and_holds_the_next_off(
     limiter: ProviderLimiter, backend: str
 ) -> None:
     assert admit(limiter, backend, "huge", at=0, tokens=5000, tokens_per_minute=1000).admitted
-    assert admit(limiter, backend, "small", at=1, tokens=1, tokens_per_minute=1000).reason == (
-        "tokens"
-    )
+
+    refused = admit(limiter, backend, "small", at=1, tokens=1, tokens_per_minute=1000)
+    assert (refused.reason, refused.wait) == ("tokens", pytest.approx(299, abs=0.01))
+    assert admit(limiter, backend, "small", at=300, tokens=1, tokens_per_minute=1000).admitted
+
+
+def test_refusal_gives_the_longer_of_the_requests_and_tokens_waits(
+    limiter: ProviderLimiter, backend: str
+) -> None:
+    limits = {"requests_per_minute": 60, "tokens_per_minute": 6000}  # 1 s a call, 1 s a 100
+    assert admit(limiter, backend, "call-1", at=0, tokens=500, **limits).admitted
+
+    refused = admit(limiter, backend, "call-2", at=0, tokens=100, **limits)
+    assert (refused.reason, refused.wait) == ("tokens", pytest.approx(5, abs=0.01))
+    # A refused call takes nothing from the budgets: at 5 s it goes.
+    assert admit(limiter, backend, "call-2", at=5, tokens=100, **limits).admitted
 
 
 def test_pause_refuses_every_call_until_it_ends(limiter: ProviderLimiter, backend: str) -> None:
@@ -169,16 +217,21 @@ def test_released_lease_unknown_to_the_limiter_is_ignored(
 
 
 @pytest.mark.django_db
-def test_database_keeps_one_row_per_backend_with_its_leases_and_window() -> None:
+def test_database_keeps_one_row_per_backend_with_its_leases_and_pacing() -> None:
     limiter = DatabaseLimiter()
-    admit(limiter, "openai", "task-a", at=0, tokens=250)
-    admit(limiter, "openai", "task-b", at=1, tokens=50)
+    limits = {"requests_per_minute": 60, "tokens_per_minute": 60_000}
+    admit(limiter, "openai", "task-a", at=0, tokens=250, **limits)
+    admit(limiter, "openai", "task-b", at=1, tokens=50, **limits)
     limiter.release(backend="openai", lease="task-a")
     limiter.pause("openai", 3.0, now=T0 + 2)
 
     row = AgentBackendLimit.objects.get(backend="openai")
     assert list(row.leases) == ["task-b"]
-    assert (row.window_requests, row.window_tokens) == (2, 300)
+    assert row.requests_tat is not None
+    assert row.tokens_tat is not None
+    # Requests: 1 s a call from 0 and 1; tokens: 0.25 s from 0, then 0.05 s from 1.
+    assert row.requests_tat.timestamp() == pytest.approx(T0 + 2, abs=0.01)
+    assert row.tokens_tat.timestamp() == pytest.approx(T0 + 1.05, abs=0.01)
     assert row.paused_until is not None
     assert row.paused_until.timestamp() == pytest.approx(T0 + 5, abs=0.01)
 

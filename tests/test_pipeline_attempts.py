@@ -82,6 +82,66 @@ def test_rate_limited_and_failed_tries_are_recorded_before_the_reply_that_passed
     assert rows[2].execution_id == PlannerExecution.objects.get(outcome="success").pk
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_tasks")
+def test_waiting_out_a_providers_retry_after_does_not_use_up_the_retries(
+    chat_server: ChatServer,
+    vision_item: BacklogItem,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.AGENT_RETRY_BACKOFF_SECONDS = 0
+    settings.PIPELINE_MAX_RETRIES = 1
+    slow_down = Canned(
+        status=429, body={"error": {"message": "slow down"}}, headers={"Retry-After": "1"}
+    )
+    overloaded = Canned(
+        status=503, body={"error": {"message": "overloaded"}}, headers={"Retry-After": "1"}
+    )
+    chat_server.respond(
+        slow_down, overloaded, slow_down, completion(str(DEFAULT_REPLIES["vision"]))
+    )
+    monkeypatch.setattr(
+        "planners.tasks.get_agent_service", lambda backend=None: _agent(chat_server)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        start_pipeline(vision_item.plan, actor="olivia")
+
+    # Three waits the provider asked for, with one retry allowed: the phase still completes.
+    vision_item.refresh_from_db()
+    assert vision_item.status == "complete"
+    assert vision_item.attempts == 4
+    assert [outcome for _, outcome, _ in _attempts(vision_item)] == ["error"] * 3 + ["passed"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager_tasks")
+def test_failures_without_retry_after_use_up_the_retries(
+    chat_server: ChatServer,
+    vision_item: BacklogItem,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.AGENT_RETRY_BACKOFF_SECONDS = 0
+    settings.PIPELINE_MAX_RETRIES = 1
+    overloaded = Canned(status=503, body={"error": {"message": "overloaded"}})
+    chat_server.respond(overloaded, overloaded, completion(str(DEFAULT_REPLIES["vision"])))
+    monkeypatch.setattr(
+        "planners.tasks.get_agent_service", lambda backend=None: _agent(chat_server)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        start_pipeline(vision_item.plan, actor="olivia")
+
+    vision_item.refresh_from_db()
+    assert vision_item.status == "failed"
+    assert vision_item.attempts == 2
+    assert "overloaded" in vision_item.last_error
+
+
 def test_the_retry_waits_at_least_as_long_as_the_provider_asked() -> None:
     assert retry_countdown(0, retry_after=30.0) == 30.0
     waits = [retry_countdown(3) for _ in range(50)]

@@ -110,9 +110,9 @@ def test_rate_limit_pauses_the_backend_for_every_worker_until_retry_after(
     chat_server.answer = answer
     # One call at a time, so every call that follows the 429 was admitted after it: none may
     # arrive before the pause ends. The other plan's phases, refused while the slot was busy,
-    # come back within a second: inside the pause. Ten requests a minute: the run needs nine.
+    # come back within a second: inside the pause. 120 requests a minute: one every 0.5 s.
     celery_worker.start(
-        openai_worker_env(chat_server, AGENT_MAX_CONCURRENCY="1", AGENT_REQUESTS_PER_MINUTE="10"),
+        openai_worker_env(chat_server, AGENT_MAX_CONCURRENCY="1", AGENT_REQUESTS_PER_MINUTE="120"),
         concurrency=4,
     )
 
@@ -125,5 +125,7 @@ def test_rate_limit_pauses_the_backend_for_every_worker_until_retry_after(
     pause_ends = limited.answered + 2.0
     during_pause = [call for call in answered if limited.answered < call.arrived < pause_ends]
     assert during_pause == []
+    # Spaced, not sent as fast as the slot frees: two may go back to back, then 0.5 s apart.
+    assert answered[-1].arrived - answered[0].arrived >= 6 * 0.5 - 0.1
     assert "agent backend openai paused for 2.0s" in celery_worker.log()
     assert "limit (paused)" in celery_worker.log()

@@ -2,8 +2,8 @@
 
 An admission asks for one call of a backend. It is refused while the provider's pause runs (a
 429's ``Retry-After``), while ``AGENT_MAX_CONCURRENCY`` calls of the backend are in flight, or
-when this minute's ``AGENT_REQUESTS_PER_MINUTE`` or ``AGENT_TOKENS_PER_MINUTE`` are spent; a
-refusal says how long to wait. The limiter only admits or refuses: waiting is the caller's
+while it would go faster than ``AGENT_REQUESTS_PER_MINUTE`` or ``AGENT_TOKENS_PER_MINUTE``
+allow; a refusal says how long to wait. The limiter only admits or refuses: waiting is the caller's
 business (the phase task re-queues itself with a countdown and frees its worker).
 
 The state lives in Redis when the broker is Redis (each operation one Lua script, so atomic),
@@ -11,7 +11,18 @@ otherwise in the database (one ``AgentBackendLimit`` row per backend, locked by 
 operation). A call in flight holds a lease that expires by itself, so the slot of a worker that
 died comes back after ``lease_seconds``; an admission under a lease id already held (the same
 task redelivered after its worker died) takes that lease over instead of waiting for it.
-Requests and tokens are counted in a fixed one-minute window that opens with its first call.
+
+Requests and tokens are spaced evenly, by the generic cell rate algorithm: each backend keeps a
+theoretical arrival time (TAT) for requests and one for tokens, the moment by which everything
+admitted so far would have gone out at the steady rate. A call is admitted when
+``tat - now <= tolerance``, and then ``tat = max(tat, now) + cost`` (a request costs ``60/rpm``
+seconds, a call's tokens ``tokens * 60/tpm``); otherwise it waits ``tat - tolerance - now``.
+The requests' tolerance is one interval: at most one call beyond the steady rate starts at once
+(two at the same instant, then one every ``60/rpm`` seconds), which keeps a provider that
+limits per second from answering the burst with 429s. The tokens' tolerance is nil: a call goes
+once the tokens before it are paid off at the steady rate, and is itself the burst; so a call
+bigger than the whole per-minute budget still goes, and holds the next one off for as long as
+its tokens are worth.
 """
 
 from __future__ import annotations
@@ -29,7 +40,10 @@ from django.utils import timezone
 
 from cognition.models import AgentBackendLimit
 
-WINDOW_SECONDS = 60.0
+MINUTE = 60.0
+#: Slack for floating-point rounding: Unix seconds carry about a microsecond of precision, so a
+#: call arriving exactly when its wait ends must not be refused for the last digit.
+ROUNDING_SECONDS = 0.001
 #: How long a call refused for want of a free slot waits before asking again: a slot frees when
 #: some call ends, which nobody can predict, so the caller comes back soon.
 BUSY_WAIT_SECONDS = 0.5
@@ -55,7 +69,8 @@ class ProviderLimits:
 @dataclass(frozen=True)
 class Admission:
     """Whether a call may go now; if not, ``wait`` seconds before asking again and ``reason``:
-    ``paused``, ``busy`` (every slot taken), ``requests`` or ``tokens`` (this minute's spent)."""
+    ``paused``, ``busy`` (every slot taken), ``requests`` or ``tokens`` (going now would go faster
+    than the per-minute rate)."""
 
     admitted: bool
     wait: float = 0.0
@@ -77,7 +92,7 @@ class ProviderLimiter(Protocol):
         now: float | None = None,
     ) -> Admission:
         """Admit one call of ``backend`` under ``lease`` (held until released or expired)
-        counting ``tokens`` against this minute's budget, or say how long to wait."""
+        charging ``tokens`` against the per-minute rate, or say how long to wait."""
         ...
 
     def release(self, backend: str, lease: str) -> None:
@@ -90,7 +105,7 @@ class ProviderLimiter(Protocol):
         ...
 
     def clear(self, backend: str) -> None:
-        """Forget the backend's leases, window and pause (an operator's reset; tests)."""
+        """Forget the backend's leases, pacing and pause (an operator's reset; tests)."""
         ...
 
 
@@ -102,20 +117,34 @@ def provider_limiter() -> ProviderLimiter:
     return DatabaseLimiter()
 
 
-def rate_refusal(
-    limits: ProviderLimits, requests: int, spent: int, tokens: int, wait: float
-) -> Admission | None:
-    """The refusal when this window's requests or tokens are spent. A call bigger than the
-    whole token budget still goes alone into an empty window, or it would never go."""
-    if limits.requests_per_minute is not None and requests >= limits.requests_per_minute:
-        return Admission(False, wait, "requests")
-    if (
-        limits.tokens_per_minute is not None
-        and requests > 0
-        and spent + tokens > limits.tokens_per_minute
-    ):
-        return Admission(False, wait, "tokens")
-    return None
+@dataclass(frozen=True)
+class Pacing:
+    """A backend's theoretical arrival times (Unix seconds; None: nothing admitted yet), and
+    what admitting a call at ``now`` makes of them, or why it must wait."""
+
+    requests: float | None
+    tokens: float | None
+
+    def admit(self, limits: ProviderLimits, tokens: int, now: float) -> Pacing | Admission:
+        """The pacing after admitting the call, or the refusal with the longer of the waits."""
+        request_tat, token_tat = self.requests, self.tokens
+        refusal = Admission(True)
+        if limits.requests_per_minute is not None:
+            interval = MINUTE / limits.requests_per_minute
+            request_tat = max(request_tat or now, now)
+            wait = request_tat - interval - now
+            if wait > ROUNDING_SECONDS:
+                refusal = Admission(False, wait, "requests")
+            request_tat += interval
+        if limits.tokens_per_minute is not None:
+            token_tat = max(token_tat or now, now)
+            wait = token_tat - now
+            if wait > ROUNDING_SECONDS and wait > refusal.wait:
+                refusal = Admission(False, wait, "tokens")
+            token_tat += tokens * MINUTE / limits.tokens_per_minute
+        if not refusal.admitted:
+            return refusal
+        return Pacing(request_tat, token_tat)
 
 
 # --- the database --------------------------------------------------------------------------
@@ -123,6 +152,10 @@ def rate_refusal(
 
 def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _seconds(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
 
 
 class DatabaseLimiter:
@@ -186,27 +219,23 @@ def _admit_row(
     row.leases = {held: expiry for held, expiry in row.leases.items() if expiry > now}
     if lease not in row.leases and len(row.leases) >= limits.max_concurrency:
         return Admission(False, BUSY_WAIT_SECONDS, "busy")
-    start = row.window_start.timestamp() if row.window_start is not None else None
-    if start is None or now >= start + WINDOW_SECONDS:
-        start, row.window_requests, row.window_tokens = now, 0, 0
-    refusal = rate_refusal(
-        limits, row.window_requests, row.window_tokens, tokens, start + WINDOW_SECONDS - now
-    )
-    if refusal is not None:
-        return refusal
-    row.window_start = _moment(start)
-    row.window_requests += 1
-    row.window_tokens += tokens
+    pacing = Pacing(_seconds(row.requests_tat), _seconds(row.tokens_tat)).admit(limits, tokens, now)
+    if isinstance(pacing, Admission):
+        return pacing
+    row.requests_tat = _moment(pacing.requests) if pacing.requests is not None else None
+    row.tokens_tat = _moment(pacing.tokens) if pacing.tokens is not None else None
     row.leases[lease] = now + lease_seconds
     return ADMITTED
 
 
 # --- Redis ---------------------------------------------------------------------------------
 
-# KEYS: leases (sorted set: lease id scored by its expiry), window (hash), pause (string).
+# KEYS: leases (sorted set: lease id scored by its expiry), pacing (hash: the requests' and the
+# tokens' theoretical arrival times), pause (string).
 # ARGV: now, lease, lease expiry, max concurrency, requests a minute (0: unlimited), tokens a
-# minute (0: unlimited), tokens of this call, window seconds, busy wait.
+# minute (0: unlimited), tokens of this call, busy wait, rounding slack.
 # Returns {admitted (1/0), wait (a string: Lua numbers come back truncated to integers), reason}.
+# The pacing rules are ``Pacing.admit``'s.
 _ADMIT = """
 local now = tonumber(ARGV[1])
 local paused_until = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -216,27 +245,37 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local held = redis.call('ZSCORE', KEYS[1], ARGV[2])
 if not held and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
-  return {0, ARGV[9], 'busy'}
-end
-local window = tonumber(ARGV[8])
-local start_text = redis.call('HGET', KEYS[2], 'start')
-local start = tonumber(start_text or '')
-local requests, spent = 0, 0
-if start and now < start + window then
-  requests = tonumber(redis.call('HGET', KEYS[2], 'requests'))
-  spent = tonumber(redis.call('HGET', KEYS[2], 'tokens'))
-else
-  start, start_text = now, ARGV[1]
+  return {0, ARGV[8], 'busy'}
 end
 local rpm, tpm, tokens = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-if rpm > 0 and requests >= rpm then
-  return {0, tostring(start + window - now), 'requests'}
+local slack = tonumber(ARGV[9])
+local request_tat = math.max(tonumber(redis.call('HGET', KEYS[2], 'requests') or '0'), now)
+local token_tat = math.max(tonumber(redis.call('HGET', KEYS[2], 'tokens') or '0'), now)
+local wait, reason = 0, ''
+if rpm > 0 then
+  local interval = 60 / rpm
+  local request_wait = request_tat - interval - now
+  if request_wait > slack then
+    wait, reason = request_wait, 'requests'
+  end
+  request_tat = request_tat + interval
 end
-if tpm > 0 and requests > 0 and spent + tokens > tpm then
-  return {0, tostring(start + window - now), 'tokens'}
+if tpm > 0 then
+  local token_wait = token_tat - now
+  if token_wait > slack and token_wait > wait then
+    wait, reason = token_wait, 'tokens'
+  end
+  token_tat = token_tat + tokens * 60 / tpm
 end
-redis.call('HSET', KEYS[2], 'start', start_text, 'requests', requests + 1, 'tokens', spent + tokens)
-redis.call('EXPIRE', KEYS[2], math.ceil(window) * 2)
+if reason ~= '' then
+  return {0, tostring(wait), reason}
+end
+if rpm > 0 or tpm > 0 then
+  redis.call('HSET', KEYS[2], 'requests', string.format('%.6f', request_tat),
+    'tokens', string.format('%.6f', token_tat))
+  -- Once both times have passed the hash says nothing an empty one would not.
+  redis.call('EXPIRE', KEYS[2], math.ceil(math.max(request_tat, token_tat) - now) + 60)
+end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) - now) + 60)
 return {1, '0', ''}
@@ -263,7 +302,7 @@ class RedisLimiter:
     @staticmethod
     def keys(backend: str) -> list[str]:
         # The braces keep a backend's keys in one hash slot, should the Redis be a cluster.
-        return [f"agent-limits:{{{backend}}}:{name}" for name in ("leases", "window", "pause")]
+        return [f"agent-limits:{{{backend}}}:{name}" for name in ("leases", "pacing", "pause")]
 
     def admit(
         self,
@@ -284,8 +323,8 @@ class RedisLimiter:
             limits.requests_per_minute or 0,
             limits.tokens_per_minute or 0,
             tokens,
-            repr(WINDOW_SECONDS),
             repr(BUSY_WAIT_SECONDS),
+            repr(ROUNDING_SECONDS),
         ]
         admitted, wait, reason = self._admit(keys=self.keys(backend), args=args)
         if admitted:

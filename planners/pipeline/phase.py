@@ -381,12 +381,14 @@ def _queued_jobs(item: BacklogItem, planner_slug: str) -> int | None:
 
 
 def should_retry(result: PhaseResult, retries: int | None) -> bool:
-    """Whether the task runs the phase again (``retries``: None never retries)."""
+    """Whether the task runs the phase again (``retries``: None never retries). A failure that
+    carries the provider's ``Retry-After`` is a wait, not a fault of the phase: it runs again
+    whatever its retry count (the task re-queues it without charging a retry)."""
     return (
         retries is not None
         and result.status in ("failed", "skipped")
         and result.retryable
-        and retries < settings.PIPELINE_MAX_RETRIES
+        and (bool(result.retry_after) or retries < settings.PIPELINE_MAX_RETRIES)
     )
 
 
