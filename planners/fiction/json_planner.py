@@ -1,25 +1,13 @@
-"""What the four JSON-replying fiction planners share: prompt assembly and reply validation.
-
-Each planner names its reply model once (``reply_model``); the prompt embeds the shape rendered
-from that model and ``parse_reply`` validates against the same model, so the two cannot drift.
-"""
+"""What the four JSON-replying fiction planners share: their system message (prompt assembly
+and reply validation are the framework's ``JsonReplyPlanner``)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from planners.framework.base import PlannerBase
-from planners.framework.context import PlannerContext
-from planners.framework.errors import ReplyValidationError
-from planners.framework.metadata import PlannerStep
-from planners.framework.replies import (
-    ReplyShapeError,
-    json_reply_instructions,
-    parse_reply_json,
-    step_variables,
-)
+from planners.framework.json_planner import JsonReplyPlanner, TemplateParams
 
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
@@ -30,30 +18,11 @@ SYSTEM_MESSAGE = (
 )
 
 
-class FictionParams(BaseModel):
-    """Base of the planners' parameters: one field per template variable, values as text."""
-
-    model_config = ConfigDict(extra="forbid")
+class FictionParams(TemplateParams):
+    """Base of the fiction planners' parameters: one field per template variable, as text."""
 
 
-class FictionJsonPlanner(PlannerBase[ParamsT]):
+class FictionJsonPlanner(JsonReplyPlanner[ParamsT]):
     """A fiction planner whose single step replies with JSON of ``reply_model``'s shape."""
 
-    reply_model: ClassVar[type[BaseModel]]
-    #: The task part of the built-in prompt, with ``{{tokens}}``; the shape is appended.
-    prompt_text: ClassVar[str]
     system_message: ClassVar[str] = SYSTEM_MESSAGE
-
-    def default_prompt(self, step: PlannerStep) -> str:
-        return f"{self.prompt_text.strip()}\n\n{json_reply_instructions(self.reply_model)}\n"
-
-    def template_variables(
-        self, step: PlannerStep, params: ParamsT, context: PlannerContext
-    ) -> dict[str, str]:
-        return step_variables(step, params)
-
-    def parse_reply(self, step: PlannerStep, text: str) -> Any:
-        try:
-            return parse_reply_json(text, self.reply_model)
-        except ReplyShapeError as exc:
-            raise ReplyValidationError(exc.errors) from exc
