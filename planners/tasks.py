@@ -65,11 +65,10 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     """Run the phase of backlog item ``item_id``; returns what happened, for logs and tests."""
     correlation_id = correlation_id or uuid.uuid4().hex
     item = BacklogItem.objects.select_related("plan__project").order_by().filter(pk=item_id).first()
-    why_not = _why_not_runnable(item, item_id, correlation_id)
-    if why_not:
-        return why_not
+    spec = _runnable_spec(item, item_id, correlation_id)
+    if isinstance(spec, str):
+        return spec
     assert item is not None
-    spec = phase.spec_for(item)
 
     owner = self.request.id or f"local-{correlation_id}"
     backend = item.agent_backend or item.plan.agent_backend or settings.AGENT_BACKEND
@@ -116,9 +115,9 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
     raise self.retry(countdown=countdown, max_retries=settings.PIPELINE_MAX_RETRIES)
 
 
-def _why_not_runnable(item: BacklogItem | None, item_id: int, correlation_id: str) -> str:
-    """Why the task has nothing to run ("" when it has): a vanished, synthetic, finished,
-    stopped or unknown-phase item."""
+def _runnable_spec(item: BacklogItem | None, item_id: int, correlation_id: str) -> PhaseSpec | str:
+    """The phase spec that runs ``item``, or why the task has nothing to run: a vanished,
+    synthetic, finished, stopped or unknown-phase item."""
     if item is None:
         logger.warning("backlog item %s no longer exists; nothing to run", item_id)
         return "missing"
@@ -133,12 +132,11 @@ def _why_not_runnable(item: BacklogItem | None, item_id: int, correlation_id: st
         logger.info("backlog item %s is %s; waiting for a resume", item.backlog_id, item.status)
         return "not-runnable"
     try:
-        phase.spec_for(item)
+        return phase.spec_for(item)
     except PipelineError as exc:
         logger.error("backlog item %s cannot run: %s", item.backlog_id, exc)
         phase.fail_unrunnable(item, str(exc))
         return "unknown-phase"
-    return ""
 
 
 def admit_call(limiter: ProviderLimiter, backend: str, lease: str, spec: PhaseSpec) -> Admission:

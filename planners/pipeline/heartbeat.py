@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -71,7 +72,7 @@ class _Heart:
 
     def _run(self) -> None:
         while True:
-            threading.Event().wait(self.interval)
+            time.sleep(self.interval)
             try:
                 self.beat()
             except Exception:  # a missed beat must never kill the worker
