@@ -21,6 +21,8 @@ class Alert(models.Model):
         CONSOLE = "console", "Console"
         LINK = "link", "Link"
         API = "api", "API"
+        PAGERDUTY = "pagerduty", "PagerDuty"
+        SLACK = "slack", "Slack"
 
     dedup_key = models.CharField(max_length=300, unique=True)  # "<alert id>@<environment>"
     alert_id = models.CharField(max_length=250)
@@ -111,8 +113,21 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"  # an attempt failed; will be retried
         DEAD = "dead", "Dead"  # given up
 
+    class Transport(models.TextChoices):
+        WEBHOOK = "webhook", "Signed webhook"
+        PAGERDUTY = "pagerduty", "PagerDuty"
+        SLACK = "slack", "Slack"
+        TEAMS = "teams", "Microsoft Teams"
+        ALERTMANAGER = "alertmanager", "Alertmanager"
+
     alerts = models.ManyToManyField(Alert, related_name="deliveries")
     route = models.CharField(max_length=300, blank=True)
+    channel = models.CharField(
+        max_length=16,
+        choices=Transport.choices,
+        default=Transport.WEBHOOK,
+        help_text="The route's channel: how the notification was sent.",
+    )
     webhook_url = models.URLField(max_length=1000)
     routing_key = models.CharField(max_length=200, blank=True)
     webhook_id = models.CharField(max_length=64, unique=True)
