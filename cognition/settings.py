@@ -191,6 +191,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Workers and beat record that they are alive this often (cognition.liveness); one missed
+# for three periods reads as down. Beat wakes at least this often so its record stays fresh.
+LIVENESS_INTERVAL_SECONDS = env.whole_number("LIVENESS_INTERVAL_SECONDS", 15, minimum=1)
+CELERY_BEAT_SCHEDULER = "cognition.liveness_recording:RecordingScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = LIVENESS_INTERVAL_SECONDS
 
 # --- Agent (LLM) service ----------------------------------------------------------------------
 AGENT_BACKEND = env.choice("AGENT_BACKEND", "scripted", ("scripted", "openai"))

@@ -4,10 +4,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from cognition.health_views import healthz
+from cognition.health_views import healthz, healthz_workers
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("healthz/workers", healthz_workers, name="healthz-workers"),
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",

@@ -18,6 +18,9 @@ class HealthSummary:
     warnings: list[str] = field(default_factory=list)
     alert_count: int = 0
     alert_titles: list[str] = field(default_factory=list)
+    #: Celery workers seen alive, and whether beat is: with none, the status is never healthy.
+    workers_alive: int = 0
+    beat_alive: bool = False
 
 
 def health_summary(
@@ -34,4 +37,6 @@ def health_summary(
         warnings=[str(w) for w in report.warnings],
         alert_count=len(alerts),
         alert_titles=[f"{a.severity}: {a.title}" for a in alerts[:5]],
+        workers_alive=len(report.liveness.alive_workers),
+        beat_alive=report.liveness.beat_alive,
     )
