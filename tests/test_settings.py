@@ -47,6 +47,11 @@ from tests.startup import start_with
         ({"AGENT_TOKENS_PER_MINUTE": "lots"}, "AGENT_TOKENS_PER_MINUTE: expected a whole number"),
         ({"CELERY_BROKER_URL": "kafka://127.0.0.1"}, "CELERY_BROKER_URL: expected filesystem://"),
         ({"BACKLOG_STALE_AFTER_SECONDS": "0"}, "BACKLOG_STALE_AFTER_SECONDS: must be at least 1"),
+        (
+            {"BACKLOG_STALE_AFTER_SECONDS": "20"},
+            "BACKLOG_STALE_AFTER_SECONDS: must be at least twice PIPELINE_HEARTBEAT_SECONDS (30), "
+            "got 20",
+        ),
         ({"PLANNER_QUOTAS": "{not json"}, "PLANNER_QUOTAS: not valid JSON"),
         ({"SCENE_MIN_WORDS": "0"}, "SCENE_MIN_WORDS: must be at least 1"),
         (
