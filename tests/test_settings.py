@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from cognition.startup import EX_CONFIG
+from cognition.startup import EXIT_CONFIGURATION_ERROR
 from tests.startup import start_with
 
 
@@ -68,7 +68,7 @@ def test_bad_environment_value_stops_start_up_naming_the_variable(
     env: dict[str, str], message: str
 ) -> None:
     result = start_with(**env)
-    assert result.returncode == EX_CONFIG
+    assert result.returncode == EXIT_CONFIGURATION_ERROR
     assert f"Configuration error: {message}" in result.stderr
     assert "Traceback" not in result.stderr
 
