@@ -125,9 +125,10 @@ def enqueue_delivery_drain() -> None:
 
 
 def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: datetime) -> None:
-    """Outbox rows for every due notification, one per (webhook URL, routing key)."""
+    """Outbox rows for every due notification, one per (webhook URL, routing key), and one per
+    synthetic alert."""
     events: list[AlertEvent] = []
-    for (url, routing_key), batch in _due_batches(result, config=config, now=now).items():
+    for (url, routing_key, _), batch in _due_batches(result, config=config, now=now).items():
         delivery = Delivery.objects.create(
             route=batch.route.match or "default webhook",
             webhook_url=url,
@@ -188,7 +189,7 @@ def _note_slo_breaches(alerts: list[Alert], *, config: OpsAlertingConfig, now: d
 
 def _due_batches(
     result: SyncResult, *, config: OpsAlertingConfig, now: datetime
-) -> dict[tuple[str, str], _Batch]:
+) -> dict[tuple[str, str, str], _Batch]:
     """The alerts a notification is due for, grouped by route; why the others are skipped goes
     to ``result.skipped``."""
     candidates = result.changes.touched
@@ -217,7 +218,9 @@ def _due_batches(
             result.skipped[alert.dedup_key] = "no route matches and no default webhook URL"
             result.undeliverable[alert.pk] = reason
             continue
-        batch = batches.setdefault((route.webhook_url, route.routing_key), _Batch(route))
+        # A drill's delivery carries its own synthetic alert only, never the real ones.
+        drill = alert.dedup_key if alert.synthetic else ""
+        batch = batches.setdefault((route.webhook_url, route.routing_key, drill), _Batch(route))
         batch.alerts.append(alert)
         batch.reasons[alert.pk] = reason
     return batches
