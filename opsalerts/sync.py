@@ -200,7 +200,7 @@ def _due_batches(
         ).values_list("alert_id", flat=True)
     )
     silences = active_silences(now)
-    batches: dict[tuple[str, str], _Batch] = {}
+    batches: dict[tuple[str, str, str], _Batch] = {}
     for alert in candidates:
         silence = matching_silence(alert, silences)
         reason = notification_due(
