@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
+from cognition.command_arguments import BadArgument, record_id
 from planners.health import (
     HealthStatus,
     PlannerHealthReport,
@@ -42,11 +43,9 @@ class Command(BaseCommand):
         plan_id: int | None = None
         if options["plan"] is not None:
             try:
-                plan_id = int(options["plan"])
-            except ValueError:
-                self.stderr.write(
-                    f"--plan must be a plan id (a whole number), got {options['plan']!r}."
-                )
+                plan_id = record_id(options["plan"], "--plan")
+            except BadArgument as exc:
+                self.stderr.write(str(exc))
                 sys.exit(EXIT_COULD_NOT_RUN)
         try:
             report = build_health_report(plan_id=plan_id)
