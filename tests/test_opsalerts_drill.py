@@ -3,12 +3,14 @@ fails loudly when the receiver did not get the resolved notice, and an honest cl
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from cognition.models import ProcessHeartbeat
 from opsalerts.actions import trigger_synthetic_alert
 from opsalerts.models import Alert
 from planners.models import BacklogTransition
@@ -64,3 +66,22 @@ def test_resolve_exits_non_zero_when_the_resolved_notice_is_not_delivered(
     # The entry and its transition went; only the entry is counted.
     assert "cleared:       1 synthetic backlog entry" in capsys.readouterr().out
     assert not BacklogTransition.objects.filter(item__synthetic=True).exists()
+
+
+def test_failed_drill_says_retries_wait_for_beat_when_beat_is_silent(
+    alerting: Any, receiver: Receiver
+) -> None:
+    ProcessHeartbeat.objects.filter(kind=ProcessHeartbeat.Kind.BEAT).delete()
+    receiver.stop()
+
+    with pytest.raises(CommandError, match="no beat is alive, so nothing retries it until one"):
+        call_command("trigger_synthetic_alert", "--planner", "vision", stdout=StringIO())
+
+
+def test_failed_drill_says_beat_retries_when_workers_and_beat_are_alive(
+    alerting: Any, receiver: Receiver
+) -> None:
+    receiver.stop()
+
+    with pytest.raises(CommandError, match="beat queues a retry every 30 s"):
+        call_command("trigger_synthetic_alert", "--planner", "vision", stdout=StringIO())

@@ -3,7 +3,8 @@
 Exit codes: 0 delivered (and acknowledged, with --wait-ack; with --resolve, the receiver has
 the resolved notice), 1 error (unknown planner, configuration, not delivered, the resolved
 notice not delivered), 3 acknowledgement not received within --wait-ack seconds. With --wait-ack
-a failed first attempt is not fatal: the worker retries while the command waits.
+a failed first attempt is not fatal: beat queues a retry every 30 s while the command waits (the
+messages say when no worker or no beat is alive to do it).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cognition.liveness import current_liveness
 from opsalerts.actions import (
     OpsAlertingError,
     SyntheticResult,
@@ -23,6 +25,21 @@ from opsalerts.config import mask_url
 from opsalerts.models import Alert, Delivery
 
 EXIT_ACK_TIMEOUT = 3
+
+
+def who_retries() -> str:
+    """Retries are queued by beat and sent by a worker: say so only when both are alive."""
+    liveness = current_liveness()
+    if liveness.ok:
+        return "beat queues a retry every 30 s."
+    missing = [
+        name
+        for name, alive in (("worker", liveness.workers_alive), ("beat", liveness.beat_alive))
+        if not alive
+    ]
+    return f"no {' and no '.join(missing)} is alive, so nothing retries it until one runs."
+
+
 POLL_SECONDS = 0.5
 
 
@@ -68,7 +85,7 @@ class Command(BaseCommand):
             raise CommandError(f"Delivery failed for good: {delivery.last_error}")
         if delivery.status != Delivery.Status.SENT and wait is None:
             raise CommandError(
-                f"Delivery not confirmed yet ({delivery.last_error}); the worker retries it. "
+                f"Delivery not confirmed yet ({delivery.last_error}); {who_retries()} "
                 "Check the admin, or run again with --wait-ack."
             )
         if wait is None:
@@ -98,7 +115,7 @@ class Command(BaseCommand):
             raise CommandError(f"The resolved notice was not delivered: {result.skipped_reason}.")
         raise CommandError(
             f"The resolved notice was not delivered ({delivery.status}: "
-            f"{delivery.last_error or 'no answer'}); the worker retries it."
+            f"{delivery.last_error or 'no answer'}); {who_retries()}"
         )
 
     def _print(self, result: SyntheticResult, *, resolving: bool = False) -> None:
