@@ -19,7 +19,7 @@ from pytest_django import Settings
 from cognition.models import ProcessHeartbeat
 from planners.health import build_health_report
 from planners.models import BacklogItem, BacklogStatus, Plan, Project
-from tests.factories import add_item, record_process, record_workers_and_beat
+from tests.factories import add_item, record_process, record_workers_and_beat, seed_templates
 from tests.worker import CeleryWorker, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +116,33 @@ def test_console_banner_counts_the_workers_alive(staff_client: Client) -> None:
     banner = staff_client.get(reverse("console:health"), HTTP_HX_REQUEST="true").content.decode()
 
     assert "2 workers alive, beat alive" in banner
+
+
+def _planner_health() -> tuple[int, str]:
+    out = StringIO()
+    with pytest.raises(SystemExit) as stopped:
+        call_command("planner_health", stdout=out, stderr=StringIO(), no_color=True)
+    return int(stopped.value.code or 0), out.getvalue()
+
+
+def test_planner_health_is_critical_with_no_worker(nothing_alive: None) -> None:
+    seed_templates()
+    record_process(ProcessHeartbeat.Kind.BEAT, host="ops-1")
+
+    code, out = _planner_health()
+
+    assert code == 2
+    assert "ERROR   ops:workers-down: No Celery worker is alive" in out
+    assert "Workers: none alive; beat alive, last seen 0 s ago" in out
+
+
+def test_planner_health_lists_the_workers_alive() -> None:
+    seed_templates()
+
+    code, out = _planner_health()
+
+    assert code == 0
+    assert "Workers: 2 alive (celery, phases); beat alive" in out
 
 
 def _plan_with_a_phase_in_flight() -> Plan:

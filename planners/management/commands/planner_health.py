@@ -77,6 +77,7 @@ class Command(BaseCommand):
             *(_planner_line(planner) for planner in report.planners),
             "",
             *_figures_lines(report),
+            _liveness_line(report),
             "",
             *self._alert_lines(report),
         ]
@@ -133,6 +134,20 @@ def _figures_lines(report: PlannerHealthReport) -> list[str]:
         f"{_seconds(telemetry.latency.p50_seconds)}, p95 "
         f"{_seconds(telemetry.latency.p95_seconds)}; tokens {telemetry.tokens.total}",
     ]
+
+
+def _liveness_line(report: PlannerHealthReport) -> str:
+    liveness = report.liveness
+    alive = liveness.alive_workers
+    queues = ", ".join(sorted(liveness.queues_served)) or "no queue"
+    workers = f"{len(alive)} alive ({queues})" if alive else "none alive"
+    beat = liveness.beat
+    if beat is None:
+        beat_seen = "never seen"
+    else:
+        ago = (liveness.checked_at - beat.last_seen).total_seconds()
+        beat_seen = f"{'alive' if beat.alive else 'silent'}, last seen {ago:.0f} s ago"
+    return f"Workers: {workers}; beat {beat_seen}"
 
 
 def _seconds(value: float | None) -> str:
