@@ -41,7 +41,7 @@ def test_no_worker_and_no_beat_is_unavailable_and_critical(
     workers_down = report.alert("ops:workers-down")
     assert workers_down is not None
     assert workers_down.severity == "error"
-    assert "none has recorded a heartbeat" in workers_down.description
+    assert "none has a heartbeat on record" in workers_down.description
     assert report.alert("ops:beat-silent") is not None
 
 

@@ -194,7 +194,7 @@ def waiting_note(plan: Plan, liveness: Liveness) -> str:
         seen = (
             f"the last was seen {(liveness.checked_at - last).total_seconds():.0f}s ago"
             if last
-            else "none has recorded a heartbeat"
+            else "none has a heartbeat on record"
         )
         return (
             f"No worker is alive ({seen}): `make run` starts one, or run "
