@@ -574,3 +574,11 @@ def add_listed_records(start: int, count: int) -> None:
         Silence.objects.create(
             pattern=alert.alert_id, starts_at=now, ends_at=now + timedelta(hours=1)
         )
+
+
+# --- native Ops channels (tests/channel_fakes.py) ---------------------------------------------
+
+PAGERDUTY_KEY = "R0UT1NGKEY0123456789ABCDEFGHIJKL"  # 32 letters and digits, like PagerDuty's
+PAGERDUTY_SECRET = "pdWebhookSecret+ForTests/0123456789ABCDEFGHIJKLMNOPQRSTUVW="
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5".replace("y", "1").replace("z", "2")
+SLACK_URL = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"

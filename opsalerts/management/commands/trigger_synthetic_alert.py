@@ -18,7 +18,7 @@ from opsalerts.actions import (
     resolve_synthetic_alert,
     trigger_synthetic_alert,
 )
-from opsalerts.config import mask_url
+from opsalerts.config_formats import mask_url
 from opsalerts.models import Alert, Delivery
 
 EXIT_ACK_TIMEOUT = 3
