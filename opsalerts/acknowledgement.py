@@ -1,6 +1,7 @@
 """Acknowledging an alert: stops its repeats and records who did it, when and through which
-channel. Every channel (the admin, the console, the signed link, the API) calls
-``acknowledge_alert``; ``opsalerts.ack`` makes and reads the signed links."""
+channel. Every channel (the admin, the console, the signed link, the API, PagerDuty's and
+Slack's inbound webhooks) calls ``acknowledge_alert``; ``opsalerts.ack`` makes and reads the
+signed links. The channel that alerted people is told (``opsalerts.follow_ups``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from opsalerts.action_log import log_alerting_action
+from opsalerts.follow_ups import queue_acknowledgement_notice
 from opsalerts.models import Alert, AlertEvent
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ def acknowledge_alert(alert: Alert, *, actor: str, channel: str) -> bool:
             return False
         alert.refresh_from_db()
         AlertEvent.objects.create(alert=alert, kind="acknowledged", actor=actor, channel=channel)
+        queue_acknowledgement_notice(alert, via=channel)
         log_alerting_action(
             "acknowledge",
             actor=actor,

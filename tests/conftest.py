@@ -22,6 +22,7 @@ from django.test import Client, override_settings
 
 from cognition.celery import app
 from planners.framework.catalog import catalog
+from tests.channel_fakes import ChannelFake, pagerduty_fake, slack_fake, teams_fake
 from tests.servers import SIGNING_SECRET, ChatServer, Receiver
 from tests.toy_planner import ToyPlanner
 from tests.worker import CeleryWorker, database_url, point_app_at, purge_redis_queue
@@ -150,6 +151,30 @@ def alerting(settings: Any, receiver: Receiver) -> Any:
     settings.OPS_ALERTING_MAX_ATTEMPTS = "3"
     settings.PUBLIC_BASE_URL = "http://ops.example.test"
     return settings
+
+
+@pytest.fixture
+def pagerduty() -> Iterator[ChannelFake]:
+    """PagerDuty's Events API v2 (``/v2/enqueue``), strict about its contract."""
+    fake = pagerduty_fake()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack() -> Iterator[ChannelFake]:
+    """A Slack incoming webhook, strict about Block Kit."""
+    fake = slack_fake()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def teams() -> Iterator[ChannelFake]:
+    """A Teams Workflows webhook that takes one Adaptive Card."""
+    fake = teams_fake()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
