@@ -29,6 +29,7 @@ from tests.worker import CeleryWorker, database_url, point_app_at, purge_redis_q
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM_PATH = "/usr/bin/chromium"
+ALERTMANAGER_PATH = "/usr/bin/prometheus-alertmanager"
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -58,6 +59,10 @@ def _missing_service(marker: str) -> str | None:
         if not _port_open(parts.hostname or "127.0.0.1", parts.port or 6379):
             return f"Redis is not reachable at {url}"
         return None
+    if marker == "alertmanager":
+        if not os.path.exists(ALERTMANAGER_PATH):
+            return f"Alertmanager is not installed at {ALERTMANAGER_PATH}"
+        return None
     if marker == "browser":
         if not (os.path.exists(CHROMIUM_PATH) or shutil.which("chromium")):
             return f"Chromium is not installed at {CHROMIUM_PATH}"
@@ -67,7 +72,7 @@ def _missing_service(marker: str) -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        for marker in ("postgres", "redis", "browser"):
+        for marker in ("postgres", "redis", "browser", "alertmanager"):
             if item.get_closest_marker(marker) is None:
                 continue
             reason = _missing_service(marker)
