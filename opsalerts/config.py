@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Callable
 from typing import Any, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -22,15 +21,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from cognition.config import Problem, parse_bool
 from cognition.typed_settings import SettingsModel, TypedSettings, refuse
 from opsalerts.config_formats import (
-    PAGERDUTY_SECRET_MIN_CHARS as PAGERDUTY_MIN,
-)
-from opsalerts.config_formats import (
-    SECRET_MIN_BYTES,
-    SECRET_PREFIX,
+    SECRETS,
     is_http_url,
-    is_pagerduty_webhook_secret,
-    is_signing_secret,
-    is_slack_signing_secret,
 )
 from opsalerts.config_json import parse_routes, parse_slo_thresholds
 from opsalerts.routes import (
@@ -55,25 +47,6 @@ _WHOLE_NUMBERS = {
     "repeat_seconds": (14400, 0, "opsalerts.E003"),
     "max_attempts": (5, 1, "opsalerts.E009"),
     "ack_ttl_seconds": (7 * 86400, 60, "opsalerts.E009"),
-}
-
-#: Secrets in the form their issuer gives them: the check, and what a bad value is told.
-_SECRETS: dict[str, tuple[Callable[[str], bool], str]] = {
-    "signing_secret": (
-        is_signing_secret,
-        f"not a Standard Webhooks secret (expected {SECRET_PREFIX} followed by base64 of at "
-        f"least {SECRET_MIN_BYTES} random bytes).",
-    ),
-    "pagerduty_webhook_secret": (
-        is_pagerduty_webhook_secret,
-        "not a PagerDuty webhook secret (expected the subscription's secret as PagerDuty shows "
-        f"it: at least {PAGERDUTY_MIN} letters, digits, +, / or =).",
-    ),
-    "slack_signing_secret": (
-        is_slack_signing_secret,
-        "not a Slack signing secret (expected the app's Signing Secret from Basic Information: "
-        "32 lowercase hexadecimal characters).",
-    ),
 }
 
 
@@ -198,11 +171,11 @@ class OpsAlertingConfig(SettingsModel):
             return 10.0
         return value
 
-    @field_validator(*_SECRETS, mode="before")
+    @field_validator(*SECRETS, mode="before")
     @classmethod
     def _secret(cls, raw: Any, info: ValidationInfo) -> str:
         secret = str(raw or "").strip()
-        is_valid, expected = _SECRETS[str(info.field_name)]
+        is_valid, expected = SECRETS[str(info.field_name)]
         if secret and not is_valid(secret):
             name = cls.setting_name(str(info.field_name))
             refuse(info, f"{name}: {expected}", "opsalerts.E010")

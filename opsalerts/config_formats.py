@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 SECRET_PREFIX = "whsec_"
@@ -75,3 +76,23 @@ def mask_secret(secret: str) -> str:
 def mask_key(key: str) -> str:
     """A PagerDuty integration key is a credential: show its last four characters only."""
     return f"…{key[-4:]}" if key else "(none)"
+
+
+#: Secrets in the form their issuer gives them: the check, and what a bad value is told.
+SECRETS: dict[str, tuple[Callable[[str], bool], str]] = {
+    "signing_secret": (
+        is_signing_secret,
+        f"not a Standard Webhooks secret (expected {SECRET_PREFIX} followed by base64 of at "
+        f"least {SECRET_MIN_BYTES} random bytes).",
+    ),
+    "pagerduty_webhook_secret": (
+        is_pagerduty_webhook_secret,
+        "not a PagerDuty webhook secret (expected the subscription's secret as PagerDuty shows "
+        f"it: at least {PAGERDUTY_SECRET_MIN_CHARS} letters, digits, +, / or =).",
+    ),
+    "slack_signing_secret": (
+        is_slack_signing_secret,
+        "not a Slack signing secret (expected the app's Signing Secret from Basic Information: "
+        "32 lowercase hexadecimal characters).",
+    ),
+}
