@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from opsalerts.config import OpsAlertingConfig
-from opsalerts.config_formats import mask_key, mask_secret, mask_url
+from opsalerts.config_formats import mask_secret, mask_url, shown_routing_key
 
 
 def describe_ops_alerting(config: OpsAlertingConfig) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def describe_ops_alerting(config: OpsAlertingConfig) -> dict[str, Any]:
         "source": config.source,
         "channel": config.channel,
         "webhook_url": mask_url(config.webhook_url),
-        "routing_key": _shown_key(config.channel, config.routing_key),
+        "routing_key": shown_routing_key(config.channel, config.routing_key),
         "debounce_seconds": config.debounce_seconds,
         "repeat_seconds": config.repeat_seconds,
         "severity_filter": sorted(config.severity_filter) or "all",
@@ -26,7 +26,7 @@ def describe_ops_alerting(config: OpsAlertingConfig) -> dict[str, Any]:
                 "match": r.match,
                 "channel": r.channel,
                 "webhook_url": mask_url(r.target_url),
-                "routing_key": _shown_key(r.channel, r.routing_key),
+                "routing_key": shown_routing_key(r.channel, r.routing_key),
             }
             for r in config.routes
         ],
@@ -39,8 +39,3 @@ def describe_ops_alerting(config: OpsAlertingConfig) -> dict[str, Any]:
         "pagerduty_webhook_secret": mask_secret(config.pagerduty_webhook_secret),
         "slack_signing_secret": mask_secret(config.slack_signing_secret),
     }
-
-
-def _shown_key(channel: str, key: str) -> str:
-    """A PagerDuty routing key is the integration's credential; other keys are team names."""
-    return mask_key(key) if channel == "pagerduty" else key or "(none)"

@@ -78,6 +78,11 @@ def mask_key(key: str) -> str:
     return f"…{key[-4:]}" if key else "(none)"
 
 
+def shown_routing_key(channel: str, key: str) -> str:
+    """A PagerDuty routing key is the integration's credential; other keys are team names."""
+    return mask_key(key) if channel == "pagerduty" else key or "(none)"
+
+
 #: Secrets in the form their issuer gives them: the check, and what a bad value is told.
 SECRETS: dict[str, tuple[Callable[[str], bool], str]] = {
     "signing_secret": (

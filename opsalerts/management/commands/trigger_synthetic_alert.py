@@ -18,7 +18,7 @@ from opsalerts.actions import (
     resolve_synthetic_alert,
     trigger_synthetic_alert,
 )
-from opsalerts.config_formats import mask_url
+from opsalerts.config_formats import mask_url, shown_routing_key
 from opsalerts.models import Alert, Delivery
 
 EXIT_ACK_TIMEOUT = 3
@@ -95,8 +95,9 @@ class Command(BaseCommand):
         delivery = result.delivery
         if delivery is not None:
             write(f"delivery:      {delivery.status} (webhook-id {delivery.webhook_id})")
+            write(f"channel:       {delivery.channel}")
             write(f"webhook URL:   {mask_url(delivery.webhook_url)}")
-            write(f"routing key:   {delivery.routing_key or '(none)'}")
+            write(f"routing key:   {shown_routing_key(delivery.channel, delivery.routing_key)}")
             write(f"response code: {delivery.response_code or '-'}")
             if delivery.last_error:
                 write(f"last error:    {delivery.last_error}")
