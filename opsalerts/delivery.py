@@ -155,7 +155,7 @@ def _post(delivery: ClaimedDelivery, config: OpsAlertingConfig) -> Result:
     transport = transport_for(delivery.channel)
     request = transport.request(delivery, config=config, now=timezone.now())
     try:
-        response = post_webhook(
+        return post_webhook(
             request.url,
             body=request.body,
             headers=request.headers,
@@ -164,7 +164,6 @@ def _post(delivery: ClaimedDelivery, config: OpsAlertingConfig) -> Result:
         )
     except WebhookError as exc:
         return exc
-    return transport.accepted(response) or response
 
 
 def _record(

@@ -19,7 +19,7 @@ from opsalerts.actions import acknowledge_alert, evaluate_and_sync
 from opsalerts.delivery import send_due_deliveries
 from opsalerts.models import Alert, AlertEvent, Delivery
 from opsalerts.signatures import pagerduty_signature
-from tests.channel_fakes import ChannelFake
+from tests.channel_fakes import ChannelFake, judge_pagerduty
 from tests.factories import (
     FAILURES,
     PAGERDUTY_KEY,
@@ -100,6 +100,29 @@ def test_firing_alert_triggers_one_incident_per_alert_with_the_documented_fields
         ("pagerduty", "sent", 202),
         ("pagerduty", "sent", 202),
     ]
+
+
+def test_the_pagerduty_fake_refuses_an_event_missing_a_field() -> None:
+    def answer(event: dict[str, Any]) -> tuple[int, Any]:
+        status, body = judge_pagerduty(
+            ReceivedRequest("/v2/enqueue", {}, json.dumps(event).encode())
+        )
+        return status, json.loads(body)
+
+    trigger = {
+        "routing_key": PAGERDUTY_KEY,
+        "event_action": "trigger",
+        "dedup_key": "k",
+        "payload": {"summary": "s", "source": "planner-ops", "severity": "warning"},
+    }
+    assert answer(trigger) == (
+        202,
+        {"status": "success", "message": "Event processed", "dedup_key": "k"},
+    )
+    del trigger["payload"]["source"]  # type: ignore[attr-defined]
+    status, body = answer(trigger)
+    assert (status, body["errors"]) == (400, ["'payload.source' is missing or blank"])
+    assert answer({"routing_key": PAGERDUTY_KEY, "event_action": "resolve"})[0] == 400
 
 
 @pytest.mark.django_db

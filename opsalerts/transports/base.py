@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from opsalerts.config import OpsAlertingConfig
 from opsalerts.outbox import ClaimedDelivery
-from opsalerts.webhooks import USER_AGENT, WebhookError, WebhookResponse
+from opsalerts.webhooks import USER_AGENT
 
 #: Notifications that tell the receiver an alert is (still) firing.
 FIRING_NOTICES = frozenset({"fired", "severity-changed", "repeat", "refresh"})
@@ -92,7 +92,10 @@ class Notice:
 
 
 class Transport:
-    """One channel. Subclasses build the request and may read their service's answers."""
+    """One channel: the request for a notice, and the reason to record from an error answer.
+
+    What an answer means is the same for every channel (``opsalerts.webhooks``): 2xx is sent;
+    network errors, 408, 429 and 5xx are tried again; anything else is dead."""
 
     channel: ClassVar[str]
 
@@ -100,10 +103,6 @@ class Transport:
         self, delivery: ClaimedDelivery, *, config: OpsAlertingConfig, now: datetime
     ) -> OutboundRequest:
         raise NotImplementedError
-
-    def accepted(self, response: WebhookResponse) -> WebhookError | None:
-        """A 2xx answer that still means failure (none, unless the channel says otherwise)."""
-        return None
 
     def explain(self, body: str) -> str:
         """The message to record from an error answer's body."""
