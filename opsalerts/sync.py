@@ -125,7 +125,8 @@ def enqueue_delivery_drain() -> None:
 
 
 def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: datetime) -> None:
-    """Outbox rows for every due notification, one per (webhook URL, routing key)."""
+    """Outbox rows for every due notification: one per (webhook URL, routing key) for the signed
+    webhook, one per alert in the other channels (with the notification it is)."""
     events: list[AlertEvent] = []
     for batch in _due_batches(result, config=config, now=now).values():
         route = batch.route

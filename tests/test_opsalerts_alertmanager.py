@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from opsalerts.actions import evaluate_and_sync
+from opsalerts.actions import acknowledge_alert, evaluate_and_sync
 from opsalerts.delivery import send_due_deliveries
-from opsalerts.models import Delivery
+from opsalerts.models import Alert, Delivery
 from tests.alertmanager import Alertmanager
 from tests.conftest import ALERTMANAGER_PATH
 from tests.factories import STALE, channel_route, report
@@ -56,7 +56,9 @@ def test_alert_appears_with_our_labels_is_refreshed_and_disappears_on_resolve(
     assert held["annotations"]["ack_url"].startswith("http://ops.example.test/alerts/ack/")
     assert held["status"]["state"] == "active"
 
-    # Still firing a minute later: posted again, so Alertmanager's resolve timeout never ends it.
+    # Acknowledged here, still open a minute later: posted again, so Alertmanager's resolve
+    # timeout never ends it while the problem lasts.
+    assert acknowledge_alert(Alert.objects.get(), actor="olivia", channel="console") is True
     evaluate(start + timedelta(seconds=61), STALE)
     reasons = list(Delivery.objects.order_by("pk").values_list("payload__notification", flat=True))
     assert reasons == ["fired", "refresh"]
