@@ -36,7 +36,7 @@ SLACK_WEBHOOK_URL = r"https://hooks\.slack(-gov)?\.com/services/T[A-Z0-9]+/B[A-Z
 TEAMS_CONNECTOR_HOSTS = ("webhook.office.com", "outlook.office.com", "outlook.office365.com")
 #: Alertmanager forgets an alert that is not re-posted within its resolve timeout (5 min by
 #: default), so firing alerts are re-posted more often than that.
-ALERTMANAGER_REPOST_SECONDS = 60
+ALERTMANAGER_REPOST_SECONDS = 120
 
 
 class Route(BaseModel):

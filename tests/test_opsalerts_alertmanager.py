@@ -56,10 +56,10 @@ def test_alert_appears_with_our_labels_is_refreshed_and_disappears_on_resolve(
     assert held["annotations"]["ack_url"].startswith("http://ops.example.test/alerts/ack/")
     assert held["status"]["state"] == "active"
 
-    # Acknowledged here, still open a minute later: posted again, so Alertmanager's resolve
+    # Acknowledged here, still open two minutes later: posted again, so Alertmanager's resolve
     # timeout never ends it while the problem lasts.
     assert acknowledge_alert(Alert.objects.get(), actor="olivia", channel="console") is True
-    evaluate(start + timedelta(seconds=61), STALE)
+    evaluate(start + timedelta(seconds=121), STALE)
     reasons = list(Delivery.objects.order_by("pk").values_list("payload__notification", flat=True))
     assert reasons == ["fired", "refresh"]
     assert [a["labels"]["dedup_key"] for a in alertmanager.alerts()] == ["backlog:stale@dev"]
