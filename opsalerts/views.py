@@ -13,6 +13,7 @@ from opsalerts.actions import acknowledge_alert
 from opsalerts.models import Alert
 
 ACK_NAME_MAX = 100
+ACK_NOTE_MAX = 1000
 
 
 @never_cache
@@ -56,11 +57,17 @@ def _ack_state(alert: Alert, *, stale_episode: bool) -> str:
 @require_POST
 @staff_api_view
 def api_ack(request: HttpRequest, dedup_key: str) -> JsonResponse:
-    """``POST /api/alerts/<dedup_key>/ack`` with a staff Bearer token: channel ``api``."""
+    """``POST /api/alerts/<dedup_key>/ack`` with a staff Bearer token: channel ``api``; an
+    optional form field ``note`` says why the alert can wait."""
     alert = Alert.objects.filter(dedup_key=dedup_key).first()
     if alert is None:
         return JsonResponse({"error": f"no alert with dedup_key {dedup_key!r}"}, status=404)
-    changed = acknowledge_alert(alert, actor=request.user.get_username(), channel=Alert.Channel.API)
+    changed = acknowledge_alert(
+        alert,
+        actor=request.user.get_username(),
+        channel=Alert.Channel.API,
+        note=request.POST.get("note", "")[:ACK_NOTE_MAX],
+    )
     if not changed and alert.status == Alert.Status.RESOLVED:
         return JsonResponse(
             {"error": "alert is resolved", "dedup_key": alert.dedup_key, "status": alert.status},
