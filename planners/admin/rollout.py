@@ -22,6 +22,7 @@ from planners.models.rollout import (
     ItemStatus,
     RolloutChecklist,
     SignOff,
+    done_items,
 )
 from planners.rollouts import actions
 
@@ -128,11 +129,7 @@ class RolloutChecklistAdmin(admin.ModelAdmin):
             .annotate(
                 required_total=Count("items", filter=Q(items__required=True)),
                 required_done=Count(
-                    "items",
-                    filter=Q(
-                        items__required=True,
-                        items__status__in=[ItemStatus.PASSED, ItemStatus.WAIVED],
-                    ),
+                    "items", filter=Q(items__required=True) & done_items("items__")
                 ),
             )
         )
