@@ -15,7 +15,13 @@ from django.db import transaction
 
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
-from tests.factories import PLANNER, make_live_evidence, pass_manual_items, signed_off_dev
+from tests.factories import (
+    EVIDENCE_KEY,
+    PLANNER,
+    make_live_evidence,
+    pass_manual_items,
+    signed_off_dev,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +38,7 @@ def test_verify_rollout_passes_on_live_evidence_and_records_the_command(settings
     output = run("verify_rollout", PLANNER)
 
     assert "Rollout checks for vision / dev:" in output
-    assert output.count("PASS") == 5
+    assert output.count("PASS") == 6
     item = RolloutChecklist.objects.get(planner_slug=PLANNER).items.get(key="scripted-pipeline")
     assert (item.status, item.checked_via, item.checked_by) == (
         "passed",
@@ -42,7 +48,7 @@ def test_verify_rollout_passes_on_live_evidence_and_records_the_command(settings
 
 
 def test_verify_rollout_fails_with_the_reasons_when_evidence_is_missing() -> None:
-    with pytest.raises(CommandError, match="5 of 5 checks failed"):
+    with pytest.raises(CommandError, match="5 of 6 checks failed"):
         run("verify_rollout", PLANNER)
 
 
@@ -51,8 +57,8 @@ def test_verify_rollout_names_known_planners_for_a_typo() -> None:
         run("verify_rollout", "visoin")
 
 
-def test_rollout_status_prints_the_matrix(staff_user: User) -> None:
-    signed_off_dev(staff_user)
+def test_rollout_status_prints_the_matrix(staff_user: User, settings: Any) -> None:
+    signed_off_dev(staff_user, settings)
     actions.get_or_create_checklist(PLANNER, "staging")
 
     output = run("rollout_status")
@@ -126,7 +132,8 @@ def test_export_and_import_commands_round_trip(
     evidence = tmp_path / "vision-dev.json"
     try:
         with transaction.atomic():  # the dev deployment's database
-            signed_off_dev(staff_user)
+            settings.ROLLOUT_EVIDENCE_KEY = EVIDENCE_KEY
+            signed_off_dev(staff_user, settings)
             evidence.write_text(run("export_rollout_evidence", PLANNER))
             raise _OtherDeployment
     except _OtherDeployment:
@@ -140,7 +147,7 @@ def test_export_and_import_commands_round_trip(
 
     output = run("import_rollout_evidence", str(evidence), "--into", "vision/dev")
 
-    assert "Imported evidence into vision / dev (signed off)." in output
+    assert "Imported evidence into vision / dev (signed off); watch: watching." in output
     dev = RolloutChecklist.objects.get(planner_slug=PLANNER, environment__name="dev")
     assert dev.items.get(key="docs-updated").status == ItemStatus.PASSED
     assert SignOff.objects.get(checklist=dev).imported_from == "dev"
