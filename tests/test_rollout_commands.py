@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
+from cognition.build import package_version
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
 from tests.factories import (
@@ -84,6 +85,13 @@ def test_rollout_note_is_the_step_note_from_the_records(settings: Any, staff_use
     checklist.save()
     item = checklist.items.get(key="console-telemetry")
     actions.attach_evidence(item, actor="olivia", link="https://wiki.example.test/shot-1")
+    actions.mark_item(
+        checklist.items.get(key="docs-updated"),
+        status=ItemStatus.WAIVED,
+        actor="rita",
+        waiver_reason="Docs ship with the next release.",
+    )
+    settings.APP_BUILD = "3f9c2e1"
     run("verify_rollout", PLANNER)
     actions.sign_off(
         checklist, owner=staff_user, deployment_date=dt.date(2026, 11, 26), note="All green."
@@ -92,6 +100,19 @@ def test_rollout_note_is_the_step_note_from_the_records(settings: Any, staff_use
     note = run("rollout_note", PLANNER, "dev")
 
     assert note.startswith("# Step note: Vision Planner (`vision`) rollout to dev\n")
+    assert "[`docs/planner-rollout-runbook.md`](docs/planner-rollout-runbook.md#3-roll-out" in note
+    assert f"- App build signed off: version {package_version()}, build 3f9c2e1" in note
+    assert "- Prompt templates in force: `planner.fiction.vision` v1" in note
+    assert "- Model: scripted" in note
+    assert (
+        "- Watch ([runbook section 4](docs/planner-rollout-runbook.md#4-watch-period)): watching"
+        in note
+    )
+    assert (
+        "### 3.2 Database & seeder ([runbook](docs/planner-rollout-runbook.md#32-database--seeder))"
+        in note
+    )
+    assert "  - Waiver: Docs ship with the next release." in note
     assert "- Status: **Signed off**" in note
     assert "## Commands and checks run" in note
     assert "`python manage.py verify_rollout vision`" in note

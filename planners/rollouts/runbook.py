@@ -20,6 +20,7 @@ SMOKE_TESTS = "3.4 Smoke tests"
 OPS_VERIFICATION = "3.5 Ops verification"
 SIGN_OFF = "3.6 Sign-off"
 WATCH = "4 Watch period"
+FOLLOW_UPS = "5 After the rollout"
 
 # System check names (keys of ``planners.rollouts.verification.CHECKS``).
 TEMPLATE_SEEDED = "template_seeded"

@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
 from django.utils import timezone
 
+from cognition.build import build_info
 from planners.models.rollout import (
     CheckedVia,
     ChecklistItem,
@@ -139,6 +140,7 @@ def sign_off(
     if problems:
         raise SignOffRefused(checklist, problems)
     now = timezone.now()
+    build = build_info()
     record = SignOff.objects.create(
         checklist=checklist,
         owner=owner,
@@ -155,6 +157,8 @@ def sign_off(
             "owner": record.owner_name,
             "deployment_date": deployment_date.isoformat(),
             "signed_at": now.isoformat(),
+            "app_version": build.version,
+            "app_build": build.build,
         },
         checked_by=record.owner_name,
         checked_via=CheckedVia.SIGN_OFF,
