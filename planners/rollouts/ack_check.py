@@ -23,8 +23,7 @@ from opsalerts.models import Alert, Delivery, DeliveryAttempt
 from planners.rollouts.check_types import CheckContext, CheckResult
 from planners.rollouts.config import rollout_settings
 
-#: Channels whose acknowledgement comes from the route's recipients.
-TARGET_CHANNELS = frozenset({Alert.Channel.LINK, Alert.Channel.PAGERDUTY, Alert.Channel.SLACK})
+TARGET_CHANNELS = Alert.RECIPIENT_CHANNELS
 
 
 def _payload_carries_link(delivery: Delivery, alert: Alert) -> bool:
