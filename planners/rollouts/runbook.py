@@ -89,7 +89,8 @@ RUNBOOK_ITEMS: tuple[RunbookItem, ...] = (
         "lower-env-validated",
         QUICK_REFERENCE,
         "Lower env deployment validated (planner diagnostics + Ops webhook).",
-        "Verified: diagnostics are healthy for this planner in this environment.",
+        "Verified: no error alert anywhere in the health report, and no warning naming this "
+        "planner unless acknowledged with a note.",
         verification=DIAGNOSTICS_HEALTHY,
     ),
     RunbookItem(
@@ -130,8 +131,8 @@ RUNBOOK_ITEMS: tuple[RunbookItem, ...] = (
         "diagnostics-healthy",
         SMOKE_TESTS,
         "Diagnostics list the planner's templates, no alert regressions.",
-        "Verified: /api/diagnostics/planner finds every step's template and no error alert "
-        "fires for this planner.",
+        "Verified: /api/diagnostics/planner finds every step's template, no error alert fires "
+        "anywhere, and no warning names this planner unless acknowledged with a note.",
         verification=DIAGNOSTICS_HEALTHY,
     ),
     RunbookItem(
@@ -152,7 +153,9 @@ RUNBOOK_ITEMS: tuple[RunbookItem, ...] = (
         "synthetic-alert",
         OPS_VERIFICATION,
         "Synthetic planner alert triggered and acknowledged by the target channel.",
-        "Verified: a synthetic alert for this planner acknowledged within the evidence window.",
+        "Verified: the drill was delivered (2xx) to the route its rules choose and acknowledged "
+        "through that delivery's link or channel within the evidence window; never by the "
+        "admin, console or API.",
         verification=SYNTHETIC_ALERT_ACKNOWLEDGED,
     ),
     RunbookItem(
