@@ -283,6 +283,7 @@ def test_admin_lists_checklists_and_shows_items_inline(
     page = change.content.decode()
     assert "Planner tool + parameters derived from PlannerBase." in page
     assert "olivia on" in page  # the sign-off, read-only
+    assert "Watching until" in page  # the watch its sign-off started
     delete = admin_client_olivia.get(
         reverse("admin:planners_rolloutchecklist_delete", args=[checklist.pk])
     )

@@ -13,12 +13,14 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import timezone
 
 from cognition.api_auth import create_api_token
 from planners.models.rollout import RolloutWatch
 from planners.rollouts import runbook
+from planners.rollouts.tasks import record_ended_watches as record_ended_watches_task
 from planners.rollouts.watch import record_ended_watches
-from tests.factories import PLANNER, pass_watch, signed_off_dev
+from tests.factories import PLANNER, pass_watch, run_vision_scripted, signed_off_dev
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +130,19 @@ def test_the_console_serves_the_runbook(staff_client: Client) -> None:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/markdown")
     assert "## 4 Watch period" in response.content.decode()
+
+
+def test_beat_records_the_result_of_an_ended_watch(staff_user: User, settings: Any) -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["record-rollout-watches"]
+    assert entry["task"] == record_ended_watches_task.name
+    dev = signed_off_dev(staff_user, settings)
+    for _ in range(3):
+        run_vision_scripted()
+    assert record_ended_watches_task.apply().get() == 0  # still watching
+
+    RolloutWatch.objects.filter(checklist=dev).update(ends_at=timezone.now())
+    assert record_ended_watches_task.apply().get() == 1
+
+    watch = RolloutWatch.objects.get(checklist=dev)
+    assert (watch.result, watch.runs, watch.failures) == ("passed", 3, 0)
+    assert watch.recorded_at is not None
