@@ -14,6 +14,8 @@ from opsalerts.models import Alert, AlertEvent
 
 logger = logging.getLogger(__name__)
 
+NOTE_MAX_CHARS = 1000
+
 
 def acknowledge_alert(alert: Alert, *, actor: str, channel: str, note: str = "") -> bool:
     """Mark a firing alert acknowledged (stops repeats). False if it was not firing.
@@ -22,6 +24,7 @@ def acknowledge_alert(alert: Alert, *, actor: str, channel: str, note: str = "")
     ``diagnostics_healthy`` check lets an acknowledged warning through only with one."""
     if channel not in Alert.Channel.values:
         raise ValueError(f"unknown acknowledgement channel {channel!r}")
+    note = note.strip()[:NOTE_MAX_CHARS]
     now = timezone.now()
     with transaction.atomic():
         changed = Alert.objects.filter(pk=alert.pk, status=Alert.Status.FIRING).update(
@@ -39,7 +42,7 @@ def acknowledge_alert(alert: Alert, *, actor: str, channel: str, note: str = "")
             kind="acknowledged",
             actor=actor,
             channel=channel,
-            detail={"note": note.strip()} if note.strip() else {},
+            detail={"note": note} if note else {},
         )
         log_alerting_action(
             "acknowledge",

@@ -13,7 +13,6 @@ from opsalerts.actions import acknowledge_alert
 from opsalerts.models import Alert
 
 ACK_NAME_MAX = 100
-ACK_NOTE_MAX = 1000
 
 
 @never_cache
@@ -38,7 +37,12 @@ def ack_link(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and state == "open":
         name = request.POST.get("name", "").strip()[:ACK_NAME_MAX]
         actor = f"{name} (ack link)" if name else "ack link"
-        acknowledged_now = acknowledge_alert(alert, actor=actor, channel=Alert.Channel.LINK)
+        acknowledged_now = acknowledge_alert(
+            alert,
+            actor=actor,
+            channel=Alert.Channel.LINK,
+            note=request.POST.get("note", ""),
+        )
         alert.refresh_from_db()
         state = "acknowledged-now" if acknowledged_now else _ack_state(alert, stale_episode=False)
     return render(request, "opsalerts/ack.html", {"alert": alert, "state": state})
@@ -66,7 +70,7 @@ def api_ack(request: HttpRequest, dedup_key: str) -> JsonResponse:
         alert,
         actor=request.user.get_username(),
         channel=Alert.Channel.API,
-        note=request.POST.get("note", "")[:ACK_NOTE_MAX],
+        note=request.POST.get("note", ""),
     )
     if not changed and alert.status == Alert.Status.RESOLVED:
         return JsonResponse(

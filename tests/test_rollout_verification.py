@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from cognition.models import PromptTemplate
@@ -238,3 +239,18 @@ def test_verifying_another_environment_is_refused() -> None:
 
     with pytest.raises(actions.VerificationRefused, match="This deployment is dev"):
         actions.verify_checklist(checklist, actor="olivia")
+
+
+def test_warning_acknowledged_with_a_note_from_the_console_lets_diagnostics_pass(
+    staff_client: Client,
+) -> None:
+    seed_templates()
+    warning = _fallback_warning_for_vision()
+
+    staff_client.post(
+        f"/alerts/{warning.pk}/acknowledge/", {"note": "Template re-seeded in tonight's deploy."}
+    )
+
+    result = check(runbook.DIAGNOSTICS_HEALTHY)
+    assert result.passed, result.summary
+    assert result.snapshot["excused_warnings"] == [warning.dedup_key]
