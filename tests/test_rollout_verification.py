@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from cognition.models import PromptTemplate
+from opsalerts.ack import ack_url_for
 from opsalerts.actions import acknowledge_alert, evaluate_and_sync
 from opsalerts.models import Alert, Delivery
 from planners.framework.catalog import catalog
@@ -78,7 +80,7 @@ def _fallback_warning_for_vision() -> Alert:
 
 
 def test_warning_naming_the_planner_blocks_until_acknowledged_with_a_note(
-    settings: Any,
+    client: Client,
 ) -> None:
     seed_templates()
     warning = _fallback_warning_for_vision()
@@ -91,10 +93,10 @@ def test_warning_naming_the_planner_blocks_until_acknowledged_with_a_note(
     acknowledge_alert(warning, actor="olivia", channel=Alert.Channel.CONSOLE)
     assert not check(runbook.DIAGNOSTICS_HEALTHY).passed  # acknowledged, but no note
 
+    # Acknowledged again (the same episode) from the notification's link, with a note.
     Alert.objects.filter(pk=warning.pk).update(status=Alert.Status.FIRING)
-    acknowledge_alert(
-        warning, actor="olivia", channel=Alert.Channel.CONSOLE, note="Re-seeding tonight."
-    )
+    link = urlsplit(ack_url_for(warning)).path
+    client.post(link, {"name": "Ravi", "note": "Re-seeding tonight."})
     excused = check(runbook.DIAGNOSTICS_HEALTHY)
     assert excused.passed, excused.summary
     assert excused.snapshot["excused_warnings"] == [warning.dedup_key]
@@ -239,18 +241,3 @@ def test_verifying_another_environment_is_refused() -> None:
 
     with pytest.raises(actions.VerificationRefused, match="This deployment is dev"):
         actions.verify_checklist(checklist, actor="olivia")
-
-
-def test_warning_acknowledged_with_a_note_from_the_console_lets_diagnostics_pass(
-    staff_client: Client,
-) -> None:
-    seed_templates()
-    warning = _fallback_warning_for_vision()
-
-    staff_client.post(
-        f"/alerts/{warning.pk}/acknowledge/", {"note": "Template re-seeded in tonight's deploy."}
-    )
-
-    result = check(runbook.DIAGNOSTICS_HEALTHY)
-    assert result.passed, result.summary
-    assert result.snapshot["excused_warnings"] == [warning.dedup_key]

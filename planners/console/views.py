@@ -145,12 +145,7 @@ def _alerts_action_response(
 @require_POST
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=pk)
-    changed = acknowledge_alert(
-        alert,
-        actor=actor_name(request),
-        channel=Alert.Channel.CONSOLE,
-        note=request.POST.get("note", ""),
-    )
+    changed = acknowledge_alert(alert, actor=actor_name(request), channel=Alert.Channel.CONSOLE)
     if changed:
         notice = f"Acknowledged {alert.alert_id}."
     else:
