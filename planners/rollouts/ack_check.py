@@ -76,13 +76,11 @@ def _refused(summary: str, snapshot: dict[str, Any]) -> CheckResult:
     return CheckResult(False, summary, snapshot)
 
 
-def check_synthetic_alert_acknowledged(ctx: CheckContext) -> CheckResult:
-    max_age = rollout_settings.get().ack_evidence_max_age_seconds
-    slug = ctx.planner.slug
-    alert = (
+def _latest_acknowledged_drill(ctx: CheckContext, max_age: int) -> Alert | None:
+    return (
         Alert.objects.filter(
             synthetic=True,
-            planner_slug=slug,
+            planner_slug=ctx.planner.slug,
             environment=ctx.environment,
             acknowledged_at__gte=ctx.now - timedelta(seconds=max_age),
             acknowledged_at__lte=ctx.now,
@@ -90,6 +88,12 @@ def check_synthetic_alert_acknowledged(ctx: CheckContext) -> CheckResult:
         .order_by("-acknowledged_at")
         .first()
     )
+
+
+def check_synthetic_alert_acknowledged(ctx: CheckContext) -> CheckResult:
+    max_age = rollout_settings.get().ack_evidence_max_age_seconds
+    slug = ctx.planner.slug
+    alert = _latest_acknowledged_drill(ctx, max_age)
     snapshot: dict[str, Any] = {"max_age_seconds": max_age}
     if alert is None or alert.acknowledged_at is None:
         return _refused(
