@@ -53,7 +53,8 @@ def synthetic_alert(request: HttpRequest, planner: str, environment: str) -> Htt
     )
     notice = (
         f"Synthetic alert {result.alert.alert_id} {sent}. Acknowledge it from the target "
-        "channel (or the Alerts page), then run Verify."
+        "channel (the link in the notification, or its PagerDuty or Slack acknowledgement; "
+        "the Alerts page does not count), then run Verify."
     )
     return respond(request, meta, env, notice)
 
