@@ -320,3 +320,19 @@ def test_step_notes_are_recorded_and_the_note_is_served_as_markdown(staff_client
     assert "- `README.md`" in text
     assert "Files touched and follow-ups recorded" in text
     assert staff_client.get("/rollouts/vision/staging/step-note.md").status_code == 404
+
+
+def test_gate_card_polls_its_countdown_while_the_watch_runs(
+    staff_client: Client, staff_user: User, settings: Any
+) -> None:
+    signed_off_dev(staff_user, settings)
+    page = staff_client.get(CHECKLIST_URL).content.decode()
+    assert 'hx-get="/rollouts/vision/dev/gate/"' in page
+
+    card = staff_client.get(f"{CHECKLIST_URL}gate/", **HX).content.decode()
+
+    assert card.lstrip().startswith('<section id="gate"')
+    assert 'data-watch="watching"' in card
+    assert "Seen so far: 0 runs (3 needed), 0 failed, 0 alerts." in card
+    assert "Why the gate is closed" in card
+    assert staff_client.get("/rollouts/vision/staging/gate/").status_code == 404

@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("rollouts/", views.matrix, name="matrix"),
     path("rollouts/runbook.md", views.runbook_document, name="runbook"),
     path(_checklist, views.checklist, name="checklist"),
+    path(f"{_checklist}gate/", views.gate, name="gate"),
     path(f"{_checklist}start/", checklist_views.start, name="start"),
     path(f"{_checklist}verify/", checklist_views.verify, name="verify"),
     path(f"{_checklist}sign-off/", checklist_views.sign_off, name="sign-off"),

@@ -54,6 +54,17 @@ def checklist(request: HttpRequest, planner: str, environment: str) -> HttpRespo
 
 @staff_required
 @require_GET
+def gate(request: HttpRequest, planner: str, environment: str) -> HttpResponse:
+    """The checklist's gate card alone: the watch countdown polls it while the watch runs."""
+    meta, env = resolve(planner, environment)
+    context = checklist_context(request, meta, env)
+    if context["checklist"] is None:
+        raise Http404(f"No rollout checklist for {meta.slug} in {env.name} yet.")
+    return render(request, "rollouts/partials/gate.html", context)
+
+
+@staff_required
+@require_GET
 def evidence_file(request: HttpRequest, planner: str, environment: str, key: str) -> HttpResponse:
     """Uploaded evidence is served to staff only, never from a public media URL."""
     meta, env = resolve(planner, environment)
