@@ -16,11 +16,17 @@ from opsalerts.models import Alert, AlertEvent
 
 logger = logging.getLogger(__name__)
 
+NOTE_MAX_CHARS = 1000
 
-def acknowledge_alert(alert: Alert, *, actor: str, channel: str) -> bool:
-    """Mark a firing alert acknowledged (stops repeats). False if it was not firing."""
+
+def acknowledge_alert(alert: Alert, *, actor: str, channel: str, note: str = "") -> bool:
+    """Mark a firing alert acknowledged (stops repeats). False if it was not firing.
+
+    ``note`` (why the alert can wait) is kept on the acknowledgement event; a rollout's
+    ``diagnostics_healthy`` check lets an acknowledged warning through only with one."""
     if channel not in Alert.Channel.values:
         raise ValueError(f"unknown acknowledgement channel {channel!r}")
+    note = note.strip()[:NOTE_MAX_CHARS]
     now = timezone.now()
     with transaction.atomic():
         changed = Alert.objects.filter(pk=alert.pk, status=Alert.Status.FIRING).update(
@@ -33,7 +39,13 @@ def acknowledge_alert(alert: Alert, *, actor: str, channel: str) -> bool:
             alert.refresh_from_db()
             return False
         alert.refresh_from_db()
-        AlertEvent.objects.create(alert=alert, kind="acknowledged", actor=actor, channel=channel)
+        AlertEvent.objects.create(
+            alert=alert,
+            kind="acknowledged",
+            actor=actor,
+            channel=channel,
+            detail={"note": note} if note else {},
+        )
         queue_acknowledgement_notice(alert, via=channel)
         log_alerting_action(
             "acknowledge",

@@ -1,8 +1,10 @@
 """Fire a synthetic alert for a planner, deliver it now, optionally wait for its ack.
 
-Exit codes: 0 delivered (and acknowledged, with --wait-ack), 1 error (unknown planner,
-configuration, not delivered), 3 acknowledgement not received within --wait-ack seconds. With
---wait-ack a failed first attempt is not fatal: the worker retries while the command waits.
+Exit codes: 0 delivered (and acknowledged through the target channel, with --wait-ack), 1 error
+(unknown planner, configuration, not delivered), 3 acknowledgement not received within
+--wait-ack seconds, 4 acknowledged, but only from somewhere that does not reach the route's
+recipients (the admin, the console or the API). With --wait-ack a failed first attempt is not
+fatal: the worker retries while the command waits.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from opsalerts.config_formats import mask_url, shown_routing_key
 from opsalerts.models import Alert, Delivery
 
 EXIT_ACK_TIMEOUT = 3
+EXIT_ACK_ELSEWHERE = 4
 POLL_SECONDS = 0.5
 
 
@@ -71,18 +74,29 @@ class Command(BaseCommand):
             )
         if wait is None:
             return
-        if self._wait_for_ack(result.alert, wait):
-            alert = result.alert
-            alert.refresh_from_db()
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Acknowledged by {alert.acknowledged_by or 'someone'} via "
-                    f"{alert.acknowledged_via} at {alert.acknowledged_at:%H:%M:%S} UTC"
-                )
-            )
+        if not self._wait_for_ack(result.alert, wait):
+            self.stderr.write(self.style.ERROR(f"No acknowledgement within {wait:g} s."))
+            raise SystemExit(EXIT_ACK_TIMEOUT)
+        self._report_ack(result.alert)
+
+    def _report_ack(self, alert: Alert) -> None:
+        """Say which channel acknowledged; exit 4 when it does not reach the route's people."""
+        alert.refresh_from_db()
+        line = (
+            f"Acknowledged by {alert.acknowledged_by or 'someone'} via the "
+            f"{alert.acknowledged_via} channel at {alert.acknowledged_at:%H:%M:%S} UTC"
+        )
+        if alert.acknowledged_via in Alert.RECIPIENT_CHANNELS:
+            self.stdout.write(self.style.SUCCESS(line + " (the target channel)."))
             return
-        self.stderr.write(self.style.ERROR(f"No acknowledgement within {wait:g} s."))
-        raise SystemExit(EXIT_ACK_TIMEOUT)
+        self.stderr.write(
+            self.style.ERROR(
+                f"{line}: that is not the target channel, so it is no evidence the route's "
+                "recipients got the alert. Acknowledge the next drill through the link in "
+                "the notification (or the channel's own acknowledgement)."
+            )
+        )
+        raise SystemExit(EXIT_ACK_ELSEWHERE)
 
     def _print(self, result: SyntheticResult) -> None:
         alert = result.alert
