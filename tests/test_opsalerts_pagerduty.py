@@ -307,7 +307,7 @@ def test_drill_to_pagerduty_completes_wait_ack_when_pagerduty_acknowledges(
     pagerduty.on_request = acknowledge_in_pagerduty
     call_command("trigger_synthetic_alert", "--planner", "vision", "--wait-ack", "600")
     out = capsys.readouterr().out
-    assert "Acknowledged by Priya Natarajan (PagerDuty) via pagerduty" in out
+    assert "Acknowledged by Priya Natarajan (PagerDuty) via the pagerduty channel" in out
     [trigger] = [e for e in pagerduty.bodies() if e["event_action"] == "trigger"]
     assert trigger["dedup_key"] == "backlog:stale:synthetic:vision@dev"
     delivery = Delivery.objects.get(channel="pagerduty", status="sent")

@@ -203,7 +203,7 @@ def test_drill_to_slack_completes_wait_ack_when_the_button_is_clicked(
 
     slack.on_request = press_acknowledge
     call_command("trigger_synthetic_alert", "--planner", "vision", "--wait-ack", "600")
-    assert "Acknowledged by Ravi Kumar (Slack) via slack" in capsys.readouterr().out
+    assert "Acknowledged by Ravi Kumar (Slack) via the slack channel" in capsys.readouterr().out
 
 
 @pytest.mark.django_db
