@@ -19,6 +19,9 @@ from opsalerts.actions import acknowledge_alert, evaluate_and_sync
 from opsalerts.delivery import send_due_deliveries
 from opsalerts.models import Alert, AlertEvent, Delivery
 from opsalerts.signatures import pagerduty_signature
+from planners.framework.catalog import catalog
+from planners.rollouts import runbook
+from planners.rollouts.verification import run_checks
 from tests.channel_fakes import ChannelFake, judge_pagerduty
 from tests.factories import (
     FAILURES,
@@ -312,6 +315,16 @@ def test_drill_to_pagerduty_completes_wait_ack_when_pagerduty_acknowledges(
     assert trigger["dedup_key"] == "backlog:stale:synthetic:vision@dev"
     delivery = Delivery.objects.get(channel="pagerduty", status="sent")
     assert delivery.routing_key == PAGERDUTY_KEY
+
+    # The rollout's "acknowledged by the target channel" check takes PagerDuty's word for it.
+    evidence = run_checks(catalog.get("vision").metadata, [runbook.SYNTHETIC_ALERT_ACKNOWLEDGED])
+    result = evidence[runbook.SYNTHETIC_ALERT_ACKNOWLEDGED]
+    assert result.passed, result.summary
+    assert (result.snapshot["channel"], result.snapshot["delivery_channel"]) == (
+        "pagerduty",
+        "pagerduty",
+    )
+    assert result.snapshot["acknowledged_by"] == "Priya Natarajan (PagerDuty)"
 
 
 @pytest.mark.django_db

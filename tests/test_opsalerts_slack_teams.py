@@ -21,6 +21,9 @@ from opsalerts.delivery import send_due_deliveries
 from opsalerts.models import Alert, AlertEvent, Delivery
 from opsalerts.signatures import slack_signature
 from opsalerts.transports.slack import ACK_ACTION_ID
+from planners.framework.catalog import catalog
+from planners.rollouts import runbook
+from planners.rollouts.verification import run_checks
 from tests.channel_fakes import ChannelFake, judge_slack
 from tests.factories import SLACK_SECRET, STALE, channel_route, report
 from tests.servers import ReceivedRequest
@@ -204,6 +207,12 @@ def test_drill_to_slack_completes_wait_ack_when_the_button_is_clicked(
     slack.on_request = press_acknowledge
     call_command("trigger_synthetic_alert", "--planner", "vision", "--wait-ack", "600")
     assert "Acknowledged by Ravi Kumar (Slack) via the slack channel" in capsys.readouterr().out
+
+    # The rollout's "acknowledged by the target channel" check takes Slack's word for it.
+    evidence = run_checks(catalog.get("vision").metadata, [runbook.SYNTHETIC_ALERT_ACKNOWLEDGED])
+    result = evidence[runbook.SYNTHETIC_ALERT_ACKNOWLEDGED]
+    assert result.passed, result.summary
+    assert (result.snapshot["channel"], result.snapshot["delivery_channel"]) == ("slack", "slack")
 
 
 @pytest.mark.django_db
