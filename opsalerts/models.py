@@ -149,6 +149,8 @@ class Delivery(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            # History retention finds old deliveries by age (opsalerts.retention).
+            models.Index(fields=["created_at"], name="delivery_created"),
         ]
         verbose_name_plural = "deliveries"
 
