@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from cognition.build import build_info
 from cognition.liveness import current_liveness
 
 logger = logging.getLogger(__name__)
@@ -74,9 +75,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
         "database": "ok" if database_is_up() else "down",
         "broker": "ok" if broker_is_up() else "down",
     }
+    build = build_info().to_dict()
     if all(state == "ok" for state in checks.values()):
-        return JsonResponse({"status": "ok", "checks": checks})
-    return JsonResponse({"status": "unavailable", "checks": checks}, status=503)
+        return JsonResponse({"status": "ok", "checks": checks, **build})
+    return JsonResponse({"status": "unavailable", "checks": checks, **build}, status=503)
 
 
 @never_cache

@@ -25,6 +25,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEPLOY_ENVIRONMENTS = ("dev", "staging", "production")
 DEPLOY_ENVIRONMENT = env.choice("DEPLOY_ENVIRONMENT", "dev", DEPLOY_ENVIRONMENTS)
 DEBUG = env.flag("DEBUG", default=DEPLOY_ENVIRONMENT == "dev")
+# The build id shown with the package version (console footer, /healthz, rollout evidence).
+APP_BUILD = env.text("APP_BUILD").strip()
 
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
 SECRET_KEY = env.text("SECRET_KEY")
@@ -281,12 +283,19 @@ OPS_ALERTING_SIGNING_SECRET = env.text("OPS_ALERTING_SIGNING_SECRET")
 OPS_ALERTING_TIMEOUT_SECONDS = env.text("OPS_ALERTING_TIMEOUT_SECONDS", "10")
 OPS_ALERTING_MAX_ATTEMPTS = env.text("OPS_ALERTING_MAX_ATTEMPTS", "5")
 OPS_ALERTING_ACK_TTL_SECONDS = env.text("OPS_ALERTING_ACK_TTL_SECONDS", str(7 * 86400))
+OPS_ALERTING_CHANNEL = env.text("OPS_ALERTING_CHANNEL", "webhook")
+PAGERDUTY_WEBHOOK_SECRET = env.text("PAGERDUTY_WEBHOOK_SECRET")
+SLACK_SIGNING_SECRET = env.text("SLACK_SIGNING_SECRET")
 
 # --- Console and rollouts ---------------------------------------------------------------------
 CONSOLE_REFRESH_SECONDS = env.whole_number("CONSOLE_REFRESH_SECONDS", 15, minimum=1)
 CONSOLE_PAGE_SIZE = env.whole_number("CONSOLE_PAGE_SIZE", 25, minimum=1)
 # Parsed by planners.rollouts.config.
 ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS = env.text("ROLLOUT_ACK_EVIDENCE_MAX_AGE_SECONDS", "86400")
+ROLLOUT_WATCH_SECONDS = env.text("ROLLOUT_WATCH_SECONDS", "86400")
+ROLLOUT_WATCH_MIN_RUNS = env.text("ROLLOUT_WATCH_MIN_RUNS", "3")
+ROLLOUT_EVIDENCE_KEY = env.text("ROLLOUT_EVIDENCE_KEY")
+ROLLOUT_WATCH_RECORD_INTERVAL_SECONDS = 60.0
 
 # --- Bounded history (planners.retention, manage.py prune_history) ---------------------------
 # Days each kind of history row is kept; rows still needed (an unfinished plan's, an open
@@ -318,6 +327,11 @@ CELERY_BEAT_SCHEDULE = {
     "roll-up-planner-executions": {
         "task": "planners.tasks.roll_up_executions",
         "schedule": 600.0,
+    },
+    # Records each ended watch's result; the gate computes it on read too, so it never waits.
+    "record-rollout-watches": {
+        "task": "planners.rollouts.tasks.record_ended_watches",
+        "schedule": ROLLOUT_WATCH_RECORD_INTERVAL_SECONDS,
     },
     "prune-history": {
         "task": "planners.rollouts.tasks.prune_history",

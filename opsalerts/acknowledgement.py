@@ -1,6 +1,7 @@
 """Acknowledging an alert: stops its repeats and records who did it, when and through which
-channel. Every channel (the admin, the console, the signed link, the API) calls
-``acknowledge_alert``; ``opsalerts.ack`` makes and reads the signed links."""
+channel. Every channel (the admin, the console, the signed link, the API, PagerDuty's and
+Slack's inbound webhooks) calls ``acknowledge_alert``; ``opsalerts.ack`` makes and reads the
+signed links. The channel that alerted people is told (``opsalerts.follow_ups``)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from opsalerts.action_log import log_alerting_action
+from opsalerts.follow_ups import queue_acknowledgement_notice
 from opsalerts.models import Alert, AlertEvent
 
 logger = logging.getLogger(__name__)
 
+NOTE_MAX_CHARS = 1000
 
-def acknowledge_alert(alert: Alert, *, actor: str, channel: str) -> bool:
-    """Mark a firing alert acknowledged (stops repeats). False if it was not firing."""
+
+def acknowledge_alert(alert: Alert, *, actor: str, channel: str, note: str = "") -> bool:
+    """Mark a firing alert acknowledged (stops repeats). False if it was not firing.
+
+    ``note`` (why the alert can wait) is kept on the acknowledgement event; a rollout's
+    ``diagnostics_healthy`` check lets an acknowledged warning through only with one."""
     if channel not in Alert.Channel.values:
         raise ValueError(f"unknown acknowledgement channel {channel!r}")
+    note = note.strip()[:NOTE_MAX_CHARS]
     now = timezone.now()
     with transaction.atomic():
         changed = Alert.objects.filter(pk=alert.pk, status=Alert.Status.FIRING).update(
@@ -31,7 +39,14 @@ def acknowledge_alert(alert: Alert, *, actor: str, channel: str) -> bool:
             alert.refresh_from_db()
             return False
         alert.refresh_from_db()
-        AlertEvent.objects.create(alert=alert, kind="acknowledged", actor=actor, channel=channel)
+        AlertEvent.objects.create(
+            alert=alert,
+            kind="acknowledged",
+            actor=actor,
+            channel=channel,
+            detail={"note": note} if note else {},
+        )
+        queue_acknowledgement_notice(alert, via=channel)
         log_alerting_action(
             "acknowledge",
             actor=actor,

@@ -249,6 +249,7 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "webhook_id",
         "status",
         "route",
+        "channel",
         "webhook_url",
         "routing_key",
         "attempts",
@@ -257,7 +258,7 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "sent_at",
         "next_attempt_at",
     )
-    list_filter = ("status", "routing_key")
+    list_filter = ("status", "channel", "routing_key")
     search_fields = ("webhook_id", "webhook_url", "routing_key", "alerts__dedup_key")
     date_hierarchy = "created_at"
     inlines = (DeliveryAttemptInline,)

@@ -12,48 +12,33 @@ random bytes (e.g. ``whsec_`` + ``base64(os.urandom(32))``). Receivers verify wi
 
 from __future__ import annotations
 
-import base64
-import binascii
 import fnmatch
-import json
 import math
 from typing import Any, Self
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from cognition.config import Problem, parse_bool
 from cognition.typed_settings import SettingsModel, TypedSettings, refuse
+from opsalerts.config_formats import (
+    SECRETS,
+    is_http_url,
+)
+from opsalerts.config_json import parse_routes, parse_slo_thresholds
+from opsalerts.routes import (
+    CHANNELS,
+    SEVERITIES,
+    Channel,
+    Route,
+    default_route_problems,
+)
 
-SEVERITIES = ("info", "warning", "error")
-MATCH_FORMS = "alert:<id or glob>, severity:<info|warning|error> or default"
-SECRET_PREFIX = "whsec_"
-SECRET_MIN_BYTES = 24
 E005 = "opsalerts.E005"  # an unknown severity or match form
 E009 = "opsalerts.E009"  # a value that is not a number, or out of range
+E011 = "opsalerts.E011"  # a value the channel does not accept
 REPEAT_AND_DEBOUNCE = ("OPS_ALERTING_REPEAT_SECONDS", "OPS_ALERTING_DEBOUNCE_SECONDS")
 
 __all__ = ["OpsAlertingConfig", "Problem", "Route", "ops_alerting"]
-
-
-class Route(BaseModel):
-    """A routing rule; ``match`` is ``alert:<id or glob>``, ``severity:<level>`` or ``default``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    match: str
-    webhook_url: str
-    routing_key: str = ""
-
-    def matches(self, alert_id: str, severity: str) -> bool:
-        if self.match == "default":
-            return True
-        kind, _, value = self.match.partition(":")
-        if kind == "alert":
-            return fnmatch.fnmatchcase(alert_id, value)
-        if kind == "severity":
-            return severity == value
-        return False
 
 
 #: Whole-number settings: default, minimum, and the check id of a value below the minimum.
@@ -73,6 +58,7 @@ class OpsAlertingConfig(SettingsModel):
     source: str = Field("planner-ops", alias="OPS_ALERTING_SOURCE")
     webhook_url: str = Field("", alias="OPS_ALERTING_WEBHOOK_URL")
     routing_key: str = Field("", alias="OPS_ALERTING_ROUTING_KEY")
+    channel: Channel = Field("webhook", alias="OPS_ALERTING_CHANNEL")
     routes: tuple[Route, ...] = Field((), alias="OPS_ALERTING_ROUTES")
     debounce_seconds: int = Field(300, alias="OPS_ALERTING_DEBOUNCE_SECONDS")
     repeat_seconds: int = Field(14400, alias="OPS_ALERTING_REPEAT_SECONDS")
@@ -85,6 +71,8 @@ class OpsAlertingConfig(SettingsModel):
     signing_secret: str = Field("", alias="OPS_ALERTING_SIGNING_SECRET")
     ack_ttl_seconds: int = Field(7 * 86400, alias="OPS_ALERTING_ACK_TTL_SECONDS")
     public_base_url: str = Field("", alias="PUBLIC_BASE_URL")
+    pagerduty_webhook_secret: str = Field("", alias="PAGERDUTY_WEBHOOK_SECRET")
+    slack_signing_secret: str = Field("", alias="SLACK_SIGNING_SECRET")
 
     @field_validator("enabled", mode="before")
     @classmethod
@@ -121,7 +109,7 @@ class OpsAlertingConfig(SettingsModel):
     @field_validator("routes", mode="before")
     @classmethod
     def _routes(cls, raw: Any, info: ValidationInfo) -> tuple[Route, ...]:
-        return _parse_routes(raw, info)
+        return parse_routes(raw, info)
 
     @field_validator(*_WHOLE_NUMBERS, mode="before")
     @classmethod
@@ -164,7 +152,7 @@ class OpsAlertingConfig(SettingsModel):
     @field_validator("slo_thresholds", mode="before")
     @classmethod
     def _slo_thresholds(cls, raw: Any, info: ValidationInfo) -> dict[str, float]:
-        return _parse_slo_thresholds(raw, info)
+        return parse_slo_thresholds(raw, info)
 
     @field_validator("timeout_seconds", mode="before")
     @classmethod
@@ -183,31 +171,49 @@ class OpsAlertingConfig(SettingsModel):
             return 10.0
         return value
 
-    @field_validator("signing_secret", mode="before")
+    @field_validator(*SECRETS, mode="before")
     @classmethod
-    def _signing_secret(cls, raw: Any, info: ValidationInfo) -> str:
+    def _secret(cls, raw: Any, info: ValidationInfo) -> str:
         secret = str(raw or "").strip()
-        if secret and not is_signing_secret(secret):
+        is_valid, expected = SECRETS[str(info.field_name)]
+        if secret and not is_valid(secret):
+            name = cls.setting_name(str(info.field_name))
+            refuse(info, f"{name}: {expected}", "opsalerts.E010")
+        return secret
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _channel(cls, raw: Any, info: ValidationInfo) -> str:
+        channel = str(raw or "").strip().lower() or "webhook"
+        if channel not in CHANNELS:
             refuse(
                 info,
-                "OPS_ALERTING_SIGNING_SECRET: not a Standard Webhooks secret "
-                f"(expected {SECRET_PREFIX} followed by base64 of at least {SECRET_MIN_BYTES} "
-                "random bytes).",
-                "opsalerts.E010",
+                f"OPS_ALERTING_CHANNEL: unknown channel {channel!r} "
+                f"(expected one of {', '.join(CHANNELS)}).",
+                "opsalerts.E011",
             )
-        return secret
+            return "webhook"
+        return channel
 
     @model_validator(mode="after")
     def _rules_between_settings(self, info: ValidationInfo) -> Self:
-        no_url = not self.webhook_url and not _refused(info, "OPS_ALERTING_WEBHOOK_URL:")
-        if self.enabled and no_url and not self.routes:
+        default = self.default_route()
+        if default is not None:
+            for name, message in default_route_problems(default):
+                refuse(info, f"{name}: {message} (OPS_ALERTING_CHANNEL={self.channel})", E011)
+        no_url = default is None and not _refused(info, "OPS_ALERTING_WEBHOOK_URL:")
+        no_routes = not self.routes and not _refused(info, "OPS_ALERTING_ROUTES[")
+        if self.enabled and no_url and no_routes:
             refuse(
                 info,
                 "OPS_ALERTING_WEBHOOK_URL: OPS_ALERTING_ENABLED is true but no webhook URL is "
                 "configured (set OPS_ALERTING_WEBHOOK_URL or a route in OPS_ALERTING_ROUTES).",
                 "opsalerts.E001",
             )
-        if self.enabled and self.environment != "dev" and not self.signing_secret:
+        # Only the generic webhook is signed with it; the other channels carry their own keys.
+        channels = {r.channel for r in (*self.routes, *filter(None, [default]))}
+        signed = not channels or "webhook" in channels
+        if self.enabled and self.environment != "dev" and signed and not self.signing_secret:
             refuse(
                 info,
                 "OPS_ALERTING_SIGNING_SECRET: required when OPS_ALERTING_ENABLED is true "
@@ -230,9 +236,14 @@ class OpsAlertingConfig(SettingsModel):
         for route in self.routes:
             if route.matches(alert_id, severity):
                 return route
-        if self.webhook_url:
-            return Route(match="", webhook_url=self.webhook_url, routing_key=self.routing_key)
-        return None
+        return self.default_route()
+
+    def default_route(self) -> Route | None:
+        """``OPS_ALERTING_WEBHOOK_URL`` (or, for PagerDuty, its routing key alone), if set."""
+        if not self.webhook_url and not (self.channel == "pagerduty" and self.routing_key):
+            return None
+        url, key = self.webhook_url, self.routing_key
+        return Route(match="", channel=self.channel, webhook_url=url, routing_key=key)
 
     def delivers_severity(self, severity: str) -> bool:
         return not self.severity_filter or severity in self.severity_filter
@@ -248,200 +259,12 @@ class OpsAlertingConfig(SettingsModel):
                 return minutes
         return self.slo_thresholds.get(f"severity:{severity}")
 
-    def describe(self) -> dict[str, Any]:
-        """The resolved configuration for people, with the secret masked."""
-        return {
-            "enabled": self.enabled,
-            "environment": self.environment,
-            "source": self.source,
-            "webhook_url": mask_url(self.webhook_url),
-            "routing_key": self.routing_key or "(none)",
-            "debounce_seconds": self.debounce_seconds,
-            "repeat_seconds": self.repeat_seconds,
-            "severity_filter": sorted(self.severity_filter) or "all",
-            "routes": [
-                {
-                    "match": r.match,
-                    "webhook_url": mask_url(r.webhook_url),
-                    "routing_key": r.routing_key,
-                }
-                for r in self.routes
-            ],
-            "slo_thresholds": dict(self.slo_thresholds),
-            "signing_secret": mask_secret(self.signing_secret),
-            "timeout_seconds": self.timeout_seconds,
-            "max_attempts": self.max_attempts,
-            "ack_ttl_seconds": self.ack_ttl_seconds,
-            "public_base_url": self.public_base_url,
-        }
-
-
-def mask_url(url: str) -> str:
-    """A webhook URL for printing: chat webhooks carry their secret in the path or query
-    (``/services/T0/B0/XXXX``), so only the host, the first path segment and the last four
-    characters are shown; a password in the URL is never shown."""
-    if not url:
-        return "(none)"
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    if parts.username:
-        host = f"{parts.username}:****@{host}" if parts.password else f"{parts.username}@{host}"
-    segments = [s for s in parts.path.split("/") if s]
-    path = "/" + "/".join(segments[:1])
-    rest = "/".join(segments[1:]) + (f"?{parts.query}" if parts.query else "")
-    if rest:
-        path += f"/…{rest[-4:]}" if len(rest) > 4 else "/…"
-    return f"{parts.scheme}://{host}{path}"
-
-
-def mask_secret(secret: str) -> str:
-    if not secret:
-        return "(not set)"
-    return f"{secret[:6]}…({len(secret)} chars)" if secret.startswith("whsec_") else "****"
-
-
-def is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in {"http", "https"} and bool(parts.netloc)
-
-
-def is_signing_secret(secret: str) -> bool:
-    """``whsec_`` + strict base64 that decodes to at least ``SECRET_MIN_BYTES`` bytes."""
-    if not secret.startswith(SECRET_PREFIX):
-        return False
-    try:
-        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
-    except binascii.Error:
-        return False
-    return len(key) >= SECRET_MIN_BYTES
-
 
 def _refused(info: ValidationInfo, *names: str) -> bool:
     """Whether a problem was already recorded for one of ``names`` (its value fell back to the
     default, so a rule between settings would judge the default, not what was set)."""
     problems: list[Problem] = (info.context or {}).get("problems", [])
     return any(p.message.startswith(names) for p in problems)
-
-
-def _json_value(name: str, raw: Any, info: ValidationInfo) -> Any:
-    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-        return None
-    if not isinstance(raw, str):
-        return raw  # already parsed (override_settings in tests, or a Python literal)
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        refuse(
-            info,
-            f"{name}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}).",
-            "opsalerts.E004",
-        )
-        return None
-
-
-def _match_is_valid(name: str, value: Any, info: ValidationInfo) -> bool:
-    if not isinstance(value, str) or not value.strip():
-        refuse(info, f'{name}: missing or empty "match" (expected {MATCH_FORMS}).', E005)
-        return False
-    if value == "default":
-        return True
-    kind, sep, rest = value.partition(":")
-    if kind == "alert" and sep and rest:
-        return True
-    if kind == "severity" and sep:
-        if rest in SEVERITIES:
-            return True
-        refuse(
-            info,
-            f"{name}: unknown severity {rest!r} in {value!r} "
-            f"(expected one of {', '.join(SEVERITIES)}).",
-            E005,
-        )
-        return False
-    refuse(info, f"{name}: unknown match form {value!r} (expected {MATCH_FORMS}).", E005)
-    return False
-
-
-def _parse_route(where: str, entry: Any, info: ValidationInfo) -> Route | None:
-    if not isinstance(entry, dict):
-        message = f"{where}: expected an object with match, webhook_url and routing_key."
-        refuse(info, message, "opsalerts.E004")
-        return None
-    valid = _match_is_valid(f"{where}.match", entry.get("match"), info)
-    url = entry.get("webhook_url")
-    url = url.strip() if isinstance(url, str) else ""
-    if not url:
-        refuse(info, f"{where}.webhook_url: empty; every route needs one.", "opsalerts.E007")
-        valid = False
-    elif not is_http_url(url):
-        message = f"{where}.webhook_url: expected an http:// or https:// URL, got {url!r}."
-        refuse(info, message, "opsalerts.E006")
-        valid = False
-    key = entry.get("routing_key", "")
-    if key is not None and not isinstance(key, str):
-        refuse(info, f"{where}.routing_key: expected a string.", "opsalerts.E004")
-        valid = False
-    return Route(match=entry["match"], webhook_url=url, routing_key=key or "") if valid else None
-
-
-def _parse_routes(raw: Any, info: ValidationInfo) -> tuple[Route, ...]:
-    name = "OPS_ALERTING_ROUTES"
-    data = _json_value(name, raw, info)
-    if data is None:
-        return ()
-    if not isinstance(data, list):
-        refuse(info, f"{name}: expected a JSON list of route objects.", "opsalerts.E004")
-        return ()
-    routes = (_parse_route(f"{name}[{index}]", entry, info) for index, entry in enumerate(data))
-    return tuple(route for route in routes if route is not None)
-
-
-def _slo_key_is_valid(where: str, key: str, info: ValidationInfo) -> bool:
-    kind, sep, rest = key.partition(":")
-    if kind == "severity" and sep and rest not in SEVERITIES:
-        refuse(
-            info,
-            f"{where}: unknown severity {rest!r} (expected one of {', '.join(SEVERITIES)}).",
-            E005,
-        )
-        return False
-    if not (sep and rest and kind in {"alert", "severity"}):
-        message = f"{where}: unknown key form (expected alert:<id> or severity:<level>)."
-        refuse(info, message, E005)
-        return False
-    return True
-
-
-def _slo_minutes_are_valid(where: str, minutes: Any, info: ValidationInfo) -> bool:
-    if isinstance(minutes, bool) or not isinstance(minutes, int | float):
-        refuse(info, f"{where}: expected a number of minutes, got {minutes!r}.", "opsalerts.E002")
-        return False
-    if not math.isfinite(minutes) or minutes <= 0:
-        message = f"{where}: threshold must be greater than 0 minutes, got {minutes}."
-        refuse(info, message, "opsalerts.E002")
-        return False
-    return True
-
-
-def _parse_slo_thresholds(raw: Any, info: ValidationInfo) -> dict[str, float]:
-    name = "OPS_ALERTING_SLO_THRESHOLDS"
-    data = _json_value(name, raw, info)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        message = f'{name}: expected a JSON object like {{"alert:backlog:stale": 30}}.'
-        refuse(info, message, "opsalerts.E004")
-        return {}
-    thresholds: dict[str, float] = {}
-    for key, minutes in data.items():
-        where = f"{name}[{key!r}]"
-        if _slo_key_is_valid(where, str(key), info) and _slo_minutes_are_valid(
-            where, minutes, info
-        ):
-            thresholds[str(key)] = float(minutes)
-    return thresholds
 
 
 ops_alerting = TypedSettings(OpsAlertingConfig, code="opsalerts.E009")

@@ -24,6 +24,11 @@ class Alert(models.Model):
         PAGERDUTY = "pagerduty", "PagerDuty"
         SLACK = "slack", "Slack"
 
+    #: Channels that reach a route's recipients: the signed link their notification carried,
+    #: or their paging or chat system's own acknowledgement. The admin, the console and the
+    #: API reach whoever is logged in instead.
+    RECIPIENT_CHANNELS = frozenset({Channel.LINK, Channel.PAGERDUTY, Channel.SLACK})
+
     dedup_key = models.CharField(max_length=300, unique=True)  # "<alert id>@<environment>"
     alert_id = models.CharField(max_length=250)
     environment = models.CharField(max_length=16)
@@ -150,6 +155,8 @@ class Delivery(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            # History retention finds old deliveries by age (opsalerts.retention).
+            models.Index(fields=["created_at"], name="delivery_created"),
         ]
         verbose_name_plural = "deliveries"
 

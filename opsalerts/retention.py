@@ -1,7 +1,8 @@
 """Bounded alert history: old alert events and delivery attempts go, unless still needed.
 
 Alerts themselves stay (one row per dedup key, updated in place); what grows is their event
-log and the attempt log of their deliveries. An alert that has not resolved (firing or
+log, their deliveries (one row per notification: Alertmanager's re-posts add one every few
+minutes) and the attempt log of those deliveries. An alert that has not resolved (firing or
 acknowledged) keeps all of it: its story is still being written. So does an alert a rollout
 checklist's evidence names (``evidence_keys``, passed in by ``planners.rollouts.retention``, as
 rollouts sit above this app), and a delivery still being retried keeps its attempts.
@@ -61,3 +62,23 @@ def prune_delivery_attempts(
     return prune_rows(
         "delivery attempts", old, keep, retain_days=days, dry_run=dry_run, bounds=bounds
     )
+
+
+def prune_deliveries(
+    *,
+    now: datetime,
+    evidence_keys: Collection[str] = (),
+    dry_run: bool = False,
+    bounds: BatchBounds | None = None,
+) -> PruneResult:
+    """Old notifications, with what is left of their attempt log, once nothing needs them."""
+    days = settings.RETAIN_DELIVERY_ATTEMPTS_DAYS
+    old = Delivery.objects.filter(created_at__lt=now - timedelta(days=days))
+    unresolved = Delivery.objects.filter(alerts__status__in=UNRESOLVED).values("pk")
+    named = Delivery.objects.filter(alerts__dedup_key__in=list(evidence_keys)).values("pk")
+    keep = [
+        Keep(ALERT_NOT_RESOLVED, Q(pk__in=unresolved)),
+        Keep(ROLLOUT_EVIDENCE, Q(pk__in=named)),
+        Keep(DELIVERY_IN_FLIGHT, Q(status__in=IN_FLIGHT)),
+    ]
+    return prune_rows("deliveries", old, keep, retain_days=days, dry_run=dry_run, bounds=bounds)

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cognition.queueing import queue_task
-from opsalerts.config import OpsAlertingConfig, Route, parse_ops_alerting
+from opsalerts.config import OpsAlertingConfig, parse_ops_alerting
 from opsalerts.evaluation import (
     AlertChanges,
     ReportAlert,
@@ -29,6 +29,7 @@ from opsalerts.evaluation import (
     sync_alerts,
 )
 from opsalerts.models import Alert, AlertEvent, Delivery, Silence
+from opsalerts.routes import Route
 from opsalerts.silences import active_silences, matching_silence
 from planners.health import build_health_report
 
@@ -67,7 +68,8 @@ class SyncResult:
 
 @dataclass
 class _Batch:
-    """The alerts one delivery carries: those routed to one (webhook URL, routing key)."""
+    """The alerts one delivery carries: those routed to one (webhook URL, routing key), or, in
+    a native channel, one alert (each service takes one alert per request)."""
 
     route: Route
     alerts: list[Alert] = field(default_factory=list)
@@ -125,22 +127,28 @@ def enqueue_delivery_drain() -> None:
 
 
 def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: datetime) -> None:
-    """Outbox rows for every due notification, one per (webhook URL, routing key), and one per
-    synthetic alert."""
+    """Outbox rows for every due notification: one per (webhook URL, routing key) for the signed
+    webhook, one per alert in the other channels (with the notification it is), and one per
+    synthetic alert (a drill's delivery carries its own alert only)."""
     events: list[AlertEvent] = []
-    for (url, routing_key, _), batch in _due_batches(result, config=config, now=now).items():
+    for batch in _due_batches(result, config=config, now=now).values():
+        route = batch.route
+        payload = build_payload(
+            batch.alerts,
+            config=config,
+            routing_key=route.routing_key,
+            report_status=result.report_status,
+            now=now,
+        )
+        if route.channel != Delivery.Transport.WEBHOOK:
+            payload["notification"] = batch.reasons[batch.alerts[0].pk]
         delivery = Delivery.objects.create(
-            route=batch.route.match or "default webhook",
-            webhook_url=url,
-            routing_key=routing_key,
+            route=route.name,
+            channel=route.channel,
+            webhook_url=route.target_url,
+            routing_key=route.routing_key,
             webhook_id=f"msg_{uuid.uuid4().hex}",
-            payload=build_payload(
-                batch.alerts,
-                config=config,
-                routing_key=routing_key,
-                report_status=result.report_status,
-                now=now,
-            ),
+            payload=payload,
             next_attempt_at=now,
         )
         delivery.alerts.set(batch.alerts)
@@ -151,9 +159,15 @@ def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: dat
             AlertEvent(
                 alert=alert,
                 kind="delivery-queued",
-                detail={"delivery": delivery.pk, "reason": batch.reasons[alert.pk], "url": url},
+                detail={
+                    "delivery": delivery.pk,
+                    "reason": batch.reasons[alert.pk],
+                    "url": route.target_url,
+                    "channel": route.channel,
+                },
             )
             for alert in batch.alerts
+            if batch.reasons[alert.pk] != "refresh"  # routine; would add a row a minute
         )
     events.extend(_undeliverable_events(result))
     AlertEvent.objects.bulk_create(events)
@@ -189,7 +203,7 @@ def _note_slo_breaches(alerts: list[Alert], *, config: OpsAlertingConfig, now: d
 
 def _due_batches(
     result: SyncResult, *, config: OpsAlertingConfig, now: datetime
-) -> dict[tuple[str, str, str], _Batch]:
+) -> dict[tuple[str, str, int], _Batch]:
     """The alerts a notification is due for, grouped by route; why the others are skipped goes
     to ``result.skipped``."""
     candidates = result.changes.touched
@@ -200,7 +214,7 @@ def _due_batches(
         ).values_list("alert_id", flat=True)
     )
     silences = active_silences(now)
-    batches: dict[tuple[str, str, str], _Batch] = {}
+    batches: dict[tuple[str, str, int], _Batch] = {}
     for alert in candidates:
         silence = matching_silence(alert, silences)
         reason = notification_due(
@@ -210,20 +224,35 @@ def _due_batches(
             in_flight=alert.pk in in_flight,
             silenced=silence is not None,
         )
+        route = config.route_for(alert.alert_id, alert.severity)
+        if reason is None and route is not None and silence is None and alert.pk not in in_flight:
+            reason = alertmanager_refresh_due(alert, route, now=now)
         if reason is None:
             result.skipped[alert.dedup_key] = _skip_reason(alert, config, silence, in_flight)
             continue
-        route = config.route_for(alert.alert_id, alert.severity)
         if route is None:
             result.skipped[alert.dedup_key] = "no route matches and no default webhook URL"
             result.undeliverable[alert.pk] = reason
             continue
-        # A drill's delivery carries its own synthetic alert only, never the real ones.
-        drill = alert.dedup_key if alert.synthetic else ""
-        batch = batches.setdefault((route.webhook_url, route.routing_key, drill), _Batch(route))
+        # The generic webhook batches a route's alerts; a native channel sends one per request,
+        # and a drill's synthetic alert always travels alone, never with the real ones.
+        one_each = route.channel != Delivery.Transport.WEBHOOK or alert.synthetic
+        key = (route.target_url, route.routing_key, alert.pk if one_each else 0)
+        batch = batches.setdefault(key, _Batch(route))
         batch.alerts.append(alert)
         batch.reasons[alert.pk] = reason
     return batches
+
+
+def alertmanager_refresh_due(alert: Alert, route: Route, *, now: datetime) -> str | None:
+    """``refresh`` when Alertmanager must hear of a still-open alert again before its resolve
+    timeout forgets it (acknowledged alerts too: they are still active there)."""
+    if route.channel != Delivery.Transport.ALERTMANAGER or alert.status == Alert.Status.RESOLVED:
+        return None
+    if alert.delivered_status != Alert.Status.FIRING or alert.last_delivered_at is None:
+        return None
+    due = (now - alert.last_delivered_at).total_seconds() >= route.repost_seconds
+    return "refresh" if due else None
 
 
 def _skip_reason(

@@ -1,10 +1,11 @@
 """Alerts no route can deliver: a system check warning before, an event and a report alert after.
 
-With ``OPS_ALERTING_ROUTES`` and no default (neither ``OPS_ALERTING_WEBHOOK_URL`` nor a
-``default`` route), an alert whose id and severity match no rule has nowhere to go. Nothing is
-dropped in silence: ``manage.py check`` and ``check_ops_alerting`` warn about the severities
-that can match no route (``opsalerts.W001``); evaluation records an ``undeliverable`` event on
-such an alert; and the health report raises ``ops:undeliverable-alerts`` naming them.
+With ``OPS_ALERTING_ROUTES`` and no default (neither ``OPS_ALERTING_WEBHOOK_URL``, nor a
+PagerDuty routing key alone, nor a ``default`` route), an alert whose id and severity match no
+rule has nowhere to go. Nothing is dropped in silence: ``manage.py check`` and
+``check_ops_alerting`` warn about the severities that can match no route (``opsalerts.W001``);
+evaluation records an ``undeliverable`` event on such an alert; and the health report raises
+``ops:undeliverable-alerts`` naming them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _catches_all_of(route: Route, severity: str) -> bool:
 
 def severities_without_route(config: OpsAlertingConfig) -> list[str]:
     """Delivered severities for which some alert can match no route, when there is no default."""
-    if not config.enabled or config.webhook_url:
+    if not config.enabled or config.default_route() is not None:
         return []
     return [
         severity.value

@@ -37,7 +37,12 @@ def ack_link(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and state == "open":
         name = request.POST.get("name", "").strip()[:ACK_NAME_MAX]
         actor = f"{name} (ack link)" if name else "ack link"
-        acknowledged_now = acknowledge_alert(alert, actor=actor, channel=Alert.Channel.LINK)
+        acknowledged_now = acknowledge_alert(
+            alert,
+            actor=actor,
+            channel=Alert.Channel.LINK,
+            note=request.POST.get("note", ""),
+        )
         alert.refresh_from_db()
         state = "acknowledged-now" if acknowledged_now else _ack_state(alert, stale_episode=False)
     return render(request, "opsalerts/ack.html", {"alert": alert, "state": state})
@@ -56,11 +61,17 @@ def _ack_state(alert: Alert, *, stale_episode: bool) -> str:
 @require_POST
 @staff_api_view
 def api_ack(request: HttpRequest, dedup_key: str) -> JsonResponse:
-    """``POST /api/alerts/<dedup_key>/ack`` with a staff Bearer token: channel ``api``."""
+    """``POST /api/alerts/<dedup_key>/ack`` with a staff Bearer token: channel ``api``; an
+    optional form field ``note`` says why the alert can wait."""
     alert = Alert.objects.filter(dedup_key=dedup_key).first()
     if alert is None:
         return JsonResponse({"error": f"no alert with dedup_key {dedup_key!r}"}, status=404)
-    changed = acknowledge_alert(alert, actor=request.user.get_username(), channel=Alert.Channel.API)
+    changed = acknowledge_alert(
+        alert,
+        actor=request.user.get_username(),
+        channel=Alert.Channel.API,
+        note=request.POST.get("note", ""),
+    )
     if not changed and alert.status == Alert.Status.RESOLVED:
         return JsonResponse(
             {"error": "alert is resolved", "dedup_key": alert.dedup_key, "status": alert.status},

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ import requests
 from standardwebhooks import Webhook
 
 from cognition.http import is_retryable_status
-from opsalerts.config import is_http_url
+from opsalerts.config_formats import is_http_url
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +101,17 @@ _sessions = _Sessions()
 
 
 def post_webhook(
-    url: str, *, body: str, headers: dict[str, str], timeout: float
+    url: str,
+    *,
+    body: str,
+    headers: dict[str, str],
+    timeout: float,
+    explain: Callable[[str], str] | None = None,
 ) -> WebhookResponse:
-    """POST ``body`` to ``url``; return on 2xx, raise ``WebhookError`` otherwise."""
+    """POST ``body`` to ``url``; return on 2xx, raise ``WebhookError`` otherwise.
+
+    ``explain`` turns an error response's body into the message recorded (a channel's API says
+    what was wrong in its own JSON); by default the start of the body is recorded."""
     if not is_http_url(url):
         raise WebhookError(f"not an http(s) URL: {url!r}", permanent=True)
     started = time.monotonic()
@@ -137,8 +146,9 @@ def post_webhook(
             status_code=code,
             duration_ms=duration_ms,
         )
+    detail = explain(response.text) if explain is not None else excerpt
     raise WebhookError(
-        f"HTTP {code}: {excerpt}".strip(),
+        f"HTTP {code}: {detail[:_RESPONSE_EXCERPT]}".strip(),
         permanent=not is_retryable_status(code),
         status_code=code,
         duration_ms=duration_ms,

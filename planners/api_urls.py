@@ -10,4 +10,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
         api_views.planner_diagnostics,
         name="api-diagnostics-planner",
     ),
+    path(
+        "api/rollouts/<str:planner>/<str:environment>/gate",
+        api_views.rollout_gate,
+        name="api-rollout-gate",
+    ),
 ]

@@ -1,4 +1,5 @@
-"""The JSON API: planner diagnostics (the health report), for staff and automation."""
+"""The JSON API for staff and automation: planner diagnostics (the health report) and the
+rollout gate a deploy pipeline waits on."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from cognition.api_auth import staff_api_view
+from planners.framework.errors import UnknownPlannerError
 from planners.health import UnknownPlanError, build_health_report
+from planners.rollouts.actions import RolloutError
+from planners.rollouts.gate import gate_for
 
 MAX_ID = 2**63 - 1  # beyond a bigint the database would raise instead of finding nothing
 
@@ -35,5 +39,24 @@ def planner_diagnostics(request: HttpRequest) -> HttpResponse:
     except UnknownPlanError as exc:
         return JsonResponse({"error": "unknown_plan", "detail": str(exc)}, status=404)
     response = JsonResponse(report.to_dict())
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_api_view
+@require_GET
+def rollout_gate(request: HttpRequest, planner: str, environment: str) -> HttpResponse:
+    """``GET /api/rollouts/<planner>/<environment>/gate``: is the gate open, and why not.
+
+    ``ok`` only when the environment is signed off and its watch has passed; 404 JSON for a
+    planner or environment that does not exist.
+    """
+    try:
+        gate = gate_for(planner, environment)
+    except UnknownPlannerError as exc:
+        return JsonResponse({"error": "unknown_planner", "detail": str(exc)}, status=404)
+    except RolloutError as exc:
+        return JsonResponse({"error": "unknown_environment", "detail": str(exc)}, status=404)
+    response = JsonResponse(gate.to_dict())
     response["Cache-Control"] = "no-store"
     return response

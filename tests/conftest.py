@@ -23,6 +23,7 @@ from django.test import Client, override_settings
 from cognition.celery import app
 from cognition.models import ProcessHeartbeat
 from planners.framework.catalog import catalog
+from tests.channel_fakes import ChannelFake, pagerduty_fake, slack_fake, teams_fake
 from tests.factories import record_workers_and_beat
 from tests.servers import SIGNING_SECRET, ChatServer, Receiver
 from tests.toy_planner import ToyPlanner
@@ -30,6 +31,7 @@ from tests.worker import CeleryWorker, database_url, point_app_at, purge_redis_q
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM_PATH = "/usr/bin/chromium"
+ALERTMANAGER_PATH = "/usr/bin/prometheus-alertmanager"
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -59,6 +61,10 @@ def _missing_service(marker: str) -> str | None:
         if not _port_open(parts.hostname or "127.0.0.1", parts.port or 6379):
             return f"Redis is not reachable at {url}"
         return None
+    if marker == "alertmanager":
+        if not os.path.exists(ALERTMANAGER_PATH):
+            return f"Alertmanager is not installed at {ALERTMANAGER_PATH}"
+        return None
     if marker == "browser":
         if not (os.path.exists(CHROMIUM_PATH) or shutil.which("chromium")):
             return f"Chromium is not installed at {CHROMIUM_PATH}"
@@ -68,7 +74,7 @@ def _missing_service(marker: str) -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        for marker in ("postgres", "redis", "browser"):
+        for marker in ("postgres", "redis", "browser", "alertmanager"):
             if item.get_closest_marker(marker) is None:
                 continue
             reason = _missing_service(marker)
@@ -172,6 +178,30 @@ def alerting(settings: Any, receiver: Receiver) -> Any:
     settings.OPS_ALERTING_MAX_ATTEMPTS = "3"
     settings.PUBLIC_BASE_URL = "http://ops.example.test"
     return settings
+
+
+@pytest.fixture
+def pagerduty() -> Iterator[ChannelFake]:
+    """PagerDuty's Events API v2 (``/v2/enqueue``), strict about its contract."""
+    fake = pagerduty_fake()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack() -> Iterator[ChannelFake]:
+    """A Slack incoming webhook, strict about Block Kit."""
+    fake = slack_fake()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def teams() -> Iterator[ChannelFake]:
+    """A Teams Workflows webhook that takes one Adaptive Card."""
+    fake = teams_fake()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ failing assertion names a plan, an item or an alert a reader can find here.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -23,6 +24,7 @@ from cognition.models import (
     PromptTemplateVersion,
 )
 from cognition.seeding import seed_planner_templates
+from opsalerts.ack import ack_url_for
 from opsalerts.models import Alert, AlertEvent, Delivery, DeliveryAttempt, Severity, Silence
 from planners.fiction.phases import Phase
 from planners.framework.catalog import catalog
@@ -53,9 +55,17 @@ from planners.models import (
     Project,
     TelemetryEvent,
 )
-from planners.models.rollout import Environment, ItemStatus, RolloutChecklist, SignOff
+from planners.models.rollout import (
+    Environment,
+    ItemStatus,
+    RolloutChecklist,
+    RolloutWatch,
+    SignOff,
+)
 from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
 from planners.rollouts import actions
+from planners.rollouts.watch import record_ended_watches
+from tests.servers import SIGNING_SECRET
 
 # --- the Backlog Telemetry console: The Lantern Keeper ----------------------------------------
 
@@ -389,6 +399,9 @@ def report(*alerts: HealthAlert, status: str = "degraded") -> SimpleNamespace:
 # --- rollouts: the Vision planner's live evidence, made for real ------------------------------
 
 PLANNER = "vision"
+#: The product's evidence key in tests, and another product's.
+EVIDENCE_KEY = "planner-ops-test-evidence-key-0123456789"
+OTHER_EVIDENCE_KEY = "another-products-evidence-key-9876543210"
 WEBHOOK = "http://127.0.0.1:9/ops-hook"
 
 
@@ -399,6 +412,8 @@ def seed_vision_template() -> None:
 def enable_ops_alerting(settings: Any) -> None:
     settings.OPS_ALERTING_ENABLED = True
     settings.OPS_ALERTING_WEBHOOK_URL = WEBHOOK
+    settings.OPS_ALERTING_ROUTING_KEY = "planner-ops"
+    settings.OPS_ALERTING_SIGNING_SECRET = SIGNING_SECRET
 
 
 def run_vision_scripted() -> PlannerExecution:
@@ -412,12 +427,19 @@ def run_vision_scripted() -> PlannerExecution:
 
 
 def acknowledged_synthetic_alert(
-    *, planner: str = PLANNER, environment: str = "dev", acknowledged_at: datetime | None = None
+    *,
+    planner: str = PLANNER,
+    environment: str = "dev",
+    acknowledged_at: datetime | None = None,
+    via: str = Alert.Channel.LINK,
+    response_code: int = 200,
 ) -> Alert:
-    """A synthetic ``backlog:stale`` alert for ``planner`` acknowledged through its ack link."""
+    """A synthetic ``backlog:stale`` alert for ``planner``, delivered to the default route (a
+    recorded attempt answered ``response_code``) with its ack link in the payload, and
+    acknowledged through ``via``."""
     now = timezone.now()
     at = acknowledged_at or now - timedelta(minutes=5)
-    return Alert.objects.create(
+    alert = Alert.objects.create(
         dedup_key=f"backlog:stale:synthetic:{planner}@{environment}",
         alert_id=f"backlog:stale:synthetic:{planner}",
         environment=environment,
@@ -430,16 +452,36 @@ def acknowledged_synthetic_alert(
         last_seen=at,
         acknowledged_at=at,
         acknowledged_by="oncall@ops",
-        acknowledged_via=Alert.Channel.LINK,
+        acknowledged_via=via,
     )
+    delivered = 200 <= response_code < 300
+    delivery = Delivery.objects.create(
+        route="default webhook",
+        webhook_url=WEBHOOK,
+        routing_key="planner-ops",
+        webhook_id=f"msg_{alert.pk}_{environment}",
+        payload={
+            "routing_key": "planner-ops",
+            "alerts": [{"dedup_key": alert.dedup_key, "ack_url": ack_url_for(alert)}],
+        },
+        status=Delivery.Status.SENT if delivered else Delivery.Status.DEAD,
+        attempts=1,
+        response_code=response_code,
+        sent_at=at - timedelta(seconds=30) if delivered else None,
+    )
+    delivery.alerts.add(alert)
+    DeliveryAttempt.objects.create(delivery=delivery, number=1, response_code=response_code)
+    return alert
 
 
 def make_live_evidence(settings: Any) -> None:
-    """Everything the five system checks look for, in the current (dev) environment."""
-    seed_vision_template()
+    """Everything the system checks look for, in the current environment."""
+    seed_templates()
     enable_ops_alerting(settings)
     run_vision_scripted()
-    acknowledged_synthetic_alert()
+    environment = settings.DEPLOY_ENVIRONMENT
+    if not Alert.objects.filter(synthetic=True, planner_slug=PLANNER, environment=environment):
+        acknowledged_synthetic_alert(environment=environment)
 
 
 def pass_manual_items(checklist: RolloutChecklist, *, actor: str = "olivia") -> None:
@@ -448,22 +490,33 @@ def pass_manual_items(checklist: RolloutChecklist, *, actor: str = "olivia") -> 
         actions.mark_item(item, status=ItemStatus.PASSED, actor=actor, note="Checked by hand.")
 
 
-def waive_system_items(checklist: RolloutChecklist, *, actor: str = "olivia") -> None:
-    for item in checklist.items.filter(required=True).exclude(verification=""):
-        actions.mark_item(
-            item, status=ItemStatus.WAIVED, actor=actor, waiver_reason="Verified on staging host."
-        )
-
-
-def signed_off_dev(owner: User) -> RolloutChecklist:
-    """vision/dev with every required item done (system items waived) and signed off."""
-    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev", actor=owner.username)
+def verified_checklist(settings: Any, environment: str = "dev") -> RolloutChecklist:
+    """vision's checklist for ``environment``, on that environment's deployment, with live
+    evidence verified and every manual item passed: ready to sign off."""
+    settings.DEPLOY_ENVIRONMENT = environment
+    make_live_evidence(settings)
+    checklist, _ = actions.get_or_create_checklist(PLANNER, environment, actor="olivia")
     pass_manual_items(checklist)
-    waive_system_items(checklist)
+    run = actions.verify_checklist(checklist, actor="olivia")
+    assert run.passed, {name: result.summary for name, result in run.results.items()}
+    return checklist
+
+
+def signed_off_dev(owner: User, settings: Any) -> RolloutChecklist:
+    """vision/dev verified on the dev deployment and signed off (its watch running)."""
+    checklist = verified_checklist(settings, "dev")
     actions.sign_off(
         checklist, owner=owner, deployment_date=timezone.localdate(), note="dev is good."
     )
     return checklist
+
+
+def pass_watch(checklist: RolloutChecklist) -> None:
+    """Enough healthy runs during the checklist's watch, then the watch ends and is recorded."""
+    watch = RolloutWatch.objects.get(checklist=checklist)
+    for _ in range(watch.min_runs):
+        run_vision_scripted()
+    assert record_ended_watches(now=watch.ends_at + timedelta(seconds=1)) == 1
 
 
 # --- prompt templates -------------------------------------------------------------------------
@@ -580,6 +633,52 @@ def add_listed_records(start: int, count: int) -> None:
         Silence.objects.create(
             pattern=alert.alert_id, starts_at=now, ends_at=now + timedelta(hours=1)
         )
+
+
+# --- native Ops channels (tests/channel_fakes.py) ---------------------------------------------
+
+PAGERDUTY_KEY = "R0UT1NGKEY0123456789ABCDEFGHIJKL"  # 32 letters and digits, like PagerDuty's
+PAGERDUTY_SECRET = "pdWebhookSecret+ForTests/0123456789ABCDEFGHIJKLMNOPQRSTUVW="
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5".replace("y", "1").replace("z", "2")
+SLACK_URL = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+
+
+def channel_route(channel: str, url: str, **extra: Any) -> str:
+    """``OPS_ALERTING_ROUTES`` with one default route in ``channel``."""
+    route = {"match": "default", "channel": channel, "webhook_url": url, **extra}
+    if channel == "pagerduty":
+        route.setdefault("routing_key", PAGERDUTY_KEY)
+    if channel == "slack":
+        route.setdefault("webhook_url_pattern", r"http://127\.0\.0\.1:\d+/.*")
+    return json.dumps([route])
+
+
+def pagerduty_incident_event(
+    event_type: str, *, incident_key: str, agent: str = "Priya Natarajan"
+) -> dict[str, Any]:
+    """A PagerDuty v3 webhook body, as PagerDuty documents it (abridged to what we read)."""
+    return {
+        "event": {
+            "id": "01DEN2HGV3MPK3N6U3QMC4JWLQ",
+            "event_type": event_type,
+            "resource_type": "incident",
+            "occurred_at": "2026-11-27T10:15:00.000Z",
+            "agent": {
+                "id": "PLH1HKV",
+                "summary": agent,
+                "type": "user_reference",
+                "html_url": "https://acme.pagerduty.com/users/PLH1HKV",
+            },
+            "data": {
+                "id": "Q2DP2N3O7TJDNS",
+                "type": "incident",
+                "status": event_type.removeprefix("incident."),
+                "incident_key": incident_key,
+                "title": "Stale backlog",
+                "html_url": "https://acme.pagerduty.com/incidents/Q2DP2N3O7TJDNS",
+            },
+        }
+    }
 
 
 # --- liveness: the housekeeping worker, the phases worker and beat, as they record themselves --

@@ -86,6 +86,15 @@ def assert_refused(
             "got 10 (0 turns repeats off).",
         ),
         (
+            {"ROLLOUT_EVIDENCE_KEY": "short"},
+            "ROLLOUT_EVIDENCE_KEY: must be at least 32 characters, got 5 (make one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))").',
+        ),
+        (
+            {"ROLLOUT_WATCH_SECONDS": "0"},
+            "ROLLOUT_WATCH_SECONDS: must be at least 1, got 0.",
+        ),
+        (
             {"OPS_ALERTING_SIGNING_SECRET": "whsec_abc"},
             "OPS_ALERTING_SIGNING_SECRET: not a Standard Webhooks secret (expected whsec_ followed "
             "by base64 of at least 24 random bytes).",

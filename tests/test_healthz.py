@@ -10,6 +10,8 @@ from django.db import OperationalError
 from django.test import Client
 from pytest_django import Settings
 
+from cognition.build import package_version
+
 pytestmark = pytest.mark.django_db
 
 
@@ -27,12 +29,18 @@ def test_healthz_is_ok_without_login_on_the_filesystem_broker(
 ) -> None:
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.CELERY_FILESYSTEM_BROKER_DIR = tmp_path
+    settings.APP_BUILD = "3f9c2e1"
     (tmp_path / "queue").mkdir()
 
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "broker": "ok"},
+        "version": package_version(),
+        "build": "3f9c2e1",
+    }
     assert "no-cache" in response["Cache-Control"]
     assert list((tmp_path / "queue").iterdir()) == [], "the write probe cleans up after itself"
 
@@ -51,6 +59,8 @@ def test_unwritable_filesystem_broker_is_unavailable(
     assert response.json() == {
         "status": "unavailable",
         "checks": {"database": "ok", "broker": "down"},
+        "version": package_version(),
+        "build": "",
     }
 
 
@@ -67,6 +77,8 @@ def test_unreachable_redis_broker_is_unavailable_without_leaking_details(
     assert response.json() == {
         "status": "unavailable",
         "checks": {"database": "ok", "broker": "down"},
+        "version": package_version(),
+        "build": "",
     }
     body = response.content.decode()
     assert "hunter2" not in body
@@ -95,6 +107,8 @@ def test_database_outage_is_unavailable(
     assert response.json() == {
         "status": "unavailable",
         "checks": {"database": "down", "broker": "ok"},
+        "version": package_version(),
+        "build": "",
     }
     assert b"db.internal" not in response.content
 

@@ -245,8 +245,8 @@ def test_check_command_prints_masked_configuration_and_verdict(
     out = capsys.readouterr().out
     assert "webhook_url: https://hooks.example.test/ops" in out
     assert (
-        "[0] alert:backlog:* -> https://hooks.example.test/backlog (routing key team-backlog)"
-        in out
+        "[0] alert:backlog:* -> webhook https://hooks.example.test/backlog "
+        "(routing key team-backlog)" in out
     )
     assert SIGNING_SECRET not in out
     assert "signing_secret: whsec_…(" in out

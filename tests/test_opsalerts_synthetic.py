@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -15,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from standardwebhooks import Webhook
 
+from cognition.api_auth import create_api_token
 from opsalerts.actions import OpsAlertingError, resolve_synthetic_alert, trigger_synthetic_alert
 from opsalerts.models import Alert
 from planners.health import build_health_report
@@ -144,9 +146,39 @@ def test_wait_ack_exits_0_when_the_receiver_follows_the_ack_link(
     receiver.on_request = follow_ack_link
     call_command("trigger_synthetic_alert", "--planner", "vision", "--wait-ack", "15")
     out = capsys.readouterr().out
-    assert "Acknowledged by Ravi (ack link) via link" in out
+    assert "Acknowledged by Ravi (ack link) via the link channel" in out
+    assert "(the target channel)" in out
     alert = Alert.objects.get(synthetic=True)
     assert (alert.status, alert.acknowledged_via) == ("acknowledged", "link")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_ack_exits_4_when_only_the_api_acknowledged(
+    alerting: Any, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def acknowledge_from_the_api(request: ReceivedRequest) -> None:
+        # Someone acknowledges with a script instead of the notification's link.
+        def ack() -> None:
+            try:
+                [entry] = [a for a in request.json["alerts"] if a["synthetic"]]
+                user = User.objects.create_user("ops-bot", is_staff=True)
+                _, token = create_api_token(user)
+                Client().post(
+                    f"/api/alerts/{entry['dedup_key']}/ack", HTTP_AUTHORIZATION=f"Bearer {token}"
+                )
+            finally:
+                connection.close()
+
+        threading.Thread(target=ack, daemon=True).start()
+
+    receiver.on_request = acknowledge_from_the_api
+    with pytest.raises(SystemExit) as stopped:
+        call_command("trigger_synthetic_alert", "--planner", "vision", "--wait-ack", "15")
+
+    assert stopped.value.code == 4
+    err = capsys.readouterr().err
+    assert "Acknowledged by ops-bot via the api channel" in err
+    assert "not the target channel" in err
 
 
 @pytest.mark.django_db(transaction=True)

@@ -129,6 +129,7 @@ def alert_history(key: str, status: str, *, days: float, delivery: str = "sent")
         webhook_url="http://127.0.0.1:9/hook", webhook_id=f"msg_{key}", payload={}, status=delivery
     )
     sent.alerts.add(alert)
+    age(sent, days)
     age(DeliveryAttempt.objects.create(delivery=sent, number=1, response_code=200), days)
     return alert
 
@@ -150,6 +151,7 @@ def counts() -> dict[str, int]:
         "telemetry events": TelemetryEvent.objects.count(),
         "alert events": AlertEvent.objects.count(),
         "delivery attempts": DeliveryAttempt.objects.count(),
+        "deliveries": Delivery.objects.count(),
     }
 
 
@@ -178,6 +180,7 @@ def test_old_history_of_a_complete_plan_is_deleted(salt_road: Plan) -> None:
         "executions": 2,
         "alert events": 0,
         "delivery attempts": 0,
+        "deliveries": 0,
     }
 
 
@@ -315,6 +318,14 @@ def test_unresolved_alerts_keep_their_events_and_attempts() -> None:
         "alert not resolved": 2,
         "delivery still being retried": 1,
     }
+    # The resolved alert's notification goes too; the others are still needed.
+    assert set(Delivery.objects.values_list("webhook_id", flat=True)) == {
+        "msg_backlog:stale",
+        "msg_lore:blocked",
+        "msg_backlog:orphaned",
+    }
+    assert results["deliveries"].deleted == 1
+    assert results["deliveries"].kept == results["delivery attempts"].kept
     assert Alert.objects.count() == 4  # alerts themselves stay: one row per dedup key
 
 
@@ -378,8 +389,9 @@ def test_pruning_costs_statements_per_batch_not_per_row() -> None:
         assert counts() == dict.fromkeys(counts(), 0)
         return len(queries)
 
-    # Two batches of executions, transcripts and events either way; one of the rest.
-    assert statements(runs=4, batch=3) == statements(runs=12, batch=9) == 32
+    # Two batches of executions, transcripts and events either way; one of the rest
+    # (a delivery takes its attempts and its alert links with it).
+    assert statements(runs=4, batch=3) == statements(runs=12, batch=9) == 38
 
 
 def test_command_prints_each_kind_and_what_it_kept(salt_road: Plan, glass_harbour: Plan) -> None:
@@ -400,6 +412,7 @@ def test_command_prints_each_kind_and_what_it_kept(salt_road: Plan, glass_harbou
         "executions: would delete 1 older than 90 days; kept 1 still needed (plan not complete: 1)",
         "alert events: would delete 0 older than 180 days",
         "delivery attempts: would delete 0 older than 90 days",
+        "deliveries: would delete 0 older than 90 days",
     ]
     assert PhaseTranscript.objects.count() == 2
 

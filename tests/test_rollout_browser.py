@@ -76,7 +76,7 @@ def test_staff_signs_off_vision_dev_from_the_console(page: Any, settings: Any) -
     page.evaluate("window.__rolloutMarker = 'still-here'")
 
     page.get_by_role("button", name="Verify system checks").click()
-    page.get_by_text("Verified 5 system checks: 5 passed.").wait_for()
+    page.get_by_text("Verified 6 system checks: 6 passed.").wait_for()
     assert page.locator('#item-synthetic-alert[data-status="passed"]').count() == 1
 
     row = page.locator("#item-docs-updated")
@@ -94,6 +94,8 @@ def test_staff_signs_off_vision_dev_from_the_console(page: Any, settings: Any) -
 
     assert page.evaluate("window.__rolloutMarker") == "still-here"  # no page reload
     assert "olivia" in page.locator("#sign-off-record").inner_text()
+    assert "ends in" in page.locator("#watch-countdown").inner_text()
+    assert "Watching until" in page.locator("#gate-why").inner_text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "rollout-dev-signed-off.png"), full_page=True)
     record = SignOff.objects.get(checklist=RolloutChecklist.objects.get(pk=checklist.pk))

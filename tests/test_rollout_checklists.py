@@ -10,23 +10,27 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
 
-from planners.models import ActionLogEntry
+from planners.models import ActionLogEntry, PlannerExecution, PlannerOutcome
 from planners.models.rollout import (
     ChecklistItem,
     Environment,
     ItemStatus,
     RolloutChecklist,
+    RolloutWatch,
     SignOff,
     SignOffImmutable,
 )
 from planners.rollouts import actions, runbook
-from planners.rollouts.evidence import export_evidence
+from planners.rollouts.watch import WatchState, record_ended_watches, watch_state
 from tests.factories import (
+    EVIDENCE_KEY,
     PLANNER,
     make_live_evidence,
     pass_manual_items,
+    pass_watch,
+    run_vision_scripted,
     signed_off_dev,
-    waive_system_items,
+    verified_checklist,
 )
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +41,11 @@ TODAY = dt.date(2026, 11, 26)
 @pytest.fixture
 def owner(staff_user: User) -> User:
     return staff_user
+
+
+@pytest.fixture(autouse=True)
+def _evidence_key(settings: Any) -> None:
+    settings.ROLLOUT_EVIDENCE_KEY = EVIDENCE_KEY
 
 
 def test_environments_run_dev_staging_production_in_order() -> None:
@@ -123,36 +132,113 @@ def test_dev_sign_off_succeeds_once_every_required_item_is_done(owner: User, set
     assert entry.target == "rollout vision / dev"
 
 
-def test_staging_sign_off_refused_until_dev_is_signed_off(owner: User) -> None:
-    staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
-    pass_manual_items(staging)
-    waive_system_items(staging)
+def _dev_signed_and_watched(owner: User, settings: Any) -> RolloutChecklist:
+    dev = signed_off_dev(owner, settings)
+    pass_watch(dev)
+    return dev
 
+
+def test_staging_sign_off_refused_until_dev_is_signed_off_and_its_watch_passed(
+    owner: User, settings: Any
+) -> None:
+    staging = verified_checklist(settings, "staging")
     with pytest.raises(actions.SignOffRefused, match="dev must be signed off for vision"):
         actions.sign_off(staging, owner=owner, deployment_date=TODAY)
 
-    signed_off_dev(owner)
+    settings.DEPLOY_ENVIRONMENT = "dev"
+    dev = signed_off_dev(owner, settings)
+    settings.DEPLOY_ENVIRONMENT = "staging"
+    with pytest.raises(actions.SignOffRefused, match="dev's watch has not passed for vision"):
+        actions.sign_off(staging, owner=owner, deployment_date=TODAY)
+
+    settings.DEPLOY_ENVIRONMENT = "dev"
+    pass_watch(dev)
+    settings.DEPLOY_ENVIRONMENT = "staging"
     record = actions.sign_off(staging, owner=owner, deployment_date=TODAY)
     assert record.checklist == staging
 
 
-def test_staging_refuses_sign_off_until_its_own_items_pass(owner: User) -> None:
-    signed_off_dev(owner)
+def test_staging_refuses_sign_off_until_its_own_items_pass(owner: User, settings: Any) -> None:
+    _dev_signed_and_watched(owner, settings)
+    settings.DEPLOY_ENVIRONMENT = "staging"
     staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
 
     with pytest.raises(actions.SignOffRefused, match="required items not passed"):
         actions.sign_off(staging, owner=owner, deployment_date=TODAY)
 
 
-def test_signer_must_be_allowed_for_the_environment(owner: User, django_user_model: Any) -> None:
-    signed_off_dev(owner)
+def test_environment_is_signed_off_only_on_its_own_deployment(owner: User, settings: Any) -> None:
+    dev = verified_checklist(settings, "dev")
+    settings.DEPLOY_ENVIRONMENT = "staging"
+
+    with pytest.raises(actions.SignOffRefused, match="this deployment is staging: sign off dev"):
+        actions.sign_off(dev, owner=owner, deployment_date=TODAY)
+    assert not SignOff.objects.exists()
+
+
+def test_system_verified_item_cannot_be_waived() -> None:
+    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
+    item = checklist.items.get(key="synthetic-alert")
+
+    with pytest.raises(actions.ItemChangeRefused, match="cannot be waived or marked by hand"):
+        actions.mark_item(
+            item, status=ItemStatus.WAIVED, actor="olivia", waiver_reason="Pager down."
+        )
+    item.refresh_from_db()
+    assert item.status == ItemStatus.PENDING
+
+
+def test_signer_cannot_be_the_person_who_waived_an_item(
+    owner: User, settings: Any, django_user_model: Any
+) -> None:
+    checklist = verified_checklist(settings, "dev")
+    docs = checklist.items.get(key="docs-updated")
+    actions.mark_item(docs, status=ItemStatus.WAIVED, actor="olivia", waiver_reason="No docs.")
+
+    with pytest.raises(actions.SignOffRefused, match="the signer cannot be the person who waived"):
+        actions.sign_off(checklist, owner=owner, deployment_date=TODAY)
+
+    rita = django_user_model.objects.create_user("rita", is_staff=True)
+    assert actions.sign_off(checklist, owner=rita, deployment_date=TODAY).owner_name == "rita"
+
+
+def test_sign_off_starts_a_watch_that_needs_enough_healthy_runs(owner: User, settings: Any) -> None:
+    settings.ROLLOUT_WATCH_SECONDS = "60"
+    dev = signed_off_dev(owner, settings)
+    watch = RolloutWatch.objects.get(checklist=dev)
+    assert (watch.ends_at - watch.started_at).total_seconds() == 60
+    assert watch_state(dev).state == WatchState.WATCHING
+
+    run_vision_scripted()
+    ended = watch_state(dev, now=watch.ends_at + dt.timedelta(seconds=1))
+    assert ended.state == WatchState.INCONCLUSIVE  # 1 run, 3 needed: never a pass
+    assert "at least 3 runs are needed" in ended.explanation
+
+
+def test_failed_run_during_the_watch_fails_it(owner: User, settings: Any) -> None:
+    dev = signed_off_dev(owner, settings)
+    watch = RolloutWatch.objects.get(checklist=dev)
+    for _ in range(3):
+        run_vision_scripted()
+    PlannerExecution.objects.filter(finished_at__gte=watch.started_at).filter(
+        pk=PlannerExecution.objects.latest("pk").pk
+    ).update(outcome=PlannerOutcome.FAILED)
+
+    assert record_ended_watches(now=watch.ends_at + dt.timedelta(seconds=1)) == 1
+    watch.refresh_from_db()
+    assert (watch.result, watch.runs, watch.failures) == ("failed", 3, 1)
+    assert record_ended_watches(now=watch.ends_at + dt.timedelta(seconds=2)) == 0
+
+
+def test_signer_must_be_allowed_for_the_environment(
+    owner: User, settings: Any, django_user_model: Any
+) -> None:
+    _dev_signed_and_watched(owner, settings)
     staging = Environment.objects.get(name="staging")
     release_managers = Group.objects.create(name="release-managers")
     staging.signer_group = release_managers
     staging.save()
-    checklist, _ = actions.get_or_create_checklist(PLANNER, "staging")
-    pass_manual_items(checklist)
-    waive_system_items(checklist)
+    checklist = verified_checklist(settings, "staging")
 
     with pytest.raises(actions.SignOffRefused, match="olivia is not allowed to sign off staging"):
         actions.sign_off(checklist, owner=owner, deployment_date=TODAY)
@@ -171,8 +257,8 @@ def test_named_signers_restrict_an_environment(owner: User, django_user_model: A
     assert not dev.allows_signer(owner)
 
 
-def test_sign_offs_are_immutable(owner: User) -> None:
-    checklist = signed_off_dev(owner)
+def test_sign_offs_are_immutable(owner: User, settings: Any) -> None:
+    checklist = signed_off_dev(owner, settings)
     record = SignOff.objects.get(checklist=checklist)
 
     record.note = "rewritten history"
@@ -187,91 +273,11 @@ def test_sign_offs_are_immutable(owner: User) -> None:
     assert SignOff.objects.get(pk=record.pk).note == "dev is good."
 
 
-def test_signed_off_checklist_no_longer_changes(owner: User) -> None:
-    checklist = signed_off_dev(owner)
+def test_signed_off_checklist_no_longer_changes(owner: User, settings: Any) -> None:
+    checklist = signed_off_dev(owner, settings)
     item = checklist.items.get(key="docs-updated")
 
     with pytest.raises(actions.ChecklistLocked):
         actions.mark_item(item, status=ItemStatus.FAILED, actor="olivia")
     with pytest.raises(actions.SignOffRefused, match="already signed off"):
         actions.sign_off(checklist, owner=owner, deployment_date=TODAY)
-
-
-class _OtherDeployment(Exception):
-    """Raised to roll back what "the dev deployment" wrote: its database is not ours."""
-
-
-def _export_from_dev_deployment(owner: User) -> dict[str, Any]:
-    try:
-        with transaction.atomic():
-            dev = signed_off_dev(owner)
-            dev.files_touched = "planners/fiction/vision.py"
-            dev.save()
-            exported = export_evidence(dev)
-            raise _OtherDeployment
-    except _OtherDeployment:
-        pass
-    assert not RolloutChecklist.objects.exists()
-    return exported
-
-
-def test_evidence_round_trip_carries_dev_sign_off_to_staging_deployment(
-    owner: User,
-    settings: Any,
-) -> None:
-    exported = _export_from_dev_deployment(owner)
-    assert (exported["planner"], exported["environment"]) == ("vision", "dev")
-    settings.DEPLOY_ENVIRONMENT = "staging"
-
-    imported = actions.import_evidence(exported, actor="importer")
-
-    assert (imported.planner_slug, imported.environment.name) == ("vision", "dev")
-    assert imported.imported_from == "dev"
-    assert imported.files_touched == "planners/fiction/vision.py"
-    record = SignOff.objects.get(checklist=imported)
-    assert (record.owner, record.owner_name, record.imported_from) == (None, "olivia", "dev")
-    assert record.note == "dev is good."
-    docs = imported.items.get(key="docs-updated")
-    assert (docs.status, docs.checked_by, docs.checked_via) == ("passed", "olivia", "import")
-    assert docs.evidence_text == "Checked by hand."
-    waived = imported.items.get(key="seeder-ran")
-    assert (waived.status, waived.waiver_reason) == ("waived", "Verified on staging host.")
-    staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
-    assert not any("dev must be signed off" in p for p in actions.sign_off_problems(staging, None))
-    assert ActionLogEntry.objects.filter(action="rollout-import", actor="importer").exists()
-
-
-def test_importing_the_same_evidence_twice_is_refused_once_signed(
-    owner: User,
-    settings: Any,
-) -> None:
-    exported = _export_from_dev_deployment(owner)
-    settings.DEPLOY_ENVIRONMENT = "staging"
-    actions.import_evidence(exported, actor="importer")
-
-    with pytest.raises(actions.EvidenceImportRefused, match="already signed off here"):
-        actions.import_evidence(exported, actor="importer")
-
-
-def test_import_into_the_wrong_checklist_is_refused(owner: User, settings: Any) -> None:
-    exported = export_evidence(signed_off_dev(owner))
-    staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
-    settings.DEPLOY_ENVIRONMENT = "staging"
-
-    with pytest.raises(actions.EvidenceImportRefused, match="cannot go into vision / staging"):
-        actions.import_evidence(exported, actor="importer", into=staging)
-
-
-def test_import_of_this_deployments_own_environment_is_refused(owner: User) -> None:
-    exported = export_evidence(signed_off_dev(owner))
-
-    with pytest.raises(actions.EvidenceImportRefused, match="verified here, not imported"):
-        actions.import_evidence(exported, actor="importer")
-
-
-def test_import_rejects_a_file_that_is_not_evidence(settings: Any) -> None:
-    settings.DEPLOY_ENVIRONMENT = "staging"
-    bad = {"format": "planner-ops.rollout-evidence", "version": 1, "planner": "vision"}
-
-    with pytest.raises(actions.EvidenceImportRefused, match="environment"):
-        actions.import_evidence(bad, actor="importer")

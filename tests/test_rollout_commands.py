@@ -13,9 +13,16 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
+from cognition.build import package_version
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
-from tests.factories import PLANNER, make_live_evidence, pass_manual_items, signed_off_dev
+from tests.factories import (
+    EVIDENCE_KEY,
+    PLANNER,
+    make_live_evidence,
+    pass_manual_items,
+    signed_off_dev,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +39,7 @@ def test_verify_rollout_passes_on_live_evidence_and_records_the_command(settings
     output = run("verify_rollout", PLANNER)
 
     assert "Rollout checks for vision / dev:" in output
-    assert output.count("PASS") == 5
+    assert output.count("PASS") == 6
     item = RolloutChecklist.objects.get(planner_slug=PLANNER).items.get(key="scripted-pipeline")
     assert (item.status, item.checked_via, item.checked_by) == (
         "passed",
@@ -42,7 +49,7 @@ def test_verify_rollout_passes_on_live_evidence_and_records_the_command(settings
 
 
 def test_verify_rollout_fails_with_the_reasons_when_evidence_is_missing() -> None:
-    with pytest.raises(CommandError, match="5 of 5 checks failed"):
+    with pytest.raises(CommandError, match="5 of 6 checks failed"):
         run("verify_rollout", PLANNER)
 
 
@@ -51,8 +58,8 @@ def test_verify_rollout_names_known_planners_for_a_typo() -> None:
         run("verify_rollout", "visoin")
 
 
-def test_rollout_status_prints_the_matrix(staff_user: User) -> None:
-    signed_off_dev(staff_user)
+def test_rollout_status_prints_the_matrix(staff_user: User, settings: Any) -> None:
+    signed_off_dev(staff_user, settings)
     actions.get_or_create_checklist(PLANNER, "staging")
 
     output = run("rollout_status")
@@ -78,6 +85,13 @@ def test_rollout_note_is_the_step_note_from_the_records(settings: Any, staff_use
     checklist.save()
     item = checklist.items.get(key="console-telemetry")
     actions.attach_evidence(item, actor="olivia", link="https://wiki.example.test/shot-1")
+    actions.mark_item(
+        checklist.items.get(key="docs-updated"),
+        status=ItemStatus.WAIVED,
+        actor="rita",
+        waiver_reason="Docs ship with the next release.",
+    )
+    settings.APP_BUILD = "3f9c2e1"
     run("verify_rollout", PLANNER)
     actions.sign_off(
         checklist, owner=staff_user, deployment_date=dt.date(2026, 11, 26), note="All green."
@@ -86,6 +100,19 @@ def test_rollout_note_is_the_step_note_from_the_records(settings: Any, staff_use
     note = run("rollout_note", PLANNER, "dev")
 
     assert note.startswith("# Step note: Vision Planner (`vision`) rollout to dev\n")
+    assert "[`docs/planner-rollout-runbook.md`](docs/planner-rollout-runbook.md#3-roll-out" in note
+    assert f"- App build signed off: version {package_version()}, build 3f9c2e1" in note
+    assert "- Prompt templates in force: `planner.fiction.vision` v1" in note
+    assert "- Model: scripted" in note
+    assert (
+        "- Watch ([runbook section 4](docs/planner-rollout-runbook.md#4-watch-period)): watching"
+        in note
+    )
+    assert (
+        "### 3.2 Database & seeder ([runbook](docs/planner-rollout-runbook.md#32-database--seeder))"
+        in note
+    )
+    assert "  - Waiver: Docs ship with the next release." in note
     assert "- Status: **Signed off**" in note
     assert "## Commands and checks run" in note
     assert "`python manage.py verify_rollout vision`" in note
@@ -126,7 +153,8 @@ def test_export_and_import_commands_round_trip(
     evidence = tmp_path / "vision-dev.json"
     try:
         with transaction.atomic():  # the dev deployment's database
-            signed_off_dev(staff_user)
+            settings.ROLLOUT_EVIDENCE_KEY = EVIDENCE_KEY
+            signed_off_dev(staff_user, settings)
             evidence.write_text(run("export_rollout_evidence", PLANNER))
             raise _OtherDeployment
     except _OtherDeployment:
@@ -140,7 +168,7 @@ def test_export_and_import_commands_round_trip(
 
     output = run("import_rollout_evidence", str(evidence), "--into", "vision/dev")
 
-    assert "Imported evidence into vision / dev (signed off)." in output
+    assert "Imported evidence into vision / dev (signed off); watch: watching." in output
     dev = RolloutChecklist.objects.get(planner_slug=PLANNER, environment__name="dev")
     assert dev.items.get(key="docs-updated").status == ItemStatus.PASSED
     assert SignOff.objects.get(checklist=dev).imported_from == "dev"

@@ -1,4 +1,5 @@
-"""Rollout console pages and admin: staff only, HTMX fragments, pinned query counts."""
+"""Rollout console pages: staff only, HTMX fragments, pinned query counts (the admin is in
+test_rollout_admin.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import reverse
 
 from opsalerts.actions import acknowledge_alert
 from opsalerts.models import Alert
@@ -25,7 +25,7 @@ from tests.factories import (
     pass_manual_items,
     seed_vision_template,
     signed_off_dev,
-    waive_system_items,
+    verified_checklist,
 )
 from tests.servers import ReceivedRequest, Receiver
 
@@ -35,14 +35,16 @@ HX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 CHECKLIST_URL = "/rollouts/vision/dev/"
 
 # Session + user, environments, checklists with counts (matrix); the checklist page adds the
-# checklist, its items, the sign-off rules (existing sign-off, previous env, signer rights).
+# checklist, its items, the sign-off rules (existing sign-off, previous env and its watch's
+# runs and alerts so far, signer rights).
 MATRIX_QUERIES = 4
-CHECKLIST_QUERIES = 9
+CHECKLIST_QUERIES = 11
 
 
-def _many_checklists(owner: User) -> None:
+def _many_checklists(owner: User, settings: Any, *, sign_off_dev: bool = True) -> None:
     """Larger data: every planner started in every environment, dev signed off for some."""
-    signed_off_dev(owner)
+    if sign_off_dev:
+        signed_off_dev(owner, settings)
     for planner in catalog.all():
         for env in ("dev", "staging", "production"):
             checklist, _ = actions.get_or_create_checklist(planner.metadata.slug, env)
@@ -51,30 +53,32 @@ def _many_checklists(owner: User) -> None:
 
 
 def test_matrix_query_count_is_the_same_for_small_and_larger_data(
-    staff_client: Client, staff_user: User, django_assert_num_queries: Any
+    staff_client: Client, staff_user: User, settings: Any, django_assert_num_queries: Any
 ) -> None:
     actions.get_or_create_checklist(PLANNER, "dev")
     with django_assert_num_queries(MATRIX_QUERIES):
         small = staff_client.get("/rollouts/")
     assert small.status_code == 200
 
-    _many_checklists(staff_user)
+    _many_checklists(staff_user, settings)
     with django_assert_num_queries(MATRIX_QUERIES):
         large = staff_client.get("/rollouts/")
     assert large.status_code == 200
 
 
-def test_matrix_shows_each_state_with_sign_off_date_and_owner(
-    staff_client: Client, staff_user: User
+def test_matrix_shows_each_state_with_sign_off_date_owner_and_waivers(
+    staff_client: Client, staff_user: User, settings: Any
 ) -> None:
-    signed_off_dev(staff_user)
-    staging, _ = actions.get_or_create_checklist(PLANNER, "staging")
-    pass_manual_items(staging)
-    waive_system_items(staging)
+    verified_checklist(settings, "staging")
+    settings.DEPLOY_ENVIRONMENT = "dev"
+    signed_off_dev(staff_user, settings)
     actions.get_or_create_checklist("iterative", "dev")
     iterative_dev = RolloutChecklist.objects.get(planner_slug="iterative")
     actions.mark_item(
-        iterative_dev.items.get(key="docs-updated"), status=ItemStatus.PASSED, actor="olivia"
+        iterative_dev.items.get(key="docs-updated"),
+        status=ItemStatus.WAIVED,
+        actor="olivia",
+        waiver_reason="Docs next sprint.",
     )
 
     page = staff_client.get("/rollouts/").content.decode()
@@ -86,6 +90,7 @@ def test_matrix_shows_each_state_with_sign_off_date_and_owner(
     assert 'data-environment="staging" data-status="ready"' in page
     assert 'data-environment="production" data-status="not_started"' in page
     assert "In progress" in page
+    assert '<span class="tag">1 waived</span>' in page
     for planner in catalog.all():
         assert f'data-planner="{planner.metadata.slug}"' in page
 
@@ -102,12 +107,13 @@ def test_matrix_htmx_refresh_returns_only_the_fragment(staff_client: Client) -> 
 def test_checklist_query_count_is_the_same_for_small_and_larger_data(
     staff_client: Client, staff_user: User, settings: Any, django_assert_num_queries: Any
 ) -> None:
+    signed_off_dev(staff_user, settings)  # dev watching: its runs and alerts are read live
     actions.get_or_create_checklist(PLANNER, "staging")
     with django_assert_num_queries(CHECKLIST_QUERIES):
         small = staff_client.get("/rollouts/vision/staging/")
     assert small.status_code == 200
 
-    _many_checklists(staff_user)
+    _many_checklists(staff_user, settings, sign_off_dev=False)
     make_live_evidence(settings)
     for n in range(5):
         item = RolloutChecklist.objects.get(
@@ -164,6 +170,20 @@ def test_system_item_cannot_be_passed_from_the_console(staff_client: Client) -> 
     assert RolloutChecklist.objects.get().items.get(key="seeder-ran").status == "pending"
 
 
+def test_system_item_cannot_be_waived_from_the_console(staff_client: Client) -> None:
+    staff_client.post(f"{CHECKLIST_URL}start/", **HX)
+
+    refused = staff_client.post(
+        f"{CHECKLIST_URL}items/synthetic-alert/mark/",
+        {"status": "waived", "waiver_reason": "Pager is down this week."},
+        **HX,
+    ).content.decode()
+
+    assert "cannot be waived or marked by hand" in refused
+    item = RolloutChecklist.objects.get().items.get(key="synthetic-alert")
+    assert (item.status, item.waiver_reason) == ("pending", "")
+
+
 def test_attach_uploads_a_file_served_to_staff_only(
     staff_client: Client, client: Client, plain_user: User, settings: Any, tmp_path: Path
 ) -> None:
@@ -196,7 +216,7 @@ def test_verify_and_sign_off_from_the_console(staff_client: Client, settings: An
     pass_manual_items(RolloutChecklist.objects.get())
 
     verified = staff_client.post(f"{CHECKLIST_URL}verify/", **HX).content.decode()
-    assert "Verified 5 system checks: 5 passed." in verified
+    assert "Verified 6 system checks: 6 passed." in verified
     assert 'id="sign-off-ready"' in verified
 
     signed = staff_client.post(
@@ -235,99 +255,6 @@ def test_plain_form_posts_redirect_back_to_the_page(staff_client: Client) -> Non
     bad = staff_client.post(f"{CHECKLIST_URL}items/docs-updated/mark/", {"status": "waived"})
     assert bad.status_code == 400
     assert "<html" in bad.content.decode()
-
-
-# --- admin --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client_olivia(client: Client, staff_user: User) -> Client:
-    staff_user.is_superuser = True
-    staff_user.save()
-    client.force_login(staff_user)
-    return client
-
-
-def test_admin_lists_checklists_and_shows_items_inline(
-    admin_client_olivia: Client, staff_user: User
-) -> None:
-    checklist = signed_off_dev(staff_user)
-    actions.get_or_create_checklist(PLANNER, "staging")
-
-    changelist = admin_client_olivia.get(reverse("admin:planners_rolloutchecklist_changelist"))
-    assert changelist.status_code == 200
-    assert "delete_selected" not in changelist.content.decode()
-    change = admin_client_olivia.get(
-        reverse("admin:planners_rolloutchecklist_change", args=[checklist.pk])
-    )
-    page = change.content.decode()
-    assert "Planner tool + parameters derived from PlannerBase." in page
-    assert "olivia on" in page  # the sign-off, read-only
-    delete = admin_client_olivia.get(
-        reverse("admin:planners_rolloutchecklist_delete", args=[checklist.pk])
-    )
-    assert delete.status_code == 403
-
-
-def test_admin_sign_offs_are_read_only(admin_client_olivia: Client, staff_user: User) -> None:
-    record = SignOff.objects.get(checklist=signed_off_dev(staff_user))
-    url = reverse("admin:planners_signoff_change", args=[record.pk])
-
-    view = admin_client_olivia.get(url)
-    assert view.status_code == 200
-    assert 'name="_save"' not in view.content.decode()
-    admin_client_olivia.post(url, {"note": "rewritten"})
-    assert SignOff.objects.get(pk=record.pk).note == "dev is good."
-    delete = admin_client_olivia.get(reverse("admin:planners_signoff_delete", args=[record.pk]))
-    assert delete.status_code == 403
-    assert admin_client_olivia.get(reverse("admin:planners_signoff_add")).status_code == 403
-
-
-def test_admin_item_edit_follows_the_rules(admin_client_olivia: Client) -> None:
-    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
-    items = list(checklist.items.all())
-    url = reverse("admin:planners_rolloutchecklist_change", args=[checklist.pk])
-
-    def post(changes: dict[str, dict[str, str]]) -> str:
-        data = {
-            "files_touched": "",
-            "follow_ups": "",
-            "items-TOTAL_FORMS": str(len(items)),
-            "items-INITIAL_FORMS": str(len(items)),
-            "items-MIN_NUM_FORMS": "0",
-            "items-MAX_NUM_FORMS": "0",
-        }
-        for n, item in enumerate(items):
-            data[f"items-{n}-id"] = str(item.pk)
-            data[f"items-{n}-checklist"] = str(checklist.pk)
-            values = {"status": item.status, "waiver_reason": "", "evidence_text": ""}
-            values.update(changes.get(item.key, {}))
-            for field, value in values.items():
-                data[f"items-{n}-{field}"] = value
-            data[f"items-{n}-evidence_link"] = ""
-        return admin_client_olivia.post(url, data).content.decode()
-
-    refused = post({"seeder-ran": {"status": "passed"}})
-    assert "verified by the system" in refused
-    assert checklist.items.get(key="seeder-ran").status == "pending"
-
-    post({"docs-updated": {"status": "waived", "waiver_reason": "Docs next sprint"}})
-    docs = checklist.items.get(key="docs-updated")
-    assert (docs.status, docs.checked_by, docs.checked_via) == ("waived", "olivia", "admin")
-
-
-def test_admin_verify_action_runs_the_checks(admin_client_olivia: Client, settings: Any) -> None:
-    make_live_evidence(settings)
-    checklist, _ = actions.get_or_create_checklist(PLANNER, "dev")
-
-    response = admin_client_olivia.post(
-        reverse("admin:planners_rolloutchecklist_changelist"),
-        {"action": "verify_selected", "_selected_action": [str(checklist.pk)]},
-        follow=True,
-    )
-
-    assert "Vision / dev: 5 of 5 checks passed." in response.content.decode()
-    assert checklist.items.get(key="synthetic-alert").checked_via == "admin"
 
 
 @pytest.fixture
@@ -393,3 +320,19 @@ def test_step_notes_are_recorded_and_the_note_is_served_as_markdown(staff_client
     assert "- `README.md`" in text
     assert "Files touched and follow-ups recorded" in text
     assert staff_client.get("/rollouts/vision/staging/step-note.md").status_code == 404
+
+
+def test_gate_card_polls_its_countdown_while_the_watch_runs(
+    staff_client: Client, staff_user: User, settings: Any
+) -> None:
+    signed_off_dev(staff_user, settings)
+    page = staff_client.get(CHECKLIST_URL).content.decode()
+    assert 'hx-get="/rollouts/vision/dev/gate/"' in page
+
+    card = staff_client.get(f"{CHECKLIST_URL}gate/", **HX).content.decode()
+
+    assert card.lstrip().startswith('<section id="gate"')
+    assert 'data-watch="watching"' in card
+    assert "Seen so far: 0 runs (3 needed), 0 failed, 0 alerts." in card
+    assert "Why the gate is closed" in card
+    assert staff_client.get("/rollouts/vision/staging/gate/").status_code == 404

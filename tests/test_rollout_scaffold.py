@@ -420,7 +420,7 @@ def test_scaffolded_planner_runs_on_a_worker_and_passes_its_rollout_checks(
 
     verified = _ok(deployment.manage("verify_rollout", "research-brief"))
     checks = re.findall(r"^  (PASS|FAIL) (\S+):", verified, re.M)
-    assert len(checks) == 5, verified
+    assert len(checks) == 6, verified
     assert all(mark == "PASS" for mark, _ in checks), verified
     assert "acknowledged by Ravi (ack link) via link" in verified
 

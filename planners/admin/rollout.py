@@ -22,8 +22,10 @@ from planners.models.rollout import (
     ItemStatus,
     RolloutChecklist,
     SignOff,
+    done_items,
 )
 from planners.rollouts import actions
+from planners.rollouts.watch import watch_state
 
 
 @admin.register(Environment)
@@ -119,7 +121,14 @@ class RolloutChecklistAdmin(admin.ModelAdmin):
     list_select_related = ("environment", "sign_off")
     inlines = (ChecklistItemInline,)
     actions = ("verify_selected",)
-    readonly_fields = ("imported_from", "created_by", "created_at", "updated_at", "sign_off_record")
+    readonly_fields = (
+        "imported_from",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "sign_off_record",
+        "watch_record",
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RolloutChecklist]:
         return (
@@ -128,11 +137,7 @@ class RolloutChecklistAdmin(admin.ModelAdmin):
             .annotate(
                 required_total=Count("items", filter=Q(items__required=True)),
                 required_done=Count(
-                    "items",
-                    filter=Q(
-                        items__required=True,
-                        items__status__in=[ItemStatus.PASSED, ItemStatus.WAIVED],
-                    ),
+                    "items", filter=Q(items__required=True) & done_items("items__")
                 ),
             )
         )
@@ -175,6 +180,13 @@ class RolloutChecklistAdmin(admin.ModelAdmin):
             record.deployment_date,
             f" — {record.note}" if record.note else "",
         )
+
+    @admin.display(description="Watch")
+    def watch_record(self, obj: RolloutChecklist) -> str:
+        if not obj.pk:
+            return "—"
+        explanation = watch_state(obj).explanation
+        return explanation[:1].upper() + explanation[1:] + "."
 
     def save_model(
         self, request: HttpRequest, obj: RolloutChecklist, form: Any, change: bool

@@ -33,6 +33,7 @@ from planners.models.rollout import (
     ChecklistItem,
     Environment,
     RolloutChecklist,
+    RolloutWatch,
     SignOff,
 )
 
@@ -67,6 +68,7 @@ __all__ = [
     "PlannerOutcome",
     "Project",
     "RolloutChecklist",
+    "RolloutWatch",
     "SignOff",
     "TelemetryEvent",
 ]

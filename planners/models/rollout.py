@@ -125,6 +125,14 @@ class CheckedVia(models.TextChoices):
     SIGN_OFF = "sign-off", "Sign-off"
 
 
+def done_items(prefix: str = "") -> models.Q:
+    """Items that count as done (see ``ChecklistItem.is_done``), for filters and annotations;
+    ``prefix`` is the relation path from the queried model, e.g. ``"items__"``."""
+    return models.Q(**{f"{prefix}status": ItemStatus.PASSED}) | models.Q(
+        **{f"{prefix}status": ItemStatus.WAIVED, f"{prefix}verification": ""}
+    )
+
+
 def evidence_upload_path(item: ChecklistItem, filename: str) -> str:
     checklist = item.checklist
     return f"rollouts/{checklist.planner_slug}/{checklist.environment.name}/{item.key}/{filename}"
@@ -170,7 +178,11 @@ class ChecklistItem(models.Model):
 
     @property
     def is_done(self) -> bool:
-        return self.status in {ItemStatus.PASSED, ItemStatus.WAIVED}
+        # A waiver on a system-verified item (written before they were refused) counts for
+        # nothing: those items pass only by verification.
+        return self.status == ItemStatus.PASSED or (
+            self.status == ItemStatus.WAIVED and not self.system_verified
+        )
 
     @property
     def system_verified(self) -> bool:
@@ -228,3 +240,35 @@ class SignOff(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise SignOffImmutable("Sign-offs cannot be deleted.")
+
+
+class WatchResult(models.TextChoices):
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+
+class RolloutWatch(models.Model):
+    """The watch a sign-off starts: the planner's live runs and alerts in that environment are
+    watched until ``ends_at``; the result is recorded then (``planners.rollouts.watch``)."""
+
+    checklist = models.OneToOneField(
+        RolloutChecklist, on_delete=models.CASCADE, related_name="watch"
+    )
+    started_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    min_runs = models.PositiveIntegerField()
+    result = models.CharField(max_length=16, choices=WatchResult.choices, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    alerts = models.JSONField(
+        default=list, blank=True, help_text="Alerts about the planner seen during the watch."
+    )
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    imported_from = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["result", "ends_at"], name="rolloutwatch_due")]
+
+    def __str__(self) -> str:
+        return f"watch of {self.checklist}"

@@ -13,7 +13,10 @@ from typing import Any, Literal
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cognition.build import build_info
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
+from planners.rollouts.signing import sign_evidence
+from planners.rollouts.watch import WatchState, watch_state
 
 EVIDENCE_FORMAT: Literal["planner-ops.rollout-evidence"] = "planner-ops.rollout-evidence"
 EVIDENCE_VERSION: Literal[1] = 1
@@ -48,6 +51,25 @@ class EvidenceSignOff(BaseModel):
     signed_at: dt.datetime
 
 
+class EvidenceWatch(BaseModel):
+    """The watch the sign-off started, as the exporting deployment saw it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: Literal["watching", "passed", "failed", "inconclusive"]
+    started_at: dt.datetime
+    ends_at: dt.datetime
+    min_runs: int = Field(ge=0)
+    runs: int = Field(0, ge=0)
+    failures: int = Field(0, ge=0)
+    alerts: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class EvidenceDeployment(BaseModel):
+    version: str = ""
+    build: str = ""
+
+
 class EvidenceFile(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -60,10 +82,29 @@ class EvidenceFile(BaseModel):
     follow_ups: str = ""
     items: list[EvidenceItem]
     sign_off: EvidenceSignOff | None = None
+    watch: EvidenceWatch | None = None
+    deployment: EvidenceDeployment | None = None
+
+
+def _exported_watch(checklist: RolloutChecklist) -> EvidenceWatch | None:
+    status = watch_state(checklist)
+    if status.state == WatchState.NOT_STARTED or status.started_at is None:
+        return None
+    assert status.ends_at is not None
+    return EvidenceWatch(
+        state=status.state.value,  # type: ignore[arg-type]
+        started_at=status.started_at,
+        ends_at=status.ends_at,
+        min_runs=status.min_runs,
+        runs=status.seen.runs,
+        failures=status.seen.failures,
+        alerts=status.seen.alerts,
+    )
 
 
 def export_evidence(checklist: RolloutChecklist) -> dict[str, Any]:
-    """The checklist's records as a JSON-ready dict (see ``EvidenceFile``)."""
+    """The checklist's records as a JSON-ready dict (see ``EvidenceFile``), signed with
+    ``ROLLOUT_EVIDENCE_KEY`` when it is set (``planners.rollouts.signing``)."""
     record = SignOff.objects.filter(checklist=checklist).first()
     items = [
         EvidenceItem(
@@ -98,5 +139,7 @@ def export_evidence(checklist: RolloutChecklist) -> dict[str, Any]:
         )
         if record is not None
         else None,
+        watch=_exported_watch(checklist),
+        deployment=EvidenceDeployment(**build_info().to_dict()),
     )
-    return evidence.model_dump(mode="json")
+    return sign_evidence(evidence.model_dump(mode="json"))

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from cognition.build import build_info
 from planners.framework.catalog import catalog
 from planners.framework.errors import UnknownPlannerError
 from planners.models import ActionLogEntry
@@ -28,6 +29,7 @@ from planners.models.rollout import ChecklistItem, ItemStatus, RolloutChecklist,
 from planners.rollouts import runbook
 from planners.rollouts.actions import checklist_url, sign_off_problems
 from planners.rollouts.queries import checklist_status
+from planners.rollouts.watch import watch_state
 
 _BOX = {ItemStatus.PASSED: "x", ItemStatus.WAIVED: "~", ItemStatus.FAILED: "!"}
 _ACTION_TEXT = {
@@ -55,6 +57,7 @@ class NoteItem:
     box: str
     evidence_lines: list[str]
     snapshot_json: str
+    runbook_link: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def _note_item(item: ChecklistItem) -> NoteItem:
         box=_BOX.get(ItemStatus(item.status), " "),
         evidence_lines=_lines(item.evidence_text),
         snapshot_json=snapshot,
+        runbook_link=runbook.section_link(item.section),
     )
 
 
@@ -109,6 +113,30 @@ def _planner_name(slug: str) -> str:
         return slug
 
 
+def _snapshot_of(items: list[ChecklistItem], check: str) -> dict[str, Any]:
+    """The snapshot of the passed item verified by ``check`` (empty when none passed)."""
+    for item in items:
+        if item.verification == check and item.status == ItemStatus.PASSED:
+            return dict(item.evidence_snapshot or {})
+    return {}
+
+
+def deployment_evidence(items: list[ChecklistItem]) -> dict[str, Any]:
+    """Which app build, prompt template versions and model the records say were signed off:
+    the build from the sign-off, the templates and model from the checks that passed."""
+    signed = next((i for i in items if i.key == runbook.SIGN_OFF_ITEM_KEY), None)
+    signed_snapshot = dict(signed.evidence_snapshot or {}) if signed is not None else {}
+    run = _snapshot_of(items, runbook.PIPELINE_RUN_COMPLETED)
+    return {
+        "signed_version": signed_snapshot.get("app_version", ""),
+        "signed_build": signed_snapshot.get("app_build", ""),
+        "templates": _snapshot_of(items, runbook.TEMPLATE_SEEDED).get("steps", []),
+        "agent": " ".join(
+            str(part) for part in (run.get("agent_provider"), run.get("agent_model")) if part
+        ),
+    }
+
+
 def step_note_context(checklist: RolloutChecklist) -> dict[str, Any]:
     """What ``rollouts/step_note.md`` reads: the checklist's items, log entries and sign-off."""
     items = list(checklist.items.all())
@@ -123,6 +151,12 @@ def step_note_context(checklist: RolloutChecklist) -> dict[str, Any]:
         "planner_name": _planner_name(checklist.planner_slug),
         "environment": checklist.environment.name,
         "runbook_path": runbook.RUNBOOK_PATH,
+        "runbook_rollout": runbook.section_link("3 Roll out, one environment at a time"),
+        "runbook_watch": runbook.section_link(runbook.WATCH),
+        "runbook_follow_ups": runbook.section_link(runbook.FOLLOW_UPS),
+        "build_here": build_info(),
+        "deployment": deployment_evidence(items),
+        "watch": watch_state(checklist),
         "status": checklist_status(checklist, items),
         "done": sum(1 for i in required if i.is_done),
         "required_total": len(required),

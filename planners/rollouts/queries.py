@@ -21,10 +21,9 @@ from planners.models.rollout import (
     ItemStatus,
     RolloutChecklist,
     SignOff,
+    done_items,
 )
 from planners.rollouts.actions import ensure_environments
-
-DONE_STATUSES = [ItemStatus.PASSED, ItemStatus.WAIVED]
 
 
 def status_from_counts(
@@ -61,6 +60,7 @@ class MatrixCell:
     required_total: int = 0
     required_done: int = 0
     sign_off: SignOff | None = None
+    waived: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,9 @@ def rollout_matrix() -> RolloutMatrix:
         RolloutChecklist.objects.select_related("environment", "sign_off")
         .annotate(
             required_total=Count("items", filter=Q(items__required=True)),
-            required_done=Count(
-                "items",
-                filter=Q(items__required=True, items__status__in=DONE_STATUSES),
-            ),
+            required_done=Count("items", filter=Q(items__required=True) & done_items("items__")),
             checked=Count("items", filter=Q(items__checked_at__isnull=False)),
+            waived=Count("items", filter=Q(items__status=ItemStatus.WAIVED)),
         )
         .order_by()
     )
@@ -118,6 +116,7 @@ def rollout_matrix() -> RolloutMatrix:
                     checklist.required_total,
                     checklist.required_done,
                     sign_off,
+                    checklist.waived,
                 )
             )
         rows.append(MatrixRow(meta, tuple(cells)))

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from cognition.retention import BatchBounds, PruneResult
-from opsalerts.retention import prune_alert_events, prune_delivery_attempts
+from opsalerts.retention import prune_alert_events, prune_deliveries, prune_delivery_attempts
 from planners.retention import (
     prune_executions,
     prune_telemetry_events,
@@ -42,4 +42,5 @@ def prune_history(
         prune_executions(now=now, evidence_executions=runs, dry_run=dry_run, bounds=bounds),
         prune_alert_events(now=now, evidence_keys=alerts, dry_run=dry_run, bounds=bounds),
         prune_delivery_attempts(now=now, evidence_keys=alerts, dry_run=dry_run, bounds=bounds),
+        prune_deliveries(now=now, evidence_keys=alerts, dry_run=dry_run, bounds=bounds),
     ]

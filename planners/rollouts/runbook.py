@@ -1,7 +1,8 @@
 """The runbook's checklist as data: every new ``RolloutChecklist`` starts from these items.
 
-Source: ``seed/planner_rollout_recipe.md``, its Quick Reference Checklist and section 3 (Lower
-Environment Rollout). Each item keeps the runbook's wording, says whether sign-off needs it, and
+Source: the runbook shipped with the product, ``docs/planner-rollout-runbook.md`` (its Quick
+reference and section 3); each item's section is a heading there, and ``section_link`` points
+at it. Each item keeps the runbook's wording, says whether sign-off needs it, and
 names the system check (``planners.rollouts.verification.CHECKS``) that verifies it from live
 data, if there is one. Changing this list affects checklists created afterwards only: existing
 ones keep the items they were created with, so a sign-off always refers to what was checked.
@@ -18,6 +19,8 @@ CONFIGURATION = "3.3 Configuration"
 SMOKE_TESTS = "3.4 Smoke tests"
 OPS_VERIFICATION = "3.5 Ops verification"
 SIGN_OFF = "3.6 Sign-off"
+WATCH = "4 Watch period"
+FOLLOW_UPS = "5 After the rollout"
 
 # System check names (keys of ``planners.rollouts.verification.CHECKS``).
 TEMPLATE_SEEDED = "template_seeded"
@@ -25,6 +28,7 @@ DIAGNOSTICS_HEALTHY = "diagnostics_healthy"
 OPS_CONFIG_VALID = "ops_config_valid"
 SYNTHETIC_ALERT_ACKNOWLEDGED = "synthetic_alert_acknowledged"
 PIPELINE_RUN_COMPLETED = "pipeline_run_completed"
+MIGRATIONS_APPLIED = "migrations_applied"
 
 #: The item that the sign-off itself completes; it is never marked by hand.
 SIGN_OFF_ITEM_KEY = "sign-off"
@@ -85,7 +89,8 @@ RUNBOOK_ITEMS: tuple[RunbookItem, ...] = (
         "lower-env-validated",
         QUICK_REFERENCE,
         "Lower env deployment validated (planner diagnostics + Ops webhook).",
-        "Verified: diagnostics are healthy for this planner in this environment.",
+        "Verified: no error alert anywhere in the health report, and no warning naming this "
+        "planner unless acknowledged with a note.",
         verification=DIAGNOSTICS_HEALTHY,
     ),
     RunbookItem(
@@ -105,7 +110,8 @@ RUNBOOK_ITEMS: tuple[RunbookItem, ...] = (
         "migrations-applied",
         DATABASE,
         "Database migrations applied.",
-        "python manage.py migrate; none expected after the initial planner framework.",
+        "Verified: no migration of any app is waiting (python manage.py migrate).",
+        verification=MIGRATIONS_APPLIED,
     ),
     RunbookItem(
         "seeder-ran",
@@ -125,8 +131,8 @@ RUNBOOK_ITEMS: tuple[RunbookItem, ...] = (
         "diagnostics-healthy",
         SMOKE_TESTS,
         "Diagnostics list the planner's templates, no alert regressions.",
-        "Verified: /api/diagnostics/planner finds every step's template and no error alert "
-        "fires for this planner.",
+        "Verified: /api/diagnostics/planner finds every step's template, no error alert fires "
+        "anywhere, and no warning names this planner unless acknowledged with a note.",
         verification=DIAGNOSTICS_HEALTHY,
     ),
     RunbookItem(
@@ -147,7 +153,9 @@ RUNBOOK_ITEMS: tuple[RunbookItem, ...] = (
         "synthetic-alert",
         OPS_VERIFICATION,
         "Synthetic planner alert triggered and acknowledged by the target channel.",
-        "Verified: a synthetic alert for this planner acknowledged within the evidence window.",
+        "Verified: the drill was delivered (2xx) to the route its rules choose and acknowledged "
+        "through that delivery's link or channel within the evidence window; never by the "
+        "admin, console or API.",
         verification=SYNTHETIC_ALERT_ACKNOWLEDGED,
     ),
     RunbookItem(
@@ -174,4 +182,16 @@ POST_ROLLOUT_FOLLOW_UPS: tuple[str, ...] = (
     "Remove legacy runner scaffolding for the migrated planner once rollout is complete.",
 )
 
-RUNBOOK_PATH = "seed/planner_rollout_recipe.md"
+RUNBOOK_PATH = "docs/planner-rollout-runbook.md"
+
+
+def heading_anchor(heading: str) -> str:
+    """The anchor a Markdown viewer (GitHub, GitLab) gives a heading: lower case, punctuation
+    other than hyphens dropped, each space a hyphen."""
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def section_link(section: str) -> str:
+    """Where ``section`` is in the runbook, as a repository path with its heading's anchor."""
+    return f"{RUNBOOK_PATH}#{heading_anchor(section)}"

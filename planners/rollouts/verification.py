@@ -10,50 +10,27 @@ the sign-off can be audited later even after the live data has changed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import cached_property
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from cognition.prompts import template_states
 from opsalerts.config import load_ops_alerting_config, validate_ops_alerting
-from opsalerts.models import Alert, Severity
 from planners.framework.metadata import PlannerMetadata
-from planners.health import PlannerHealthReport, build_health_report
 from planners.models import PlannerExecution, PlannerOutcome
 from planners.pipeline.registry import pipelines
 from planners.rollouts import runbook
-from planners.rollouts.config import rollout_settings
+from planners.rollouts.ack_check import check_synthetic_alert_acknowledged
+from planners.rollouts.check_types import Check, CheckContext, CheckResult
+from planners.rollouts.health_check import check_diagnostics_healthy
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    passed: bool
-    summary: str
-    snapshot: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class CheckContext:
-    """What every check needs; the health report is built at most once per verification."""
-
-    planner: PlannerMetadata
-    environment: str
-    now: datetime
-
-    @cached_property
-    def health_report(self) -> PlannerHealthReport:
-        return build_health_report(now=self.now)
-
-
-Check = Callable[[CheckContext], CheckResult]
 
 
 def check_template_seeded(ctx: CheckContext) -> CheckResult:
@@ -80,58 +57,6 @@ def check_template_seeded(ctx: CheckContext) -> CheckResult:
             f"{s['template_id']} v{s['version']}" for s in steps
         )
     return CheckResult(not unusable, summary, {"steps": steps})
-
-
-def check_diagnostics_healthy(ctx: CheckContext) -> CheckResult:
-    """The health report finds every step's template and no error alert fires for the planner."""
-    report = ctx.health_report
-    slug = ctx.planner.slug
-    state = next((p for p in report.planners if p.slug == slug), None)
-    template_ids = set(ctx.planner.template_ids)
-    live_errors = [
-        alert.id
-        for alert in report.alerts
-        if alert.severity == Severity.ERROR
-        and (alert.planner == slug or alert.template_id in template_ids)
-    ]
-    firing = list(
-        Alert.objects.filter(
-            status=Alert.Status.FIRING,
-            severity=Severity.ERROR,
-            planner_slug=slug,
-            environment=ctx.environment,
-            synthetic=False,
-        ).values_list("alert_id", flat=True)
-    )
-    steps: list[dict[str, Any]] = (
-        [
-            {"step": s.id, "template_id": s.template_id, "found": s.found, "active": s.active}
-            for s in state.steps
-        ]
-        if state is not None
-        else []
-    )
-    missing = [s["template_id"] for s in steps if not s["found"]]
-    problems: list[str] = []
-    if state is None:
-        problems.append(f"the health report does not list planner {slug!r}")
-    if missing:
-        problems.append("templates not found: " + ", ".join(missing))
-    errors = sorted(set(live_errors) | set(firing))
-    if errors:
-        problems.append("error alerts firing: " + ", ".join(errors))
-    summary = (
-        "; ".join(problems)
-        if problems
-        else f"Templates found and no error alert for {slug} (whole report: {report.status})."
-    )
-    snapshot = {
-        "report_generated_at": report.generated_at.isoformat(),
-        "report_status": str(report.status),
-        "steps": steps,
-        "error_alerts": errors,
-    }
-    return CheckResult(not problems, summary[:1].upper() + summary[1:], snapshot)
 
 
 def _redact_url(url: str) -> str:
@@ -166,44 +91,21 @@ def check_ops_config_valid(ctx: CheckContext) -> CheckResult:
     return CheckResult(not problems, summary, snapshot)
 
 
-def check_synthetic_alert_acknowledged(ctx: CheckContext) -> CheckResult:
-    """A synthetic alert for this planner was acknowledged within the evidence window."""
-    max_age = rollout_settings.get().ack_evidence_max_age_seconds
-    since = ctx.now - timedelta(seconds=max_age)
-    alert = (
-        Alert.objects.filter(
-            synthetic=True,
-            planner_slug=ctx.planner.slug,
-            environment=ctx.environment,
-            acknowledged_at__gte=since,
-            acknowledged_at__lte=ctx.now,
-        )
-        .order_by("-acknowledged_at")
-        .first()
-    )
-    if alert is None or alert.acknowledged_at is None:
+def check_migrations_applied(ctx: CheckContext) -> CheckResult:
+    """No migration of any app is waiting to be applied to this deployment's database."""
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    waiting = [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+    if waiting:
         return CheckResult(
             False,
-            f"No synthetic alert for {ctx.planner.slug} acknowledged in the last "
-            f"{max_age} seconds: trigger one and acknowledge it from the target channel.",
-            {"max_age_seconds": max_age},
+            f"{len(waiting)} migration{'s' if len(waiting) != 1 else ''} not applied "
+            f"({', '.join(waiting[:5])}{', …' if len(waiting) > 5 else ''}): "
+            "run python manage.py migrate.",
+            {"unapplied": waiting},
         )
-    snapshot = {
-        "max_age_seconds": max_age,
-        "alert_id": alert.alert_id,
-        "dedup_key": alert.dedup_key,
-        "first_seen": alert.first_seen.isoformat(),
-        "acknowledged_at": alert.acknowledged_at.isoformat(),
-        "acknowledged_by": alert.acknowledged_by,
-        "acknowledged_via": alert.acknowledged_via,
-        "delivered": alert.last_delivered_at is not None,
-    }
-    via = alert.acknowledged_via or "unknown channel"
-    summary = (
-        f"{alert.alert_id} acknowledged by {alert.acknowledged_by or 'unknown'} via {via} "
-        f"at {alert.acknowledged_at:%Y-%m-%d %H:%M} UTC."
-    )
-    return CheckResult(True, summary, snapshot)
+    applied = len(executor.loader.applied_migrations)
+    return CheckResult(True, f"All {applied} migrations applied.", {"unapplied": []})
 
 
 def check_pipeline_run_completed(ctx: CheckContext) -> CheckResult:
@@ -253,6 +155,7 @@ CHECKS: dict[str, Check] = {
     runbook.OPS_CONFIG_VALID: check_ops_config_valid,
     runbook.SYNTHETIC_ALERT_ACKNOWLEDGED: check_synthetic_alert_acknowledged,
     runbook.PIPELINE_RUN_COMPLETED: check_pipeline_run_completed,
+    runbook.MIGRATIONS_APPLIED: check_migrations_applied,
 }
 
 

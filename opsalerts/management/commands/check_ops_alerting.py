@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from opsalerts.config import parse_ops_alerting
+from opsalerts.config_display import describe_ops_alerting
 from opsalerts.unrouted import severities_without_route, unrouted_severities_message
 
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 json.dumps(
                     {
-                        "config": config.describe(),
+                        "config": describe_ops_alerting(config),
                         "valid": not problems,
                         "problems": [{"id": p.code, "message": p.message} for p in problems],
                         "warnings": [{"id": "opsalerts.W001", "message": w} for w in warnings],
@@ -37,13 +38,13 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Ops alerting configuration")
-            for name, value in config.describe().items():
+            for name, value in describe_ops_alerting(config).items():
                 if name == "routes":
                     self.stdout.write(f"  routes ({len(value)}, first match wins):")
                     for index, route in enumerate(value):
                         self.stdout.write(
-                            f"    [{index}] {route['match']} -> {route['webhook_url']} "
-                            f"(routing key {route['routing_key'] or '(none)'})"
+                            f"    [{index}] {route['match']} -> {route['channel']} "
+                            f"{route['webhook_url']} (routing key {route['routing_key']})"
                         )
                     continue
                 if isinstance(value, dict | list):

@@ -1,10 +1,12 @@
 """Fire a synthetic alert for a planner, deliver it now, optionally wait for its ack.
 
-Exit codes: 0 delivered (and acknowledged, with --wait-ack; with --resolve, the receiver has
-the resolved notice), 1 error (unknown planner, configuration, not delivered, the resolved
-notice not delivered), 3 acknowledgement not received within --wait-ack seconds. With --wait-ack
-a failed first attempt is not fatal: beat queues a retry every 30 s while the command waits (the
-messages say when no worker or no beat is alive to do it).
+Exit codes: 0 delivered (and acknowledged through the target channel, with --wait-ack; with
+--resolve, the receiver has the resolved notice), 1 error (unknown planner, configuration, not
+delivered, the resolved notice not delivered), 3 acknowledgement not received within --wait-ack
+seconds, 4 acknowledged, but only from somewhere that does not reach the route's recipients
+(the admin, the console or the API). With --wait-ack a failed first attempt is not fatal: beat
+queues a retry every 30 s while the command waits (the messages say when no worker or no beat
+is alive to do it).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from opsalerts.actions import (
     resolve_synthetic_alert,
     trigger_synthetic_alert,
 )
-from opsalerts.config import mask_url
+from opsalerts.config_formats import mask_url, shown_routing_key
 from opsalerts.models import Alert, Delivery
 
 EXIT_ACK_TIMEOUT = 3
+EXIT_ACK_ELSEWHERE = 4
 
 
 def who_retries() -> str:
@@ -90,18 +93,29 @@ class Command(BaseCommand):
             )
         if wait is None:
             return
-        if self._wait_for_ack(result.alert, wait):
-            alert = result.alert
-            alert.refresh_from_db()
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Acknowledged by {alert.acknowledged_by or 'someone'} via "
-                    f"{alert.acknowledged_via} at {alert.acknowledged_at:%H:%M:%S} UTC"
-                )
-            )
+        if not self._wait_for_ack(result.alert, wait):
+            self.stderr.write(self.style.ERROR(f"No acknowledgement within {wait:g} s."))
+            raise SystemExit(EXIT_ACK_TIMEOUT)
+        self._report_ack(result.alert)
+
+    def _report_ack(self, alert: Alert) -> None:
+        """Say which channel acknowledged; exit 4 when it does not reach the route's people."""
+        alert.refresh_from_db()
+        line = (
+            f"Acknowledged by {alert.acknowledged_by or 'someone'} via the "
+            f"{alert.acknowledged_via} channel at {alert.acknowledged_at:%H:%M:%S} UTC"
+        )
+        if alert.acknowledged_via in Alert.RECIPIENT_CHANNELS:
+            self.stdout.write(self.style.SUCCESS(line + " (the target channel)."))
             return
-        self.stderr.write(self.style.ERROR(f"No acknowledgement within {wait:g} s."))
-        raise SystemExit(EXIT_ACK_TIMEOUT)
+        self.stderr.write(
+            self.style.ERROR(
+                f"{line}: that is not the target channel, so it is no evidence the route's "
+                "recipients got the alert. Acknowledge the next drill through the link in "
+                "the notification (or the channel's own acknowledgement)."
+            )
+        )
+        raise SystemExit(EXIT_ACK_ELSEWHERE)
 
     def _require_resolved_notice(self, result: SyntheticResult) -> None:
         """The drill is closed only when the receiver has been told the alert resolved."""
@@ -132,8 +146,9 @@ class Command(BaseCommand):
         delivery = result.delivery
         if delivery is not None:
             write(f"delivery:      {delivery.status} (webhook-id {delivery.webhook_id})")
+            write(f"channel:       {delivery.channel}")
             write(f"webhook URL:   {mask_url(delivery.webhook_url)}")
-            write(f"routing key:   {delivery.routing_key or '(none)'}")
+            write(f"routing key:   {shown_routing_key(delivery.channel, delivery.routing_key)}")
             write(f"response code: {delivery.response_code or '-'}")
             if delivery.last_error:
                 write(f"last error:    {delivery.last_error}")

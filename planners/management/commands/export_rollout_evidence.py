@@ -2,7 +2,9 @@
 
 The file names the planner and this deployment's environment; ``import_rollout_evidence`` on
 another deployment records it under that same checklist (see ``actions.import_evidence`` for
-what carries over).
+what carries over, the sign-off's watch included). With ``ROLLOUT_EVIDENCE_KEY`` set the file
+is signed; without it, it is written unsigned with a warning on stderr, and only a dev
+deployment will import it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from planners.models.rollout import RolloutChecklist
 from planners.rollouts.evidence import export_evidence
+from planners.rollouts.signing import SIGNATURE_FIELD
 
 
 class Command(BaseCommand):
@@ -32,4 +35,10 @@ class Command(BaseCommand):
         )
         if checklist is None:
             raise CommandError(f"No rollout checklist for {options['planner']} in {env}.")
-        self.stdout.write(json.dumps(export_evidence(checklist), indent=2))
+        exported = export_evidence(checklist)
+        if SIGNATURE_FIELD not in exported:
+            self.stderr.write(
+                "Warning: ROLLOUT_EVIDENCE_KEY is not set, so this file is unsigned; only a dev "
+                "deployment imports unsigned evidence."
+            )
+        self.stdout.write(json.dumps(exported, indent=2))

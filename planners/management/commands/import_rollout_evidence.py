@@ -2,7 +2,10 @@
 
 The evidence goes under the checklist the file names (its planner and environment). Refused
 when the file is for this deployment's own environment (verify it here instead), when
-``--into`` names a different checklist, or when that checklist is already signed off here.
+``--into`` names a different checklist, when that checklist is already signed off here (a
+later export of the same sign-off still brings its watch's result), and when the file is
+unsigned (outside dev), signed with another key or altered: exit 1 with the reason in one
+line, and nothing changes.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from planners.framework.errors import UnknownPlannerError
+from planners.models.rollout import RolloutChecklist
 from planners.rollouts.actions import RolloutError, import_evidence
+from planners.rollouts.watch import watch_state
 
 
 class Command(BaseCommand):
@@ -47,5 +52,11 @@ class Command(BaseCommand):
             checklist = import_evidence(data, actor=options["actor"], into=into)
         except (RolloutError, UnknownPlannerError) as exc:
             raise CommandError(str(exc)) from exc
+        checklist = RolloutChecklist.objects.select_related("environment", "sign_off", "watch").get(
+            pk=checklist.pk
+        )
         signed = " (signed off)" if checklist.is_signed_off else ""
-        self.stdout.write(self.style.SUCCESS(f"Imported evidence into {checklist}{signed}."))
+        watch = watch_state(checklist)
+        self.stdout.write(
+            self.style.SUCCESS(f"Imported evidence into {checklist}{signed}; watch: {watch.state}.")
+        )

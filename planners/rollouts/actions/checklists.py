@@ -130,11 +130,11 @@ def item_change_problem(
         return f"Unknown status {status!r}; choose one of: {', '.join(ItemStatus.values)}."
     if item.key == runbook.SIGN_OFF_ITEM_KEY and status != current_status:
         return "This item is completed by signing off the checklist."
-    if status == ItemStatus.PASSED and item.system_verified and current_status != ItemStatus.PASSED:
+    if item.system_verified and status != current_status:
         return (
-            f"“{item.title}” is verified by the system: run Verify on the "
-            f"{item.checklist.environment.name} deployment (or import its evidence), or waive "
-            "it with a reason."
+            f"“{item.title}” is verified by the system: it passes only when Verify finds the "
+            f"evidence on the {item.checklist.environment.name} deployment (or its signed "
+            "evidence is imported); it cannot be waived or marked by hand."
         )
     if status == ItemStatus.WAIVED and not waiver_reason.strip():
         return f"Waiving “{item.title}” needs a reason."

@@ -7,17 +7,21 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from planners.models.rollout import (
     CheckedVia,
     ChecklistItem,
     RolloutChecklist,
+    RolloutWatch,
     SignOff,
 )
+from planners.rollouts import runbook
 from planners.rollouts.actions.checklists import get_or_create_checklist, log_change
 from planners.rollouts.actions.errors import EvidenceImportRefused
 from planners.rollouts.evidence import EvidenceFile
+from planners.rollouts.signing import EvidenceSignatureError, check_signature
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +36,23 @@ def import_evidence(
     checked it when (``checked_via`` becomes ``import``); the checklist's files touched and
     follow-ups; the sign-off (owner name, deployment date, note, time). Uploaded files stay on
     the deployment that has them: their names are noted in the item's evidence text. Items the
-    file names but the checklist lacks are skipped and logged.
+    file names but the checklist lacks are skipped and logged. The sign-off's watch comes with
+    it; a file exported again once that watch has ended brings its result to a checklist
+    already imported, and changes nothing else.
+
+    Refused, changing nothing: an unsigned file outside dev, a file signed with another key or
+    altered since (``planners.rollouts.signing``), and a file that waives a system check.
     """
+    try:
+        signed = check_signature(data)
+    except EvidenceSignatureError as exc:
+        raise EvidenceImportRefused(str(exc)) from None
     evidence = _parse_evidence(data)
     _check_destination(evidence, into)
+    _refuse_waived_system_items(evidence)
+    updated_watch = _update_watch_of_signed_checklist(evidence, actor=actor)
+    if updated_watch is not None:
+        return updated_watch
     checklist = _open_checklist_for_import(evidence, actor=actor)
     items = {item.key: item for item in checklist.items.all()}
     skipped = [entry.key for entry in evidence.items if entry.key not in items]
@@ -43,6 +60,7 @@ def import_evidence(
     _copy_checklist_notes(evidence, checklist)
     if evidence.sign_off is not None:
         _copy_sign_off(evidence, checklist)
+        _copy_watch(evidence, checklist)
     if skipped:
         logger.warning("evidence import into %s skipped unknown items: %s", checklist, skipped)
     log_change(
@@ -53,7 +71,65 @@ def import_evidence(
         items=len(updated),
         skipped=skipped,
         signed_off=evidence.sign_off is not None,
+        signed=signed,
+        watch=evidence.watch.state if evidence.watch else "",
     )
+    return checklist
+
+
+def _refuse_waived_system_items(evidence: EvidenceFile) -> None:
+    system_keys = {item.key for item in runbook.RUNBOOK_ITEMS if item.verification}
+    waived = [e.key for e in evidence.items if e.key in system_keys and e.status == "waived"]
+    if waived:
+        raise EvidenceImportRefused(
+            f"The file waives system-verified items ({', '.join(waived)}): they pass only by "
+            "verification, never by waiver."
+        )
+
+
+def _copy_watch(evidence: EvidenceFile, checklist: RolloutChecklist) -> None:
+    watch = evidence.watch
+    if watch is None:
+        return
+    final = watch.state != "watching"
+    RolloutWatch.objects.update_or_create(
+        checklist=checklist,
+        defaults={
+            "started_at": watch.started_at,
+            "ends_at": watch.ends_at,
+            "min_runs": watch.min_runs,
+            "result": watch.state if final else "",
+            "runs": watch.runs,
+            "failures": watch.failures,
+            "alerts": watch.alerts,
+            "recorded_at": timezone.now() if final else None,
+            "imported_from": evidence.environment,
+        },
+    )
+
+
+def _update_watch_of_signed_checklist(
+    evidence: EvidenceFile, *, actor: str
+) -> RolloutChecklist | None:
+    """A checklist already imported with its sign-off takes only the watch's result from a
+    later export of the same sign-off; None when this is not such a file."""
+    record = (
+        SignOff.objects.select_related("checklist__environment")
+        .filter(
+            checklist__planner_slug=evidence.planner,
+            checklist__environment__name=evidence.environment,
+        )
+        .first()
+    )
+    if record is None or evidence.sign_off is None or evidence.watch is None:
+        return None
+    if record.signed_at != evidence.sign_off.signed_at or evidence.watch.state == "watching":
+        return None
+    checklist = record.checklist
+    if RolloutWatch.objects.filter(checklist=checklist).exclude(result="").exists():
+        return None
+    _copy_watch(evidence, checklist)
+    log_change("rollout-import", checklist, actor, watch=evidence.watch.state, items=0)
     return checklist
 
 

@@ -18,7 +18,8 @@ from planners.models.rollout import (
 )
 from planners.rollouts.actions.checklists import ensure_open, log_change, planner_metadata
 from planners.rollouts.actions.errors import RolloutError, VerificationRefused
-from planners.rollouts.verification import CheckResult, run_checks
+from planners.rollouts.check_types import CheckResult
+from planners.rollouts.verification import run_checks
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def verify_checklist(
     """Run the system checks for the checklist's items and store each snapshot as evidence.
 
     Only this deployment's environment can be verified: its checks read this deployment's data.
-    A failing check keeps an existing waiver (with the new snapshot) instead of erasing it.
+    A system-verified item passes or fails here only: it is never waived.
     """
     env_name = checklist.environment.name
     if env_name != settings.DEPLOY_ENVIRONMENT:
@@ -58,11 +59,8 @@ def verify_checklist(
     results = run_checks(planner, (item.verification for item in items), now=now)
     for item in items:
         result = results[item.verification]
-        if result.passed:
-            item.status = ItemStatus.PASSED
-            item.waiver_reason = ""
-        elif item.status != ItemStatus.WAIVED:
-            item.status = ItemStatus.FAILED
+        item.status = ItemStatus.PASSED if result.passed else ItemStatus.FAILED
+        item.waiver_reason = ""
         item.evidence_snapshot = result.snapshot
         item.evidence_text = result.summary
         item.checked_by = actor

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('opsalerts', '0004_delivery_channel'),
+        ('opsalerts', '0005_delivery_created'),
     ]
 
     operations = [

@@ -1,0 +1,162 @@
+"""dev → staging across two deployments, each with its own database and DEPLOY_ENVIRONMENT,
+the evidence carried by signed export and import, with a short watch.
+
+Every step is a real ``manage.py`` process against that deployment's SQLite file; the Ops
+channel is a loopback webhook receiver. Along the way the gate refuses a premature staging
+sign-off, a tampered file and a file signed with another key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from tests.factories import EVIDENCE_KEY, OTHER_EVIDENCE_KEY, PLANNER
+from tests.servers import SIGNING_SECRET, Receiver
+
+WATCH_SECONDS = 20
+INHERITED_PREFIXES = ("DJANGO_", "OPS_", "PLANNER_", "HEALTH_", "DATABASE_", "DEBUG", "DEPLOY_")
+
+
+class Deployment:
+    def __init__(self, name: str, root: Path, webhook: str) -> None:
+        self.name = name
+        var = root / name
+        var.mkdir()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_PREFIXES)}
+        self.env.update(
+            DJANGO_SETTINGS_MODULE="cognition.settings",
+            PYTHONPATH=str(settings.BASE_DIR),
+            VAR_DIR=str(var),
+            DATABASE_URL=f"sqlite:///{var / 'db.sqlite3'}",
+            CELERY_BROKER_URL="filesystem://",
+            DEPLOY_ENVIRONMENT=name,
+            DEBUG="false",
+            SECRET_KEY=f"{name}-secret-key-for-the-two-deployment-test",
+            APP_BUILD=f"build-{name}",
+            OPS_ALERTING_ENABLED="true",
+            OPS_ALERTING_WEBHOOK_URL=webhook,
+            OPS_ALERTING_SIGNING_SECRET=SIGNING_SECRET,
+            PUBLIC_BASE_URL="http://testserver",
+            ROLLOUT_EVIDENCE_KEY=EVIDENCE_KEY,
+            ROLLOUT_WATCH_SECONDS=str(WATCH_SECONDS),
+            ROLLOUT_WATCH_MIN_RUNS="1",
+            LOG_LEVEL="warning",
+            # The heartbeats recorded by gather_live_evidence() stay fresh for the whole test.
+            LIVENESS_INTERVAL_SECONDS="600",
+        )
+
+    def manage(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def ok(self, *args: str, **env: str) -> str:
+        result = self.manage(*args, **env)
+        assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def step(self, code: str) -> subprocess.CompletedProcess[str]:
+        return self.manage("shell", "-c", f"from tests.deployment_steps import *; {code}")
+
+    def prepare(self) -> None:
+        """Migrate, gather the live evidence, pass the manual items, verify."""
+        self.ok("migrate", "--verbosity", "0")
+        for code in ("gather_live_evidence()", "complete_manual_items()"):
+            result = self.step(code)
+            assert result.returncode == 0, result.stderr
+        self.ok("verify_rollout", PLANNER)
+
+    def gate(self, environment: str, *args: str) -> tuple[int, dict[str, Any]]:
+        result = self.manage("rollout_gate", PLANNER, environment, *args)
+        return result.returncode, json.loads(result.stdout)
+
+
+@pytest.fixture
+def channel() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def _import(deployment: Deployment, path: Path) -> subprocess.CompletedProcess[str]:
+    return deployment.manage("import_rollout_evidence", str(path))
+
+
+def _one_line_refusal(result: subprocess.CompletedProcess[str], reason: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert reason in lines[0]
+
+
+def test_dev_to_staging_with_signed_evidence_and_a_watch(tmp_path: Path, channel: Receiver) -> None:
+    dev = Deployment("dev", tmp_path, channel.url("/hook"))
+    staging = Deployment("staging", tmp_path, channel.url("/hook"))
+
+    dev.prepare()
+    staging.prepare()
+
+    # dev: signed off on its own deployment; its watch starts and sees a healthy run.
+    assert "signed off vision / dev" in dev.step("sign_off()").stdout
+    assert dev.step("run_planner()").returncode == 0
+    code, dev_gate = dev.gate("dev")
+    assert code == 1
+    assert dev_gate["watch"]["state"] == "watching"
+    early = tmp_path / "vision-dev-early.json"
+    early.write_text(dev.ok("export_rollout_evidence", PLANNER))
+    assert json.loads(early.read_text())["signature"]["algorithm"] == "HMAC-SHA256"
+
+    # staging: its own checks pass, but dev is not signed off here, then its watch runs on.
+    refused = staging.step("sign_off()")
+    assert refused.returncode == 1
+    assert "dev must be signed off for vision before staging" in refused.stderr
+    assert "Imported evidence into vision / dev (signed off); watch: watching." in staging.ok(
+        "import_rollout_evidence", str(early)
+    )
+    premature = staging.step("sign_off()")
+    assert premature.returncode == 1
+    assert "dev&#x27;s watch has not passed for vision" in premature.stderr
+
+    # A file edited by hand, and one signed with another product's key, change nothing.
+    tampered = tmp_path / "tampered.json"
+    data = json.loads(early.read_text())
+    data["watch"]["state"] = "passed"
+    tampered.write_text(json.dumps(data))
+    _one_line_refusal(_import(staging, tampered), "Tampered evidence file")
+    other_key = tmp_path / "other-key.json"
+    other_key.write_text(
+        dev.ok("export_rollout_evidence", PLANNER, ROLLOUT_EVIDENCE_KEY=OTHER_EVIDENCE_KEY)
+    )
+    _one_line_refusal(_import(staging, other_key), "Signed with another key")
+    assert staging.gate("dev")[1]["watch"]["state"] == "watching"
+
+    # dev: once the watch ends the gate opens there.
+    code, dev_gate = dev.gate("dev", "--wait", str(WATCH_SECONDS + 10))
+    assert (code, dev_gate["ok"]) == (0, True), dev_gate
+    passed = tmp_path / "vision-dev.json"
+    passed.write_text(dev.ok("export_rollout_evidence", PLANNER))
+
+    # staging: the watch's result arrives with the second export; staging may now sign off.
+    assert "watch: passed" in staging.ok("import_rollout_evidence", str(passed))
+    assert staging.gate("dev")[0] == 0
+    assert "signed off vision / staging" in staging.step("sign_off()").stdout
+    assert staging.step("run_planner()").returncode == 0
+    code, staging_gate = staging.gate("staging", "--wait", str(WATCH_SECONDS + 10))
+    assert (code, staging_gate["ok"]) == (0, True), staging_gate
+    note = staging.ok("rollout_note", PLANNER, "staging")
+    assert "- App build signed off: version" in note
+    assert "build build-staging" in note
