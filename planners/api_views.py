@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from cognition.api_auth import staff_api_view
+from opsalerts.silences import alert_states
 from planners.health import UnknownPlanError, build_health_report
 
 MAX_ID = 2**63 - 1  # beyond a bigint the database would raise instead of finding nothing
@@ -34,6 +35,9 @@ def planner_diagnostics(request: HttpRequest) -> HttpResponse:
         report = build_health_report(plan_id=plan_id)
     except UnknownPlanError as exc:
         return JsonResponse({"error": "unknown_plan", "detail": str(exc)}, status=404)
-    response = JsonResponse(report.to_dict())
+    data = report.to_dict()
+    # Ops alerts by state as the console counts them (firing means firing and not silenced).
+    data["ops_alerts"] = alert_states(count_resolved=True).counts
+    response = JsonResponse(data)
     response["Cache-Control"] = "no-store"
     return response

@@ -228,6 +228,43 @@ def build_console_data() -> ConsoleData:
     )
 
 
+def add_alerts_in_each_state() -> dict[str, Alert]:
+    """Beside The Lantern Keeper's two firing alerts and one resolved: an acknowledged alert, and
+    a firing one that a silence on ``lore:*`` covers (so it counts as silenced, not firing)."""
+    now = timezone.now()
+    acknowledged = Alert.objects.create(
+        dedup_key="backlog:orphaned@dev",
+        alert_id="backlog:orphaned",
+        environment="dev",
+        status=Alert.Status.ACKNOWLEDGED,
+        severity=Severity.WARNING,
+        title="2 backlog items are orphaned",
+        first_seen=now,
+        last_seen=now,
+        acknowledged_by="olivia",
+        acknowledged_via="console",
+        acknowledged_at=now,
+    )
+    silenced = Alert.objects.create(
+        dedup_key="lore:blocked@dev",
+        alert_id="lore:blocked",
+        environment="dev",
+        status=Alert.Status.FIRING,
+        severity=Severity.WARNING,
+        title="Lore requirements block a plan",
+        first_seen=now,
+        last_seen=now,
+    )
+    Silence.objects.create(
+        pattern="lore:*",
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=1),
+        author="olivia",
+        reason="lore team is on it",
+    )
+    return {"acknowledged": acknowledged, "silenced": silenced}
+
+
 def add_backlog_items(plan: Plan, count: int) -> None:
     """Pad ``plan`` with ``count`` pending scene items in one insert."""
     BacklogItem.objects.bulk_create(

@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils.functional import cached_property
 
 from planners.actions import can_resume
+from planners.console.cards.paging import CountedPaginator
 from planners.console.cards.plans import PlanCounts
 from planners.models import BacklogItem, BacklogStatus
 from planners.pipeline.registry import pipelines
@@ -83,18 +84,6 @@ class BacklogRow:
     resume_reason: str
 
 
-class _CountedPaginator(Paginator):
-    """A paginator told its total up front, so it does not count the rows again."""
-
-    def __init__(self, object_list: QuerySet[BacklogItem], per_page: int, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
-
-
 def known_backlog_total(filters: BacklogFilters, plan_counts: list[PlanCounts]) -> int | None:
     """The number of real items matching ``filters`` when the per-plan counts already say it
     (filters by plan and status only); None when it takes a count (phase or text search)."""
@@ -134,7 +123,7 @@ def backlog_page(
     paginator = (
         Paginator(queryset, settings.CONSOLE_PAGE_SIZE)
         if known is None
-        else _CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
+        else CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
     )
     page = paginator.get_page(filters.page)
     rows = []

@@ -22,10 +22,11 @@ from planners.console.views.common import actor_name, counters_context, is_parti
 @require_GET
 def alerts_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {}
-    context["card"] = show(CARDS["alerts"], request, PageData(), context)
+    page = PageData()
+    context["card"] = show(CARDS["alerts"], request, page, context)
     if is_partial(request):
         return render(request, CARDS["alerts"].template, context)
-    context.update(counters_context(PageData()))
+    context.update(counters_context(page))
     return render(request, "console/alerts.html", context)
 
 
@@ -46,8 +47,9 @@ def _alerts_action_response(
         (messages.error if error else messages.success)(request, notice)
         return HttpResponseRedirect(safe_next(request, reverse("console:dashboard")))
     context: dict[str, Any] = {"notice": notice, "notice_is_error": error, "oob": True}
-    context["card"] = show(CARDS["alerts"], request, PageData(), context)
-    context.update(counters_context(PageData()))
+    page = PageData()
+    context["card"] = show(CARDS["alerts"], request, page, context)
+    context.update(counters_context(page))
     context["focus_target"] = focus
     return render(request, "console/partials/alerts_action.html", context)
 

@@ -8,7 +8,6 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from planners.console.cards import alerts as alert_cards
 from planners.console.cards import plans as plan_cards
 from planners.console.cards.registry import PageData
 
@@ -24,7 +23,7 @@ def actor_name(request: HttpRequest) -> str:
 
 def counters_context(page: PageData) -> dict[str, Any]:
     return {
-        "nav_firing_count": alert_cards.firing_alert_count(),
+        "nav_firing_count": page.states().firing,
         "backlog_totals": plan_cards.backlog_totals(page.counts()),
     }
 

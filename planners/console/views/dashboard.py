@@ -9,7 +9,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from cognition.access import staff_required
-from planners.console.cards import alerts as alert_cards
 from planners.console.cards.plans import plans_with_counts
 from planners.console.cards.registry import CARDS, PageData, show
 from planners.console.health import health_summary
@@ -47,8 +46,9 @@ def card(request: HttpRequest, slug: str) -> HttpResponse:
     if found is None:
         raise Http404(f"No console card named {slug!r}.")
     context: dict[str, Any] = {}
-    context["card"] = show(found, request, PageData(), context)
-    context["nav_firing_count"] = alert_cards.firing_alert_count()
+    page = PageData()
+    context["card"] = show(found, request, page, context)
+    context["nav_firing_count"] = page.states().firing
     if is_partial(request):
         return render(request, found.template, context)
     return render(request, "console/card_page.html", context)

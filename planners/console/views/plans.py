@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from cognition.access import staff_required
+from opsalerts.silences import alert_states
 from planners.actions import start_fresh_run, start_pipeline
-from planners.console.cards import alerts as alert_cards
 from planners.console.cards import plans as plan_cards
 from planners.console.cards.plans import plans_with_counts
 from planners.console.links import admin_url
@@ -33,7 +33,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
     context = {
         "plan_counts": plans_with_counts(),
         "statuses": BacklogStatus.choices,
-        "nav_firing_count": alert_cards.firing_alert_count(),
+        "nav_firing_count": alert_states().firing,
     }
     return render(request, "console/plan_list.html", context)
 
@@ -79,7 +79,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context.update(
         pipeline=pipeline,
         phases=plan_cards.plan_phases(plan),
-        nav_firing_count=alert_cards.firing_alert_count(),
+        nav_firing_count=alert_states().firing,
         plan_admin_url=admin_url("planners_plan_change", plan.pk),
     )
     if pipeline is not None and pipeline.records_template and pipeline.records_context:
@@ -153,7 +153,7 @@ def transcript_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {
         "transcript": transcript,
-        "nav_firing_count": alert_cards.firing_alert_count(),
+        "nav_firing_count": alert_states().firing,
         "execution_admin_url": admin_url(
             "planners_plannerexecution_change", transcript.execution_id
         )
