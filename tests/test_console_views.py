@@ -364,7 +364,7 @@ def _count_queries(
 
 # Session and user lookups are 2 of each count. The dashboard and the health banner also build
 # the health report, whose own (fixed) cost belongs to planners.health and is added at run time.
-HEALTH_REPORT_PAGES = ("dashboard", "health")
+HEALTH_REPORT_PAGES = ("dashboard", "health", "live")
 PINNED_QUERIES = {
     # The planners, failures, transitions and action log cards read the page's health report.
     # Every page's nav badge reads the silences in force and the open alerts (firing means
@@ -384,7 +384,10 @@ PINNED_QUERIES = {
     "card-telemetry": 10,
     "card-failures": 6,
     "health": 6,
-    "plan-progress": 4,
+    # The plan is running: its poll also carries its records, items and transcripts.
+    "plan-progress": 18,
+    # The dashboard's one poll: every card, the banner and the badge, as the dashboard reads them.
+    "live": 16,
     "transcript": 5,
 }
 
@@ -401,6 +404,8 @@ def _pinned_urls(data: ConsoleData) -> dict[str, tuple[str, dict[str, str]]]:
     urls["health"] = (reverse("console:health"), HTMX)
     urls["plan-progress"] = (reverse("console:plan-progress", args=[data.plan.pk]), HTMX)
     urls["transcript"] = (reverse("console:transcript", args=[data.failed_transcript.pk]), {})
+    live_query = f"?cards={','.join(CARD_SLUGS)}&banner=1&q-backlog=plan%3D{data.plan.pk}"
+    urls["live"] = (reverse("console:live") + live_query, HTMX)
     return urls
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 from django.views.generic import RedirectView
 
-from planners.console.views import alerts, backlog, dashboard, plans
+from planners.console.views import alerts, backlog, dashboard, live, plans
 
 app_name = "console"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("operations/backlog-telemetry/", dashboard.dashboard, name="dashboard"),
     path("operations/backlog-telemetry/health/", dashboard.health_banner, name="health"),
     path("operations/backlog-telemetry/cards/<slug:slug>/", dashboard.card, name="card"),
+    path("operations/backlog-telemetry/live/", live.live, name="live"),
     path("alerts/", alerts.alerts_page, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alerts.acknowledge, name="acknowledge"),
     path("alerts/silence/", alerts.silence, name="silence"),

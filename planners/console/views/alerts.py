@@ -15,7 +15,13 @@ from cognition.access import staff_required
 from opsalerts.actions import acknowledge_alert, silence_alerts
 from opsalerts.models import Alert
 from planners.console.cards.registry import CARDS, SILENCE_CHOICES, PageData, show
-from planners.console.views.common import actor_name, counters_context, is_partial, safe_next
+from planners.console.views.common import (
+    FOCUS_HEADER,
+    actor_name,
+    counters_context,
+    is_partial,
+    safe_next,
+)
 
 
 @staff_required
@@ -26,7 +32,7 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
     context["card"] = show(CARDS["alerts"], request, page, context)
     if is_partial(request):
         return render(request, CARDS["alerts"].template, context)
-    context.update(counters_context(page))
+    context.update(counters_context(page), live_url=reverse("console:live"))
     return render(request, "console/alerts.html", context)
 
 
@@ -50,8 +56,10 @@ def _alerts_action_response(
     page = PageData()
     context["card"] = show(CARDS["alerts"], request, page, context)
     context.update(counters_context(page))
-    context["focus_target"] = focus
-    return render(request, "console/partials/alerts_action.html", context)
+    response = render(request, "console/partials/alerts_action.html", context)
+    if focus:
+        response[FOCUS_HEADER] = focus
+    return response
 
 
 @staff_required

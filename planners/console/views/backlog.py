@@ -13,7 +13,13 @@ from django.views.decorators.http import require_POST
 from cognition.access import staff_required
 from planners.actions import ResumeRefused, resume_backlog_item
 from planners.console.cards.registry import CARDS, PageData, show
-from planners.console.views.common import actor_name, counters_context, is_partial, safe_next
+from planners.console.views.common import (
+    FOCUS_HEADER,
+    actor_name,
+    counters_context,
+    is_partial,
+    safe_next,
+)
 from planners.models import BacklogItem
 
 
@@ -34,5 +40,6 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
     page = PageData()
     context["card"] = show(CARDS["backlog"], request, page, context)
     context.update(counters_context(page))
-    context["focus_target"] = f"backlog-{item.pk}"
-    return render(request, "console/partials/backlog_action.html", context)
+    response = render(request, "console/partials/backlog_action.html", context)
+    response[FOCUS_HEADER] = f"backlog-{item.pk}"
+    return response

@@ -11,6 +11,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from planners.console.cards import plans as plan_cards
 from planners.console.cards.registry import PageData
 
+# The id of the row an action's answer should give focus back to (console.js reads it).
+FOCUS_HEADER = "X-Console-Focus"
+
 
 def is_partial(request: HttpRequest) -> bool:
     htmx = getattr(request, "htmx", None)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from cognition.access import staff_required
@@ -25,6 +26,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"health": health_summary(report=page.report)}
     context.update(counters_context(page))
     context["cards"] = [show(card, request, page, context) for card in CARDS.values()]
+    context["live_url"] = reverse("console:live")
     return render(request, "console/dashboard.html", context)
 
 
@@ -51,4 +53,5 @@ def card(request: HttpRequest, slug: str) -> HttpResponse:
     context["nav_firing_count"] = page.states().firing
     if is_partial(request):
         return render(request, found.template, context)
+    context["live_url"] = reverse("console:live")
     return render(request, "console/card_page.html", context)

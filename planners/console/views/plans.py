@@ -75,17 +75,24 @@ def _progress_context(plan: Plan, *, watching: bool) -> dict[str, Any]:
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(Plan.objects.select_related("project"), pk=pk)
     context = _progress_context(plan, watching=False)
+    context.update(_plan_sections(plan))
+    context.update(plan_admin_url=admin_url("planners_plan_change", plan.pk))
+    return render(request, "console/plan_detail.html", context)
+
+
+def _plan_sections(plan: Plan) -> dict[str, Any]:
+    """What the plan page shows below its progress: the family's records (its outputs) and each
+    phase's items and transcripts, with the nav badge."""
     pipeline = pipelines.get(plan.pipeline) if plan.pipeline in pipelines else None
-    context.update(
-        pipeline=pipeline,
-        phases=plan_cards.plan_phases(plan),
-        nav_firing_count=alert_states().firing,
-        plan_admin_url=admin_url("planners_plan_change", plan.pk),
-    )
+    context: dict[str, Any] = {
+        "pipeline": pipeline,
+        "phases": plan_cards.plan_phases(plan),
+        "nav_firing_count": alert_states().firing,
+    }
     if pipeline is not None and pipeline.records_template and pipeline.records_context:
         # The family's records partial reads its own names (brief, scrolls...) from the page.
         context.update(pipeline.records_context(plan), records_template=pipeline.records_template)
-    return render(request, "console/plan_detail.html", context)
+    return context
 
 
 @staff_required
@@ -106,7 +113,11 @@ def plan_progress(request: HttpRequest, pk: int) -> HttpResponse:
             context.update(notice=f"The pipeline stopped: {stuck} item(s) blocked or failed.")
             context.update(notice_is_error=True)
         else:
-            context.update(notice="The pipeline finished. Reload the page for the transcripts.")
+            context.update(notice="The pipeline finished.")
+    if watching or context["live"]:
+        # While a run goes (and once more as it ends) its transcripts and outputs come along.
+        context.update(_plan_sections(plan), phase_oob=True)
+        return render(request, "console/partials/plan_live.html", context)
     return render(request, PLAN_PROGRESS, context)
 
 
