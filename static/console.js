@@ -3,6 +3,19 @@
 (function () {
   "use strict";
 
+  document.documentElement.classList.remove("no-js");
+  document.documentElement.classList.add("js");
+
+  /* The phone's compact menu: the Menu button opens and closes the whole navigation. */
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest(".menu-toggle");
+    if (!toggle) return;
+    var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("is-open", open);
+  });
+
   var failures = 0;
   var lastUpdate = new Date();
 

@@ -196,17 +196,41 @@ def test_every_hx_get_link_keeps_a_real_href(
         assert "<html" in response.content.decode(), f"{target} answers with a fragment"
 
 
-def test_resume_is_disabled_with_the_reason_when_not_allowed(
-    staff_client: Client, data: ConsoleData
-) -> None:
+def test_resume_is_offered_only_where_it_applies(staff_client: Client, data: ConsoleData) -> None:
     content = staff_client.get(
         reverse("console:card", args=["backlog"]), {"plan": data.plan.pk}, **HTMX
     ).content.decode()
     blocked_row = content.split(f'id="backlog-{data.blocked.pk}"')[1].split("</tr>")[0]
-    assert "disabled" not in blocked_row
+    assert 'aria-label="Resume outline-core-conflicts">Resume</button>' in blocked_row
     vision_row = content.split(f'id="backlog-{data.vision.pk}"')[1].split("</tr>")[0]
-    assert "disabled" in vision_row
-    assert "Already complete; there is nothing to resume." in vision_row
+    assert "Resume" not in vision_row
+    assert "nothing to resume" not in content
+
+
+def test_backlog_lists_what_needs_a_person_first(staff_client: Client, data: ConsoleData) -> None:
+    content = staff_client.get(
+        reverse("console:card", args=["backlog"]), {"plan": data.plan.pk}, **HTMX
+    ).content.decode()
+    statuses = re.findall(
+        r'<tr id="backlog-\d+" data-backlog-id="[^"]+" data-status="(\w+)"', content
+    )
+    assert statuses == ["blocked", "in_progress", "pending", "complete"]
+
+
+def test_a_resumed_items_old_error_is_marked_previous_attempt(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    data.blocked.last_error = "lore requirement harbour-map is missing"
+    data.blocked.save(update_fields=["last_error"])
+    staff_client.post(reverse("console:resume", args=[data.blocked.pk]), {"next": "/"})
+    data.blocked.refresh_from_db()
+    assert data.blocked.status != BacklogStatus.BLOCKED
+    content = staff_client.get(
+        reverse("console:card", args=["backlog"]), {"plan": data.plan.pk}, **HTMX
+    ).content.decode()
+    row = content.split(f'id="backlog-{data.blocked.pk}"')[1].split("</tr>")[0]
+    assert "previous attempt:" in row
+    assert "error-text" not in row
 
 
 def test_backlog_filters_by_status_phase_and_search(
@@ -232,7 +256,9 @@ def test_backlog_is_paginated(staff_client: Client, data: ConsoleData, settings:
     assert 'rel="next"' in first
     second = staff_client.get(url, {"page": "2"}, **HTMX).content.decode()
     assert "Page 2 of 2" in second
-    assert "scroll-harbour-night" in second
+    # The blocked and stale items come first; the complete vision item is on the last page.
+    assert "scroll-harbour-night" in first
+    assert 'data-backlog-id="vision-plan"' in second
 
 
 @pytest.mark.parametrize(
