@@ -265,6 +265,36 @@ def add_alerts_in_each_state() -> dict[str, Alert]:
     return {"acknowledged": acknowledged, "silenced": silenced}
 
 
+def add_repeated_failures(data: ConsoleData, *, count: int) -> None:
+    """``count`` more blocked runs of outline-core-conflicts, a minute apart, the last one
+    ending with a network error (as a retry loop leaves an item)."""
+    now = timezone.now()
+    runs = PlannerExecution.objects.bulk_create(
+        PlannerExecution(
+            planner_slug="iterative",
+            outcome=PlannerOutcome.BLOCKED,
+            environment="dev",
+            correlation_id=f"run-iterative-retry-{n}",
+            plan=data.plan,
+            backlog_item=data.blocked,
+            latency_ms=1800,
+            started_at=now,
+            finished_at=now,
+            error="Validation failed after repair: risks is required"
+            if n < count - 1
+            else "Connection reset by the provider",
+        )
+        for n in range(count)
+    )
+    for n, run in enumerate(runs):
+        PlannerExecution.objects.filter(pk=run.pk).update(
+            created_at=now - timedelta(minutes=count - n)
+        )
+    PlannerExecution.objects.filter(pk=data.failed_run.pk).update(
+        created_at=now - timedelta(minutes=count + 1)
+    )
+
+
 def add_backlog_items(plan: Plan, count: int) -> None:
     """Pad ``plan`` with ``count`` pending scene items in one insert."""
     BacklogItem.objects.bulk_create(

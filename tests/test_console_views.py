@@ -27,7 +27,12 @@ from planners.models import (
     Project,
 )
 from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
-from tests.factories import ConsoleData, add_backlog_items, build_console_data
+from tests.factories import (
+    ConsoleData,
+    add_backlog_items,
+    add_repeated_failures,
+    build_console_data,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -392,10 +397,11 @@ def _count_queries(
 # the health report, whose own (fixed) cost belongs to planners.health and is added at run time.
 HEALTH_REPORT_PAGES = ("dashboard", "health", "live")
 PINNED_QUERIES = {
-    # The planners, failures, transitions and action log cards read the page's health report.
+    # The planners, transitions and action log cards read the page's health report; the
+    # failures card groups the window's failed runs per item (groups, last runs, transcripts).
     # Every page's nav badge reads the silences in force and the open alerts (firing means
     # firing and not silenced); the alerts card reuses both.
-    "dashboard": 16,
+    "dashboard": 18,
     "alerts": 8,
     "plans": 6,
     # 6 of them read the fiction records (vision, cast, lore, passes, blueprints, scrolls).
@@ -408,12 +414,12 @@ PINNED_QUERIES = {
     "card-action-log": 5,
     # Both latency percentiles come from the health report's one query.
     "card-telemetry": 10,
-    "card-failures": 6,
+    "card-failures": 7,
     "health": 6,
     # The plan is running: its poll also carries its records, items and transcripts.
     "plan-progress": 18,
     # The dashboard's one poll: every card, the banner and the badge, as the dashboard reads them.
-    "live": 16,
+    "live": 18,
     "transcript": 5,
 }
 
@@ -505,3 +511,16 @@ def test_firing_alerts_are_listed_before_resolved_ones(
     assert content.index(f'id="alert-{data.failure_alert.pk}"') < content.index(
         f'id="alert-{data.resolved_alert.pk}"'
     )
+
+
+def test_repeated_failures_of_one_item_are_one_group(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    add_repeated_failures(data, count=12)
+    content = staff_client.get(reverse("console:card", args=["failures"]), **HTMX).content.decode()
+    assert content.count('<li class="failure"') == 1
+    data.failed_run.refresh_from_db()  # the first of the 13, 13 minutes ago
+    assert "failed 13\u00d7</strong> since <time" in content
+    assert f">{data.failed_run.created_at:%H:%M}</time> UTC" in content
+    assert "Connection reset by the provider" in content  # the last error, not the first
+    assert 'aria-label="Resume outline-core-conflicts"' in content

@@ -207,7 +207,7 @@ def _telemetry_card(request: HttpRequest, page: PageData) -> CardContent:
 def _failures_card(request: HttpRequest, page: PageData) -> CardContent:
     return CardContent(
         {
-            "failures": failure_cards.recent_failures(report=page.report),
+            "failures": failure_cards.recent_failures(),
             "failures_window_hours": failure_cards.window_hours(),
         }
     )
