@@ -46,7 +46,7 @@
       var slugs = [];
       document.querySelectorAll("[data-live-card]").forEach(function (card) {
         slugs.push(card.dataset.liveCard);
-        values["q-" + card.dataset.liveCard] = card.dataset.liveQuery || "";
+        if (card.dataset.liveQuery) values["q-" + card.dataset.liveCard] = card.dataset.liveQuery;
       });
       values.cards = slugs.join(",");
       if (document.getElementById("health-banner")) {

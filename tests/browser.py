@@ -3,15 +3,21 @@ in as staff, a live server that a test can stop and start again, and axe-core's 
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
-from pytest_django.live_server_helper import LiveServer
+
+from tests.worker import ROOT, database_url, wait_until
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -62,8 +68,6 @@ def logged_in_page(
 
 def serious_violations(page: Any) -> list[str]:
     """axe-core's serious and critical violations on the page as it stands, one line each."""
-    from axe_playwright_python.sync_playwright import Axe
-
     response = Axe().run(page).response
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at "
@@ -79,19 +83,55 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class StoppableServer:
-    """The console on 127.0.0.1:<port>, which a test can stop (as a crashed or restarting
-    server would be) and start again on the same port."""
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
-    def __init__(self) -> None:
+
+class StoppableServer:
+    """The console served by ``manage.py runserver`` on 127.0.0.1:<port>, over the test's
+    database, in a process of its own: ``stop()`` kills it (its open connections die with it,
+    as with a crashed or restarting server) and ``start()`` brings it back on the same port."""
+
+    def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server: LiveServer | None = None
+        self.log_path = log_dir / "runserver.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))},
+            "DATABASE_URL": database_url(),
+            "DEBUG": "true",  # runserver serves the static files itself
+            "SECRET_KEY": settings.SECRET_KEY,  # the test's session cookie stays valid
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "DEMO": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
 
     def start(self) -> None:
-        self._server = LiveServer(f"127.0.0.1:{self.port}")
+        assert self.process is None, "the server is already running"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self._ready, timeout=60, interval=0.2, what="runserver to listen")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"runserver exited: {self.log_path.read_text(errors='replace')}")
+        return _port_open(self.port)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process = None

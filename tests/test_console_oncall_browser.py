@@ -12,6 +12,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,7 +140,8 @@ def test_on_call_actions_are_within_reach_on_a_phone(
             button.scroll_into_view_if_needed()
             assert _inside_the_viewport(page, button), name
         _open(page, f"/operations/backlog-telemetry/?plan={data.plan.pk}")
-        resume = page.get_by_role("button", name="Resume outline-core-conflicts", exact=True)
+        backlog = page.locator("#card-backlog")
+        resume = backlog.get_by_role("button", name="Resume outline-core-conflicts", exact=True)
         resume.scroll_into_view_if_needed()
         assert _inside_the_viewport(page, resume)
         assert page.evaluate("window.scrollX") == 0
@@ -155,8 +157,9 @@ def test_on_call_actions_are_within_reach_on_a_phone(
 
 
 @pytest.fixture
-def stoppable_server() -> Iterator[StoppableServer]:
-    server = StoppableServer()
+def stoppable_server(tmp_path: Path) -> Iterator[StoppableServer]:
+    server = StoppableServer(tmp_path)
+    server.env["CONSOLE_REFRESH_SECONDS"] = "1"
     server.start()
     try:
         yield server
@@ -165,9 +168,8 @@ def stoppable_server() -> Iterator[StoppableServer]:
 
 
 def test_updates_pause_visibly_when_the_server_goes_and_resume_when_it_returns(
-    browser: Any, stoppable_server: StoppableServer, olivia: User, data: ConsoleData, settings: Any
+    browser: Any, stoppable_server: StoppableServer, olivia: User, data: ConsoleData
 ) -> None:
-    settings.CONSOLE_REFRESH_SECONDS = 1
     with logged_in_page(browser, stoppable_server.url, olivia) as page:
         _open(page, "/operations/backlog-telemetry/")
         polls: list[str] = []
@@ -200,7 +202,10 @@ def test_failures_are_grouped_per_item(
         assert groups.count() == 1
         text = groups.first.inner_text()
         assert re.search(r"failed 13\u00d7 since \d\d:\d\d", text), text
-        assert groups.first.get_by_role("button", name="Resume outline-core-conflicts").count()
+        resume = groups.first.get_by_role(
+            "button", name="Resume outline-core-conflicts after its failures"
+        )
+        assert resume.is_visible()
 
 
 # --- accessibility --------------------------------------------------------------------------

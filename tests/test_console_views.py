@@ -340,7 +340,7 @@ def test_plan_list_links_each_plan(staff_client: Client, data: ConsoleData) -> N
 def test_transcript_page_shows_the_whole_exchange(staff_client: Client, data: ConsoleData) -> None:
     response = staff_client.get(reverse("console:transcript", args=[data.failed_transcript.pk]))
     content = response.content.decode()
-    assert "attempt 2 (repair)" in content
+    assert 'attempt 2 <span class="tag tag-kind">repair</span>' in content
     assert "2100 ms" in content
     assert "700 prompt + 300 completion" in content
     assert "risks: field required" in content
@@ -523,4 +523,4 @@ def test_repeated_failures_of_one_item_are_one_group(
     assert "failed 13\u00d7</strong> since <time" in content
     assert f">{data.failed_run.created_at:%H:%M}</time> UTC" in content
     assert "Connection reset by the provider" in content  # the last error, not the first
-    assert 'aria-label="Resume outline-core-conflicts"' in content
+    assert 'aria-label="Resume outline-core-conflicts after its failures"' in content

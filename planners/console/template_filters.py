@@ -10,6 +10,8 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from planners.pipeline.registry import pipelines
+
 register = template.Library()
 
 JUST_NOW = timedelta(minutes=1)
@@ -29,3 +31,9 @@ def ago(value: datetime | None) -> str:
 def as_json(value: Any) -> str:
     """A JSON value laid out for reading: indented, keys in order, non-ASCII kept."""
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def phase_label(phase: str) -> str:
+    """A phase key's title in its pipeline ("sceneWeaver" → "Scene Weaver"), else the key."""
+    return dict(pipelines.phase_labels()).get(phase, phase)
