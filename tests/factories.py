@@ -15,7 +15,13 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from cognition.agents.scripted import ScriptedAgent
-from cognition.models import AgentBackendLimit, ApiToken, PromptTemplate, PromptTemplateVersion
+from cognition.models import (
+    AgentBackendLimit,
+    ApiToken,
+    ProcessHeartbeat,
+    PromptTemplate,
+    PromptTemplateVersion,
+)
 from cognition.seeding import seed_planner_templates
 from opsalerts.models import Alert, AlertEvent, Delivery, DeliveryAttempt, Severity, Silence
 from planners.fiction.phases import Phase
@@ -641,3 +647,32 @@ def add_listed_records(start: int, count: int) -> None:
         Silence.objects.create(
             pattern=alert.alert_id, starts_at=now, ends_at=now + timedelta(hours=1)
         )
+
+
+# --- liveness: the housekeeping worker, the phases worker and beat, as they record themselves --
+
+
+def record_process(
+    kind: str = ProcessHeartbeat.Kind.WORKER,
+    *,
+    host: str = "housekeeping@ops-1",
+    pid: int = 4100,
+    queues: tuple[str, ...] = ("celery",),
+    seen_ago: timedelta = timedelta(0),
+) -> ProcessHeartbeat:
+    seen = timezone.now() - seen_ago
+    return ProcessHeartbeat.objects.create(
+        kind=kind,
+        host=host,
+        pid=pid,
+        queues=list(queues),
+        started_at=seen - timedelta(hours=1),
+        last_seen=seen,
+    )
+
+
+def record_workers_and_beat(*, seen_ago: timedelta = timedelta(0)) -> None:
+    """Both workers ``make run`` starts and its beat, last seen ``seen_ago``."""
+    record_process(seen_ago=seen_ago)
+    record_process(host="phases@ops-1", pid=4200, queues=("phases",), seen_ago=seen_ago)
+    record_process(ProcessHeartbeat.Kind.BEAT, host="ops-1", pid=4101, queues=(), seen_ago=seen_ago)

@@ -16,6 +16,10 @@ class HealthSummary:
     status: str
     generated_at: datetime
     warnings: list[str] = field(default_factory=list)
+    #: Celery workers seen alive, and whether beat is: with none, the status is never healthy.
+    workers_alive: int = 0
+    beat_alive: bool = False
+    beat_seen: datetime | None = None
 
 
 def health_summary(
@@ -30,4 +34,7 @@ def health_summary(
         status=str(report.status),
         generated_at=report.generated_at,
         warnings=[str(w) for w in report.warnings],
+        workers_alive=len(report.liveness.alive_workers),
+        beat_alive=report.liveness.beat_alive,
+        beat_seen=report.liveness.beat.last_seen if report.liveness.beat else None,
     )

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from cognition.liveness import current_liveness
 from planners.health import backlog as backlog_queries
 from planners.health import telemetry as telemetry_queries
 from planners.health.alert_rules import AlertThresholds
@@ -162,7 +163,8 @@ def build_health_report(
     planners, unregistered = planner_states(catalog, groups=groups)
     backlog = _build_backlog(plan_id=plan_id, now=now, thresholds=thresholds)
     telemetry = _build_telemetry(plan_id=plan_id, now=now, thresholds=thresholds, groups=groups)
-    alerts = derive_alerts(planners, backlog, telemetry, thresholds)
+    liveness = current_liveness(now)
+    alerts = derive_alerts(planners, backlog, telemetry, thresholds, liveness)
     status = overall_status(alerts)
     logger.debug("planner health %s with %s alert(s)", status, len(alerts))
     return PlannerHealthReport(
@@ -180,6 +182,7 @@ def build_health_report(
         planners=planners,
         backlog=backlog,
         telemetry=telemetry,
+        liveness=liveness,
         alerts=alerts,
         warnings=tuple(_warnings(len(catalog), unregistered, backlog)),
     )

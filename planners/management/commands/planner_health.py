@@ -1,7 +1,8 @@
 """``manage.py planner_health [--json] [--plan ID]``: print the planner health report.
 
 Exit status follows the report so scripts and cron jobs can act on it: 0 healthy, 1 degraded,
-2 critical, and 3 when ``--plan`` is not a plan id (argparse's own usage exit code, 2, would
+2 critical, and 3 when it could not run: a configuration error (``manage.py``), a database that
+cannot be read, or a ``--plan`` that is not a plan id (argparse's own usage exit code, 2, would
 read as "critical", so the plan id is checked here).
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError
 
 from planners.health import (
     HealthStatus,
@@ -24,11 +26,13 @@ from planners.health import (
 from planners.health.report import PlannerState
 
 EXIT_CODES = {HealthStatus.HEALTHY: 0, HealthStatus.DEGRADED: 1, HealthStatus.CRITICAL: 2}
-EXIT_BAD_PLAN = 3
+EXIT_COULD_NOT_RUN = 3
 
 
 class Command(BaseCommand):
-    help = "Print the planner health report; exit 0 healthy, 1 degraded, 2 critical."
+    help = (
+        "Print the planner health report; exit 0 healthy, 1 degraded, 2 critical, 3 could not run."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
@@ -43,12 +47,16 @@ class Command(BaseCommand):
                 self.stderr.write(
                     f"--plan must be a plan id (a whole number), got {options['plan']!r}."
                 )
-                sys.exit(EXIT_BAD_PLAN)
+                sys.exit(EXIT_COULD_NOT_RUN)
         try:
             report = build_health_report(plan_id=plan_id)
         except UnknownPlanError as exc:
             self.stderr.write(str(exc))
-            sys.exit(EXIT_BAD_PLAN)
+            sys.exit(EXIT_COULD_NOT_RUN)
+        except DatabaseError as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self.stderr.write(f"Could not read the database: {reason}")
+            sys.exit(EXIT_COULD_NOT_RUN)
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), indent=2))
         else:
