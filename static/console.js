@@ -90,4 +90,54 @@
       row.focus();
     }
   });
+
+  /* Charts: uPlot (static/vendor/uplot) draws each [data-chart] from the JSON script its
+     data-source names; a swapped-in card draws its own. Colours match the console's CSS. */
+  var COLOURS = { runs: "#5b7fd9", failures: "#c5352b", p50: "#1f5fa8", p95: "#8a5a00", ok: "#1d7a46" };
+
+  function chartData(elt) {
+    var source = document.getElementById(elt.dataset.source);
+    return source ? JSON.parse(source.textContent) : null;
+  }
+
+  function chartOptions(kind, width) {
+    var axes = [
+      { stroke: "#4b5565", grid: { stroke: "#eef0f4" }, ticks: { stroke: "#dfe3ea" } },
+      { stroke: "#4b5565", grid: { stroke: "#eef0f4" }, ticks: { stroke: "#dfe3ea" } },
+    ];
+    var common = { width: width, height: 170, tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }, axes: axes, legend: { show: false }, cursor: { points: { size: 6 } } };
+    if (kind === "runs") {
+      common.series = [{}, { label: "runs", stroke: COLOURS.runs, fill: "rgba(91,127,217,0.15)", width: 2 }, { label: "failures", stroke: COLOURS.failures, fill: "rgba(197,53,43,0.15)", width: 2 }];
+    } else {
+      common.series = [{}, { label: "p50 ms", stroke: COLOURS.p50, width: 2, spanGaps: true }, { label: "p95 ms", stroke: COLOURS.p95, width: 2, dash: [6, 4], spanGaps: true }];
+    }
+    return common;
+  }
+
+  function drawChart(elt) {
+    if (elt.dataset.drawn || typeof uPlot === "undefined") return;
+    var data = chartData(elt);
+    if (!data) return;
+    elt.dataset.drawn = "1";
+    if (elt.dataset.chart === "sparkline") {
+      new uPlot({ width: 120, height: 28, legend: { show: false }, cursor: { show: false }, axes: [{ show: false }, { show: false }],
+        scales: { x: { time: false }, y: { range: [0, 1] } }, series: [{}, { stroke: COLOURS.ok, width: 1.5, spanGaps: true, points: { show: false } }] },
+        [data.times, data.success], elt);
+      return;
+    }
+    var target = elt.querySelector(".chart-canvas");
+    var width = Math.max(240, Math.floor(target.getBoundingClientRect().width || elt.getBoundingClientRect().width));
+    var columns = elt.dataset.chart === "runs" ? [data.times, data.runs, data.failures] : [data.times, data.p50, data.p95];
+    new uPlot(chartOptions(elt.dataset.chart, width), columns, target);
+  }
+
+  function drawCharts(root) {
+    if (root.matches && root.matches("[data-chart]")) drawChart(root);
+    if (root.querySelectorAll) root.querySelectorAll("[data-chart]").forEach(drawChart);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
+  document.addEventListener("htmx:load", function (event) { drawCharts(event.detail.elt); });
+  document.addEventListener("htmx:oobAfterSwap", function (event) { drawCharts(event.detail.target); });
+  document.addEventListener("htmx:afterSettle", function (event) { drawCharts(event.detail.elt); });
 })();

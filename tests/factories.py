@@ -301,6 +301,24 @@ def add_repeated_failures(data: ConsoleData, *, count: int) -> None:
     )
 
 
+def add_vision_runs(
+    at: datetime, latencies: list[int], *, outcome: str = PlannerOutcome.SUCCESS
+) -> None:
+    """Vision runs recorded at ``at``, one per latency (in ms)."""
+    runs = PlannerExecution.objects.bulk_create(
+        PlannerExecution(
+            planner_slug="vision",
+            outcome=outcome,
+            environment="dev",
+            latency_ms=ms,
+            started_at=at,
+            finished_at=at,
+        )
+        for ms in latencies
+    )
+    PlannerExecution.objects.filter(pk__in=[run.pk for run in runs]).update(created_at=at)
+
+
 def add_backlog_items(plan: Plan, count: int) -> None:
     """Pad ``plan`` with ``count`` pending scene items in one insert."""
     BacklogItem.objects.bulk_create(

@@ -246,3 +246,28 @@ def test_focus_returns_to_the_acknowledged_row(
             "buttons => buttons.map(b => b.getAttribute('aria-label') || b.innerText)"
         )
         assert len(names) == len(set(names)), names
+
+
+# --- time on the x-axis ---------------------------------------------------------------------
+
+
+def test_the_range_picker_redraws_the_charts_and_keeps_the_range_in_the_url(
+    browser: Any, live_server: Any, olivia: User, data: ConsoleData
+) -> None:
+    with logged_in_page(browser, live_server.url, olivia) as page:
+        _open(page, "/operations/backlog-telemetry/")
+        card = page.locator("#card-telemetry")
+        card.locator('[data-chart="runs"] canvas').wait_for()
+        card.locator('[data-chart="latency"] canvas').wait_for()
+        page.locator("#card-planners .sparkline canvas").first.wait_for()
+        page.evaluate("window.__consoleMarker = 'still-here'")
+
+        card.get_by_role("link", name="7 d").click()
+        page.wait_for_url("**/operations/backlog-telemetry/?range=7d")
+        page.locator('#card-telemetry [data-chart="runs"][data-range="7d"] canvas').wait_for()
+        assert page.evaluate("window.__consoleMarker") == "still-here"  # no reload
+        assert "last 7 d" in page.locator("#card-telemetry").inner_text()
+
+        page.reload()
+        current = page.locator('#card-telemetry .range-picker [aria-current="true"]')
+        assert current.inner_text() == "7 d"

@@ -3,6 +3,7 @@ and how one request shows it. Pages build a ``PageData`` once and every card rea
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +21,11 @@ from planners.console.cards import alerts as alert_cards
 from planners.console.cards import backlog as backlog_cards
 from planners.console.cards import failures as failure_cards
 from planners.console.cards import planners as planner_cards
+from planners.console.cards import series
 from planners.console.cards import stale as stale_cards
 from planners.console.cards import telemetry as telemetry_cards
 from planners.console.cards import transitions as transition_cards
 from planners.console.cards.plans import PlanCounts, plans_with_counts
-from planners.console.charts import hourly_chart
 from planners.health import PlannerHealthReport
 from planners.models import BacklogStatus
 
@@ -175,7 +176,11 @@ def _backlog_card(request: HttpRequest, page: PageData) -> CardContent:
 
 
 def _planners_card(request: HttpRequest, page: PageData) -> CardContent:
-    rows = planner_cards.planner_rows(report=page.report)
+    sparklines = series.success_sparklines()
+    rows = [
+        dataclasses.replace(row, sparkline=sparklines.get(row.planner.slug))
+        for row in planner_cards.planner_rows(report=page.report)
+    ]
     return CardContent(
         {"planner_rows": rows, "planners_window_hours": planner_cards.window_hours()}
     )
@@ -199,9 +204,17 @@ def _action_log_card(request: HttpRequest, page: PageData) -> CardContent:
 
 
 def _telemetry_card(request: HttpRequest, page: PageData) -> CardContent:
+    """Figures and charts over the range the picker chose (``?range=1h|24h|7d``)."""
     now = timezone.now()
-    telemetry = telemetry_cards.execution_telemetry(now)
-    return CardContent({"telemetry": telemetry, "chart": hourly_chart(telemetry.hourly, now=now)})
+    chosen = series.pick_range(request.GET.get("range"))
+    telemetry = telemetry_cards.execution_telemetry(now, hours=chosen.hours)
+    context = {
+        "telemetry": telemetry,
+        "series": series.execution_series(chosen, now=now),
+        "ranges": series.RANGES.values(),
+        "telemetry_range": chosen,
+    }
+    return CardContent(context, "" if chosen.key == series.DEFAULT_RANGE else f"range={chosen.key}")
 
 
 def _failures_card(request: HttpRequest, page: PageData) -> CardContent:
