@@ -59,7 +59,9 @@ def test_the_range_is_kept_in_the_url(staff_client: Client, data: ConsoleData) -
     assert 'data-range="7d" aria-current="true"' in telemetry
     assert 'data-live-query="range=7d"' in content
     assert 'hx-push-url="/operations/backlog-telemetry/?range=1h"' in telemetry
-    series = json.loads(re.search(r'id="series-7d"[^>]*>(.*?)</script>', content, re.S).group(1))
+    found = re.search(r'id="series-7d"[^>]*>(.*?)</script>', content, re.S)
+    assert found, "no series data for the 7 d range"
+    series = json.loads(found.group(1))
     assert len(series["times"]) == 168
 
 
