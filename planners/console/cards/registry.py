@@ -20,8 +20,8 @@ from planners.console.cards import action_log as action_log_cards
 from planners.console.cards import alerts as alert_cards
 from planners.console.cards import backlog as backlog_cards
 from planners.console.cards import failures as failure_cards
+from planners.console.cards import history, series
 from planners.console.cards import planners as planner_cards
-from planners.console.cards import series
 from planners.console.cards import stale as stale_cards
 from planners.console.cards import telemetry as telemetry_cards
 from planners.console.cards import transitions as transition_cards
@@ -195,11 +195,44 @@ def _stale_card(request: HttpRequest, page: PageData) -> CardContent:
     )
 
 
+def _on_own_page(request: HttpRequest, slug: str) -> bool:
+    """Whether the card is shown as its own page (its full history), not on the dashboard."""
+    current = request.headers.get("HX-Current-URL", "") or request.path
+    return urlsplit(current).path == reverse("console:card", args=[slug])
+
+
+def _history_card(
+    request: HttpRequest,
+    slug: str,
+    form: history.TransitionFilterForm | history.ActionFilterForm,
+    rows_name: str,
+) -> CardContent | None:
+    """The card's page of full history when it is on its own page (its rows under
+    ``rows_name``, as on the dashboard); None on the dashboard."""
+    if not _on_own_page(request, slug):
+        return None
+    shown = (
+        history.transition_history(form)
+        if isinstance(form, history.TransitionFilterForm)
+        else history.action_history(form)
+    )
+    context = {"history": shown, "history_form": form, rows_name: shown.rows}
+    return CardContent(context, shown.query(shown.number))
+
+
 def _transitions_card(request: HttpRequest, page: PageData) -> CardContent:
+    full = _history_card(
+        request, "transitions", history.TransitionFilterForm(request.GET), "transitions"
+    )
+    if full is not None:
+        return full
     return CardContent({"transitions": transition_cards.recent_transitions(report=page.report)})
 
 
 def _action_log_card(request: HttpRequest, page: PageData) -> CardContent:
+    full = _history_card(request, "action-log", history.ActionFilterForm(request.GET), "action_log")
+    if full is not None:
+        return full
     return CardContent({"action_log": action_log_cards.recent_actions(report=page.report)})
 
 
