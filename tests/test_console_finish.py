@@ -124,3 +124,9 @@ def test_the_admin_names_the_product(staff_client: Client, staff_user: Any) -> N
     assert "Planner Ops Console administration" in content
     assert "Django administration" not in content
     assert "Plan passes" in content
+
+
+def test_no_template_comment_leaks_onto_a_page(staff_client: Client, data: ConsoleData) -> None:
+    for url in (reverse("console:plan", args=[data.plan.pk]), reverse("console:dashboard")):
+        content = staff_client.get(url).content.decode()
+        assert "{#" not in content, url
