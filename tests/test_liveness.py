@@ -20,7 +20,7 @@ from pytest_django import Settings
 from cognition.models import ProcessHeartbeat
 from planners.health import build_health_report
 from planners.models import BacklogItem, BacklogStatus, Plan, Project
-from tests.factories import add_item, record_process, record_workers_and_beat
+from tests.factories import add_item, record_process, record_workers_and_beat, seed_templates
 from tests.worker import CeleryWorker, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_no_worker_and_no_beat_is_unavailable_and_critical(
     workers_down = report.alert("ops:workers-down")
     assert workers_down is not None
     assert workers_down.severity == "error"
-    assert "none has recorded a heartbeat" in workers_down.description
+    assert "none has a heartbeat on record" in workers_down.description
     assert report.alert("ops:beat-silent") is not None
 
 
@@ -120,6 +120,33 @@ def test_console_banner_counts_the_workers_alive(staff_client: Client) -> None:
     assert " ".join(re.sub(r"<[^>]+>", "", liveness).split()).startswith(
         "2 workers online · beat seen just now"
     )
+
+
+def _planner_health() -> tuple[int, str]:
+    out = StringIO()
+    with pytest.raises(SystemExit) as stopped:
+        call_command("planner_health", stdout=out, stderr=StringIO(), no_color=True)
+    return int(stopped.value.code or 0), out.getvalue()
+
+
+def test_planner_health_is_critical_with_no_worker(nothing_alive: None) -> None:
+    seed_templates()
+    record_process(ProcessHeartbeat.Kind.BEAT, host="ops-1")
+
+    code, out = _planner_health()
+
+    assert code == 2
+    assert "ERROR   ops:workers-down: No Celery worker is alive" in out
+    assert "Workers: none alive; beat alive, last seen 0 s ago" in out
+
+
+def test_planner_health_lists_the_workers_alive() -> None:
+    seed_templates()
+
+    code, out = _planner_health()
+
+    assert code == 0
+    assert "Workers: 2 alive (celery, phases); beat alive" in out
 
 
 def _plan_with_a_phase_in_flight() -> Plan:

@@ -99,6 +99,11 @@ def wait_for_completion(plan: Plan, deployment: Deployment, killed_at: float) ->
         what=f"the plan to complete; logs:\n{deployment.log()}",
     )
     assert_plan_complete_without_duplicates(plan)
+    # The killed phase's records were materialised once: one pass, one blueprint, one scroll,
+    # and each cast member once.
+    assert (plan.passes.count(), plan.blueprints.count(), plan.scrolls.count()) == (1, 1, 1)
+    cast = list(plan.cast.values_list("name", flat=True))
+    assert len(cast) == len(set(cast)) > 0
     return time.monotonic() - killed_at
 
 

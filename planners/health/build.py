@@ -16,6 +16,7 @@ from cognition.liveness import current_liveness
 from planners.health import backlog as backlog_queries
 from planners.health import telemetry as telemetry_queries
 from planners.health.alert_rules import AlertThresholds
+from planners.health.alert_sources import alerts_from_sources
 from planners.health.alerts import derive_alerts
 from planners.health.orphans import orphaned_items
 from planners.health.planners import catalog_planners, planner_states
@@ -164,7 +165,9 @@ def build_health_report(
     backlog = _build_backlog(plan_id=plan_id, now=now, thresholds=thresholds)
     telemetry = _build_telemetry(plan_id=plan_id, now=now, thresholds=thresholds, groups=groups)
     liveness = current_liveness(now)
-    alerts = derive_alerts(planners, backlog, telemetry, thresholds, liveness)
+    alerts = derive_alerts(planners, backlog, telemetry, thresholds, liveness) + tuple(
+        alerts_from_sources(now)
+    )
     status = overall_status(alerts)
     logger.debug("planner health %s with %s alert(s)", status, len(alerts))
     return PlannerHealthReport(

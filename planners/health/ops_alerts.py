@@ -26,7 +26,7 @@ def workers_down(facts: AlertFacts) -> list[HealthAlert]:
     seen = (
         f"the last one was seen {_ago(liveness, last_seen)} ago"
         if last_seen
-        else "none has recorded a heartbeat"
+        else "none has a heartbeat on record"
     )
     return [
         HealthAlert(
@@ -51,7 +51,7 @@ def beat_silent(facts: AlertFacts) -> list[HealthAlert]:
     seen = (
         f"it was last seen {_ago(liveness, beat.last_seen)} ago"
         if beat
-        else "it has never recorded a heartbeat"
+        else "it has no heartbeat on record"
     )
     return [
         HealthAlert(

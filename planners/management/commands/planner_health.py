@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
+from cognition.command_arguments import BadArgument, record_id
 from planners.health import (
     HealthStatus,
     PlannerHealthReport,
@@ -42,11 +43,9 @@ class Command(BaseCommand):
         plan_id: int | None = None
         if options["plan"] is not None:
             try:
-                plan_id = int(options["plan"])
-            except ValueError:
-                self.stderr.write(
-                    f"--plan must be a plan id (a whole number), got {options['plan']!r}."
-                )
+                plan_id = record_id(options["plan"], "--plan")
+            except BadArgument as exc:
+                self.stderr.write(str(exc))
                 sys.exit(EXIT_COULD_NOT_RUN)
         try:
             report = build_health_report(plan_id=plan_id)
@@ -78,6 +77,7 @@ class Command(BaseCommand):
             *(_planner_line(planner) for planner in report.planners),
             "",
             *_figures_lines(report),
+            _liveness_line(report),
             "",
             *self._alert_lines(report),
         ]
@@ -134,6 +134,20 @@ def _figures_lines(report: PlannerHealthReport) -> list[str]:
         f"{_seconds(telemetry.latency.p50_seconds)}, p95 "
         f"{_seconds(telemetry.latency.p95_seconds)}; tokens {telemetry.tokens.total}",
     ]
+
+
+def _liveness_line(report: PlannerHealthReport) -> str:
+    liveness = report.liveness
+    alive = liveness.alive_workers
+    queues = ", ".join(sorted(liveness.queues_served)) or "no queue"
+    workers = f"{len(alive)} alive ({queues})" if alive else "none alive"
+    beat = liveness.beat
+    if beat is None:
+        beat_seen = "never seen"
+    else:
+        ago = (liveness.checked_at - beat.last_seen).total_seconds()
+        beat_seen = f"{'alive' if beat.alive else 'silent'}, last seen {ago:.0f} s ago"
+    return f"Workers: {workers}; beat {beat_seen}"
 
 
 def _seconds(value: float | None) -> str:

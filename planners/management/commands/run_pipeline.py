@@ -12,6 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cognition.agents import BACKENDS
+from cognition.command_arguments import BadArgument, record_id
 from cognition.liveness import Liveness, current_liveness
 from planners.actions import create_plan, fresh_run_branch, start_pipeline
 from planners.demo import DEMO_PROJECT_TITLE, get_or_create_project
@@ -34,7 +35,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         target = parser.add_mutually_exclusive_group()
         target.add_argument(
-            "--plan", type=int, help="Run this existing plan (by id; its pipeline is its own)."
+            "--plan", help="Run this existing plan (by id; its pipeline is its own)."
         )
         target.add_argument(
             "--project",
@@ -91,6 +92,10 @@ class Command(BaseCommand):
             known = ", ".join(pipelines.slugs())
             raise CommandError(f"Unknown pipeline {pipeline!r}; pipelines: {known}.")
         if options["plan"] is not None:
+            try:
+                options["plan"] = record_id(options["plan"], "--plan")
+            except BadArgument as exc:
+                raise CommandError(str(exc)) from None
             plan = Plan.objects.select_related("project").filter(pk=options["plan"]).first()
             if plan is None:
                 raise CommandError(f"No plan with id {options['plan']}.")
@@ -189,7 +194,7 @@ def waiting_note(plan: Plan, liveness: Liveness) -> str:
         seen = (
             f"the last was seen {(liveness.checked_at - last).total_seconds():.0f}s ago"
             if last
-            else "none has recorded a heartbeat"
+            else "none has a heartbeat on record"
         )
         return (
             f"No worker is alive ({seen}): `make run` starts one, or run "
