@@ -319,6 +319,21 @@ def add_vision_runs(
     PlannerExecution.objects.filter(pk__in=[run.pk for run in runs]).update(created_at=at)
 
 
+def add_transitions(data: ConsoleData, *, count: int) -> None:
+    """``count`` flaps of chapter-1-blueprint between pending and in progress, one insert."""
+    BacklogTransition.objects.bulk_create(
+        BacklogTransition(
+            item=data.waiting,
+            plan=data.plan,
+            from_status="pending" if n % 2 else "in_progress",
+            to_status="in_progress" if n % 2 else "pending",
+            reason=f"flap-{n:02d}",
+            actor="worker",
+        )
+        for n in range(count)
+    )
+
+
 def add_backlog_items(plan: Plan, count: int) -> None:
     """Pad ``plan`` with ``count`` pending scene items in one insert."""
     BacklogItem.objects.bulk_create(

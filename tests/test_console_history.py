@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from planners.console.cards.history import HISTORY_PAGE
-from planners.models import ActionLogEntry, BacklogTransition
-from tests.factories import ConsoleData, build_console_data
+from planners.models import ActionLogEntry
+from tests.factories import ConsoleData, add_transitions, build_console_data
 
 pytestmark = pytest.mark.django_db
 
@@ -21,17 +21,7 @@ HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture
 def data() -> ConsoleData:
     built = build_console_data()
-    BacklogTransition.objects.bulk_create(
-        BacklogTransition(
-            item=built.waiting,
-            plan=built.plan,
-            from_status="pending" if n % 2 else "in_progress",
-            to_status="in_progress" if n % 2 else "pending",
-            reason=f"flap-{n:02d}",
-            actor="worker",
-        )
-        for n in range(60)
-    )
+    add_transitions(built, count=60)
     ActionLogEntry.objects.bulk_create(
         ActionLogEntry(action="resume", actor=f"oncall-{n % 3}", target=f"item {n}")
         for n in range(40)

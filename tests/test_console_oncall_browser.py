@@ -26,6 +26,7 @@ from tests.factories import (
     ConsoleData,
     add_alerts_in_each_state,
     add_repeated_failures,
+    add_transitions,
     build_console_data,
 )
 
@@ -271,3 +272,25 @@ def test_the_range_picker_redraws_the_charts_and_keeps_the_range_in_the_url(
         page.reload()
         current = page.locator('#card-telemetry .range-picker [aria-current="true"]')
         assert current.inner_text() == "7 d"
+
+
+def test_history_pages_keep_filters_and_page_in_the_address_bar(
+    browser: Any, live_server: Any, olivia: User, data: ConsoleData
+) -> None:
+    add_transitions(data, count=60)
+    with logged_in_page(browser, live_server.url, olivia) as page:
+        _open(page, "/operations/backlog-telemetry/")
+        page.locator("#card-transitions").get_by_role("link", name="Full history").click()
+        page.wait_for_url("**/cards/transitions/")
+        card = page.locator("#card-transitions")
+        card.get_by_label("Became").select_option("pending")
+        card.get_by_role("button", name="Filter").click()
+        page.wait_for_url("**/cards/transitions/?to=pending*")  # the form's empty fields too
+        page.evaluate("window.__consoleMarker = 'still-here'")
+        card.get_by_role("link", name="Older →").click()
+        page.wait_for_url("**/cards/transitions/?to=pending&page=2")
+        assert page.evaluate("window.__consoleMarker") == "still-here"
+        assert "Page 2" in page.locator("#card-transitions .pager").inner_text()
+        page.reload()  # the shared link shows the same page
+        assert "Page 2" in page.locator("#card-transitions .pager").inner_text()
+        assert page.locator("#transitions-to").input_value() == "pending"
