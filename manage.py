@@ -2,7 +2,8 @@
 """Django's command-line utility for administrative tasks.
 
 Every command starts by loading and validating the configuration: a problem prints one
-``Configuration error: VAR: problem`` line each and exits 78 (``cognition.startup``).
+``Configuration error: VAR: problem`` line each and exits 1 (``cognition.startup``), or the
+command's own "could not run" status where 1 means something else.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 # Commands that explain the configuration rather than run on it: they load the settings but do
 # not stop on a settings block's problems, which they report themselves.
 EXPLAINS_CONFIGURATION = {"check_ops_alerting"}
+# Commands whose exit status 1 means something else: their status for "could not run".
+COULD_NOT_RUN_STATUS = {"planner_health": 3}  # 0 healthy, 1 degraded, 2 critical
 
 
 def main() -> None:
@@ -21,8 +24,13 @@ def main() -> None:
 
     from cognition.startup import start
 
-    explains = bool(set(sys.argv[1:2]) & EXPLAINS_CONFIGURATION)
-    start(validate=not explains, reach_database=not explains)
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    explains = command in EXPLAINS_CONFIGURATION
+    start(
+        validate=not explains,
+        reach_database=not explains,
+        error_status=COULD_NOT_RUN_STATUS.get(command, 1),
+    )
     execute_from_command_line(sys.argv)
 
 

@@ -9,4 +9,7 @@ class CognitionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        import cognition.checks  # noqa: F401  (registers the configuration system check)
+        # Imported for their registrations: the configuration system check, and the signal
+        # handlers with which workers record their heartbeats.
+        import cognition.checks
+        import cognition.liveness_recording  # noqa: F401

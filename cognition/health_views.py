@@ -1,8 +1,10 @@
 """``GET /healthz``: is this process able to serve? For load balancers and uptime checks.
+``GET /healthz/workers``: are the Celery workers and beat alive? For an external uptime check,
+the dead-man's switch for when alerting itself is down.
 
-It checks the two things every request path depends on, the database and the Celery broker,
-with short timeouts, and answers 200 or 503. It says which dependency is down but never why:
-the endpoint needs no login, so error text (hosts, credentials, paths) stays in the log.
+``/healthz`` checks the two things every request path depends on, the database and the Celery
+broker, with short timeouts, and answers 200 or 503. It says which dependency is down but never
+why: the endpoint needs no login, so error text (hosts, credentials, paths) stays in the log.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from cognition.build import build_info
+from cognition.liveness import current_liveness
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +79,17 @@ def healthz(request: HttpRequest) -> HttpResponse:
     if all(state == "ok" for state in checks.values()):
         return JsonResponse({"status": "ok", "checks": checks, **build})
     return JsonResponse({"status": "unavailable", "checks": checks, **build}, status=503)
+
+
+@never_cache
+@require_safe
+def healthz_workers(request: HttpRequest) -> HttpResponse:
+    """200 when at least one worker and the beat were seen within three of their intervals,
+    503 otherwise; either way with what was seen (hosts, pids, queues and times: no secrets)."""
+    try:
+        liveness = current_liveness()
+    except DatabaseError:
+        logger.warning("healthz/workers: database check failed", exc_info=True)
+        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    body = {"status": "ok" if liveness.ok else "unavailable", **liveness.to_dict()}
+    return JsonResponse(body, status=200 if liveness.ok else 503)

@@ -117,3 +117,33 @@ class AgentBackendLimit(models.Model):
 
     def __str__(self) -> str:
         return self.backend
+
+
+class ProcessHeartbeat(models.Model):
+    """One Celery worker process or beat, as it last reported itself (``cognition.liveness``).
+
+    A worker writes its row when it is ready and then every ``LIVENESS_INTERVAL_SECONDS``; beat
+    on its ticks, at most that often. A row whose ``last_seen`` is older than three intervals is a
+    process that died or hangs; a clean shutdown deletes its row."""
+
+    class Kind(models.TextChoices):
+        WORKER = "worker", "Worker"
+        BEAT = "beat", "Beat"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    host = models.CharField(max_length=255, help_text="The worker's node name, or beat's host.")
+    pid = models.PositiveIntegerField()
+    queues = models.JSONField(default=list, blank=True, help_text="Queues the worker consumes.")
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["kind", "-last_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "host", "pid"], name="unique_process_heartbeat"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.host} (pid {self.pid})"

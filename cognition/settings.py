@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "cognition.context_processors.console",
             ],
+            "builtins": ["planners.console.template_filters"],
         },
     },
 ]
@@ -193,6 +194,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Workers and beat record that they are alive this often (cognition.liveness); one missed
+# for three periods reads as down. Beat wakes at least this often so its record stays fresh.
+LIVENESS_INTERVAL_SECONDS = env.whole_number("LIVENESS_INTERVAL_SECONDS", 15, minimum=1)
+CELERY_BEAT_SCHEDULER = "cognition.liveness_recording:RecordingScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = LIVENESS_INTERVAL_SECONDS
 
 # --- Agent (LLM) service ----------------------------------------------------------------------
 AGENT_BACKEND = env.choice("AGENT_BACKEND", "scripted", ("scripted", "openai"))
@@ -221,12 +227,22 @@ PLANNER_CRITIQUE = env.text("PLANNER_CRITIQUE", '{"default": {"enabled": false}}
 PLANNER_QUOTAS = env.text("PLANNER_QUOTAS", '{"default": {}}')
 
 # --- Pipeline ---------------------------------------------------------------------------------
-BACKLOG_STALE_AFTER_SECONDS = env.whole_number("BACKLOG_STALE_AFTER_SECONDS", 3600, minimum=1)
-BACKLOG_SWEEP_INTERVAL_SECONDS = env.whole_number("BACKLOG_SWEEP_INTERVAL_SECONDS", 300, minimum=1)
 PIPELINE_PHASE_TIME_LIMIT_SECONDS = env.whole_number(
     "PIPELINE_PHASE_TIME_LIMIT_SECONDS", 600, minimum=1
 )
 PIPELINE_HEARTBEAT_SECONDS = env.whole_number("PIPELINE_HEARTBEAT_SECONDS", 15, minimum=1)
+# A running phase beats every PIPELINE_HEARTBEAT_SECONDS; four missed beats in a row mean its
+# worker is gone, and the sweep (every 30 s) gives the item to another.
+BACKLOG_STALE_AFTER_SECONDS = env.whole_number(
+    "BACKLOG_STALE_AFTER_SECONDS", 4 * PIPELINE_HEARTBEAT_SECONDS, minimum=1
+)
+if BACKLOG_STALE_AFTER_SECONDS < 2 * PIPELINE_HEARTBEAT_SECONDS:
+    # One late beat would hand a live phase to a second worker.
+    env.refuse(
+        "BACKLOG_STALE_AFTER_SECONDS: must be at least twice PIPELINE_HEARTBEAT_SECONDS "
+        f"({2 * PIPELINE_HEARTBEAT_SECONDS}), got {BACKLOG_STALE_AFTER_SECONDS}."
+    )
+BACKLOG_SWEEP_INTERVAL_SECONDS = env.whole_number("BACKLOG_SWEEP_INTERVAL_SECONDS", 30, minimum=1)
 PIPELINE_MAX_RETRIES = env.whole_number("PIPELINE_MAX_RETRIES", 5, minimum=0)
 SCENE_COVERAGE_RATIO = env.number("SCENE_COVERAGE_RATIO", 0.6, minimum=0.0)
 # The Scene Weaver's accepted length of a draft, in words (the prompt asks for 900 to 1300).

@@ -2,9 +2,9 @@
 
 ``manage.py``, ``cognition/wsgi.py`` and the Celery worker and beat (``cognition/celery.py``)
 start through here. A configuration problem is printed as one ``Configuration error: VAR:
-problem`` line each on stderr, with no traceback, and the process exits with ``EX_CONFIG`` (78,
-from BSD's sysexits.h), which no command uses for anything else: ``planner_health`` exits 0, 1,
-2 (and 3 for a bad ``--plan``), so a cron job never reads a broken deploy as "degraded".
+problem`` line each on stderr, with no traceback, and the process exits with status 1; a
+command whose own codes give 1 another meaning passes its "could not run" status instead
+(``planner_health`` exits 3, since its 1 means "degraded": ``manage.py`` says so).
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from cognition.config import ConfigurationError, Problem
 from cognition.typed_settings import validate_configuration
 
-EX_CONFIG = 78
+EXIT_CONFIGURATION_ERROR = 1
 
 
-def exit_on_configuration_error(error: ConfigurationError) -> NoReturn:
+def exit_on_configuration_error(
+    error: ConfigurationError, status: int = EXIT_CONFIGURATION_ERROR
+) -> NoReturn:
     for problem in error.problems:
         sys.stderr.write(f"Configuration error: {problem.message}\n")
     sys.stderr.flush()
-    sys.exit(EX_CONFIG)
+    sys.exit(status)
 
 
 def load_settings() -> None:
@@ -62,9 +64,14 @@ def _cannot_connect(database: dict[str, Any], error: Exception) -> str:
     )
 
 
-def start(*, validate: bool = True, reach_database: bool = True) -> None:
+def start(
+    *,
+    validate: bool = True,
+    reach_database: bool = True,
+    error_status: int = EXIT_CONFIGURATION_ERROR,
+) -> None:
     """Load the settings and set Django up; unless told otherwise, validate every typed settings
-    block and reach the database. Exits with ``EX_CONFIG`` on any configuration problem."""
+    block and reach the database. Exits with ``error_status`` on any configuration problem."""
     try:
         load_settings()
         django.setup()
@@ -73,7 +80,7 @@ def start(*, validate: bool = True, reach_database: bool = True) -> None:
         if reach_database:
             check_database()
     except ConfigurationError as error:
-        exit_on_configuration_error(error)
+        exit_on_configuration_error(error, error_status)
 
 
 def load_settings_or_exit(**kwargs: Any) -> None:

@@ -1,9 +1,17 @@
 """The two Celery workers the console runs, as command lines (``runconsole`` and ``make bench``
 start the same ones).
 
-One worker with a small prefork pool (and beat) takes the default queue: alert evaluation and
+One worker with a small pool (and beat) takes the default queue: alert evaluation and
 delivery, sweeps, roll-ups, pruning. One with a threads pool takes the phases queue, whose tasks
-spend their time waiting on the model.
+spend their time waiting on the model; a phase runs in the worker's own process, so no pool
+process can die under it.
+
+The housekeeping pool is prefork on Redis and RabbitMQ, and threads on the filesystem broker:
+that transport cannot wait on sockets, so the worker runs Celery's synchronous consumer loop,
+and in that loop (Celery 5.7) it does not notice a prefork child killed by a signal. The task
+that child held is neither given back nor failed, no new child replaces it, and once every
+child is gone the worker consumes nothing while it still looks alive. A threads pool has no
+children to lose.
 """
 
 from __future__ import annotations
@@ -13,16 +21,21 @@ import sys
 from django.conf import settings
 
 
+def housekeeping_pool() -> str:
+    """``prefork`` where the broker lets the worker notice a dead child, else ``threads``."""
+    return "threads" if settings.CELERY_BROKER_URL.startswith("filesystem://") else "prefork"
+
+
 def housekeeping_worker_command(
     concurrency: int,
     *,
     loglevel: str = "info",
     schedule: str | None = None,
 ) -> list[str]:
-    """The worker for the default queue, with beat: a small prefork pool."""
+    """The worker for the default queue, with beat: a small pool (``housekeeping_pool``)."""
     return [
         sys.executable, "-m", "celery", "-A", "cognition", "worker", "--beat",
-        "--loglevel", loglevel, "--concurrency", str(concurrency),
+        "--pool", housekeeping_pool(), "--loglevel", loglevel, "--concurrency", str(concurrency),
         "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", "housekeeping@%h",
         "--schedule", schedule or settings.CELERY_BEAT_SCHEDULE_FILENAME,
     ]  # fmt: skip

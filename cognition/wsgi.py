@@ -1,4 +1,4 @@
-"""The WSGI application; it refuses to start on any configuration problem (exit 78)."""
+"""The WSGI application; it refuses to start on any configuration problem (exit 1)."""
 
 from __future__ import annotations
 

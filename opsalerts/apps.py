@@ -12,4 +12,5 @@ class OpsAlertsConfig(AppConfig):
         from opsalerts import (
             config,  # noqa: F401  (registers the Ops alerting settings block)
             tasks,  # noqa: F401  (registers the task names queued by name)
+            unrouted,  # noqa: F401  (the unrouted-severity check and report alert)
         )

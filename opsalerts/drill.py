@@ -38,6 +38,7 @@ class SyntheticResult:
     ack_url: str
     skipped_reason: str = ""
     outcome: Any = None  # opsalerts.delivery.SendOutcome of the inline attempt
+    cleared: int = 0  # synthetic backlog entries a resolve removed
 
 
 def _drillable(planner_slug: str) -> None:
@@ -108,9 +109,11 @@ def resolve_synthetic_alert(
     """Clear the planner's synthetic entry and re-evaluate, so its alert resolves (and the
     receiver gets one ``resolved`` notification)."""
     _drillable(planner_slug)
-    deleted = clear_synthetic_item(planner_slug)
-    logger.info("Cleared %s synthetic entries for %s (%s)", deleted, planner_slug, actor)
-    return _evaluate_and_send_synthetic(planner_slug, now=now or timezone.now())
+    cleared = clear_synthetic_item(planner_slug)
+    logger.info("Cleared %s synthetic entries for %s (%s)", cleared, planner_slug, actor)
+    result = _evaluate_and_send_synthetic(planner_slug, now=now or timezone.now())
+    result.cleared = cleared
+    return result
 
 
 def _evaluate_and_send_synthetic(planner_slug: str, *, now: datetime) -> SyntheticResult:

@@ -139,6 +139,7 @@ def _refire(alert: Alert, source: ReportAlert, *, now: datetime, events: list[Al
     alert.acknowledged_at = None
     alert.acknowledged_by = ""
     alert.acknowledged_via = ""
+    alert.slo_breach_notified_at = None
     alert.save()
     events.append(AlertEvent(alert=alert, kind="refired", detail=_snapshot(alert)))
 
@@ -194,14 +195,17 @@ def notification_due(
     in_flight: bool,
     silenced: bool,
 ) -> str | None:
-    """Why ``alert`` needs a notification now (``fired``, ``severity-changed``, ``repeat``,
-    ``resolved``), or None.
+    """Why ``alert`` needs a notification now (``fired``, ``severity-changed``,
+    ``slo-breached``, ``repeat``, ``resolved``), or None.
 
     The receiver's view is ``delivered_status``/``delivered_severity``, written only when a
     delivery succeeds: so a failed delivery is retried by a later evaluation, and debounce
     (``OPS_ALERTING_DEBOUNCE_SECONDS`` since the last *successful* delivery) delays rather than
     drops a change. Synthetic alerts skip debounce: each one is a deliberate test.
-    A repeat interval of 0 means never repeat.
+    A repeat interval of 0 means never repeat; a repeat is never sooner than the debounce
+    (the configuration refuses a shorter one). A breached SLO is news: the first evaluation
+    that finds a firing, unacknowledged alert past its SLO sends ``slo-breached`` at once,
+    whatever the debounce and the repeat interval (once per alert).
     """
     if in_flight or silenced or not config.delivers_severity(alert.severity):
         return None
@@ -220,6 +224,8 @@ def notification_due(
         return None if debounced else "fired"
     if alert.severity != alert.delivered_severity:
         return None if debounced else "severity-changed"
+    if alert.status == Alert.Status.FIRING and slo_breach_is_news(alert, config=config, now=now):
+        return "slo-breached"
     if (
         alert.status == Alert.Status.FIRING
         and config.repeat_seconds > 0
@@ -228,6 +234,11 @@ def notification_due(
     ):
         return "repeat"
     return None
+
+
+def slo_breach_is_news(alert: Alert, *, config: OpsAlertingConfig, now: datetime) -> bool:
+    """The alert's SLO is breached and no notification has said so yet."""
+    return alert.slo_breach_notified_at is None and slo_fields(alert, config=config, now=now)[1]
 
 
 def slo_fields(

@@ -55,6 +55,12 @@ class Alert(models.Model):
     # due when the alert's state differs from it, so a failed delivery is simply tried again.
     delivered_status = models.CharField(max_length=16, blank=True)
     delivered_severity = models.CharField(max_length=16, blank=True)
+    slo_breach_notified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a notification saying the SLO is breached was queued: the breach is "
+        "news once, whatever the repeat interval.",
+    )
 
     class Meta:
         ordering = ["-last_seen"]

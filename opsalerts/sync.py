@@ -25,6 +25,7 @@ from opsalerts.evaluation import (
     ReportAlert,
     build_payload,
     notification_due,
+    slo_breach_is_news,
     sync_alerts,
 )
 from opsalerts.models import Alert, AlertEvent, Delivery, Silence
@@ -45,6 +46,7 @@ class SyncResult:
     deliveries: list[Delivery] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # dedup key -> why not delivered
     delivery_alerts: dict[int, set[int]] = field(default_factory=dict)  # delivery pk -> alert pks
+    undeliverable: dict[int, str] = field(default_factory=dict)  # alert pk -> why it was due
     delivering: bool = False
 
     @property
@@ -149,6 +151,7 @@ def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: dat
             next_attempt_at=now,
         )
         delivery.alerts.set(batch.alerts)
+        _note_slo_breaches(batch.alerts, config=config, now=now)
         result.delivery_alerts[delivery.pk] = {a.pk for a in batch.alerts}
         result.deliveries.append(delivery)
         events.extend(
@@ -165,12 +168,41 @@ def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: dat
             for alert in batch.alerts
             if batch.reasons[alert.pk] != "refresh"  # routine; would add a row a minute
         )
+    events.extend(_undeliverable_events(result))
     AlertEvent.objects.bulk_create(events)
+
+
+def _undeliverable_events(result: SyncResult) -> list[AlertEvent]:
+    """An ``undeliverable`` event for each alert that was due a notification no route takes,
+    once per reason (an alert never delivered is due ``fired`` at every evaluation)."""
+    if not result.undeliverable:
+        return []
+    recorded = set(
+        AlertEvent.objects.filter(
+            alert_id__in=result.undeliverable, kind="undeliverable"
+        ).values_list("alert_id", "detail__reason")
+    )
+    events = []
+    for alert in result.changes.touched:
+        reason = result.undeliverable.get(alert.pk)
+        if reason is None or (alert.pk, reason) in recorded:
+            continue
+        logger.warning("Alert %s matches no route; not delivered (%s)", alert.dedup_key, reason)
+        detail = {"reason": reason, "why": "no route matches and no default webhook URL"}
+        events.append(AlertEvent(alert=alert, kind="undeliverable", detail=detail))
+    return events
+
+
+def _note_slo_breaches(alerts: list[Alert], *, config: OpsAlertingConfig, now: datetime) -> None:
+    """A delivery now carrying ``slo_breached: true`` tells the breach: no separate notice."""
+    told = [a.pk for a in alerts if slo_breach_is_news(a, config=config, now=now)]
+    if told:
+        Alert.objects.filter(pk__in=told).update(slo_breach_notified_at=now)
 
 
 def _due_batches(
     result: SyncResult, *, config: OpsAlertingConfig, now: datetime
-) -> dict[tuple[str, str, int], _Batch]:
+) -> dict[tuple[str, str, str], _Batch]:
     """The alerts a notification is due for, grouped by route; why the others are skipped goes
     to ``result.skipped``."""
     candidates = result.changes.touched
@@ -181,7 +213,7 @@ def _due_batches(
         ).values_list("alert_id", flat=True)
     )
     silences = active_silences(now)
-    batches: dict[tuple[str, str, int], _Batch] = {}
+    batches: dict[tuple[str, str, str], _Batch] = {}
     for alert in candidates:
         silence = matching_silence(alert, silences)
         reason = notification_due(
@@ -199,10 +231,15 @@ def _due_batches(
             continue
         if route is None:
             result.skipped[alert.dedup_key] = "no route matches and no default webhook URL"
+            result.undeliverable[alert.pk] = reason
             continue
-        # The generic webhook batches a route's alerts; a native channel sends one per request.
-        one_each = alert.pk if route.channel != Delivery.Transport.WEBHOOK else 0
-        key = (route.target_url, route.routing_key, one_each)
+        # The generic webhook batches a route's alerts; a native channel sends one per request,
+        # and a drill's delivery carries its own synthetic alert only, never the real ones.
+        if route.channel != Delivery.Transport.WEBHOOK:
+            apart = str(alert.pk)
+        else:
+            apart = alert.dedup_key if alert.synthetic else ""
+        key = (route.target_url, route.routing_key, apart)
         batch = batches.setdefault(key, _Batch(route))
         batch.alerts.append(alert)
         batch.reasons[alert.pk] = reason

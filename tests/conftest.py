@@ -21,8 +21,10 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
 from cognition.celery import app
+from cognition.models import ProcessHeartbeat
 from planners.framework.catalog import catalog
 from tests.channel_fakes import ChannelFake, pagerduty_fake, slack_fake, teams_fake
+from tests.factories import record_workers_and_beat
 from tests.servers import SIGNING_SECRET, ChatServer, Receiver
 from tests.toy_planner import ToyPlanner
 from tests.worker import CeleryWorker, database_url, point_app_at, purge_redis_queue
@@ -109,6 +111,26 @@ def _fast_password_hashing() -> Iterator[None]:
     passwords to round-trip, so hash them with MD5 for the whole session."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _workers_and_beat_alive(request: pytest.FixtureRequest) -> None:
+    """A test with the database runs as if the workers and beat of ``make run`` were up and
+    recording their heartbeats, as in any deployment; without them every health report would
+    be critical (``ops:workers-down``). Tests about liveness clear these rows first
+    (``nothing_alive``)."""
+    if request.node.get_closest_marker("django_db") is None and not (
+        {"db", "transactional_db"} & set(request.fixturenames)
+    ):
+        return
+    request.getfixturevalue("_django_db_helper")
+    record_workers_and_beat()
+
+
+@pytest.fixture
+def nothing_alive() -> None:
+    """No worker and no beat has recorded a heartbeat."""
+    ProcessHeartbeat.objects.all().delete()
 
 
 @pytest.fixture

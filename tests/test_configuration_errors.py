@@ -1,8 +1,8 @@
-"""A bad configuration stops every entry point with one line per problem, exit 78, no traceback.
+"""A bad configuration stops every entry point with one line per problem, exit 1, no traceback.
 
 Each case runs the real process: ``manage.py planner_health`` (whose own codes 0, 1, 2 a cron
-job reads as healthy, degraded, critical), ``manage.py check``, the WSGI module and a Celery
-worker and beat.
+job reads as healthy, degraded, critical, so it exits 3, "could not run"), ``manage.py check``,
+the WSGI module and a Celery worker and beat.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from cognition.startup import EX_CONFIG
+from cognition.startup import EXIT_CONFIGURATION_ERROR
 from tests.servers import SIGNING_SECRET
 
 CONFIG_PREFIXES = ("DJANGO_", "OPS_", "PLANNER_", "HEALTH_", "DATABASE_", "DEBUG", "DEPLOY_")
@@ -42,8 +42,16 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("Configuration error:")]
 
 
-def assert_refused(result: subprocess.CompletedProcess[str], *lines: str) -> None:
-    assert result.returncode == EX_CONFIG, result.stderr
+#: planner_health's "could not run": its 1 means degraded.
+HEALTH_COULD_NOT_RUN = 3
+
+
+def assert_refused(
+    result: subprocess.CompletedProcess[str],
+    *lines: str,
+    status: int = EXIT_CONFIGURATION_ERROR,
+) -> None:
+    assert result.returncode == status, result.stderr
     assert error_lines(result.stderr) == [f"Configuration error: {line}" for line in lines]
     assert "Traceback" not in result.stderr
 
@@ -93,10 +101,10 @@ def assert_refused(result: subprocess.CompletedProcess[str], *lines: str) -> Non
         ),
     ],
 )
-def test_bad_value_stops_planner_health_with_one_line_and_exit_78(
+def test_bad_value_stops_planner_health_with_one_line_and_exit_3(
     tmp_path: Path, env: dict[str, str], line: str
 ) -> None:
-    assert_refused(manage(tmp_path, "planner_health", **env), line)
+    assert_refused(manage(tmp_path, "planner_health", **env), line, status=HEALTH_COULD_NOT_RUN)
 
 
 def test_every_problem_is_printed_at_once(tmp_path: Path) -> None:
@@ -110,6 +118,7 @@ def test_every_problem_is_printed_at_once(tmp_path: Path) -> None:
         result,
         "DEBUG: expected true or false, got 'maybe'.",
         "HEALTH_STALE_BACKLOG_SECONDS: must be at least 1, got 0.",
+        status=HEALTH_COULD_NOT_RUN,
     )
 
 
@@ -128,6 +137,7 @@ def test_every_settings_block_problem_is_printed_at_once(tmp_path: Path) -> None
         "(set OPS_ALERTING_WEBHOOK_URL or a route in OPS_ALERTING_ROUTES).",
         "PLANNER_QUOTAS: default.max_tokens must be a positive whole number (unset means "
         "unlimited), got 0.",
+        status=HEALTH_COULD_NOT_RUN,
     )
 
 
@@ -135,7 +145,7 @@ def test_unreachable_database_names_the_variable_and_the_connection_problem(
     tmp_path: Path,
 ) -> None:
     result = manage(tmp_path, "planner_health", DATABASE_URL="postgres://postgres@127.0.0.1:1/x")
-    assert result.returncode == EX_CONFIG, result.stderr
+    assert result.returncode == HEALTH_COULD_NOT_RUN, result.stderr
     [line] = error_lines(result.stderr)
     assert line.startswith(
         "Configuration error: DATABASE_URL: cannot connect to the database 'x' at 127.0.0.1:1 ("
@@ -150,7 +160,16 @@ def test_sqlite_database_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
     assert_refused(
         result,
         f"DATABASE_URL: the folder of the SQLite database {path} does not exist ({path.parent}).",
+        status=HEALTH_COULD_NOT_RUN,
     )
+
+
+def test_planner_health_on_a_database_without_its_tables_could_not_run(tmp_path: Path) -> None:
+    path = tmp_path / "never-migrated.sqlite3"
+    result = manage(tmp_path, "planner_health", DATABASE_URL=f"sqlite:///{path}")
+    assert result.returncode == HEALTH_COULD_NOT_RUN, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Could not read the database: no such table: ")
 
 
 def test_manage_py_check_prints_the_same_line(tmp_path: Path) -> None:

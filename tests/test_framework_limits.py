@@ -14,7 +14,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from cognition.agents.base import AgentService
 from cognition.agents.scripted import ScriptedAgent
 from cognition.checks import check_configuration
-from cognition.startup import EX_CONFIG, refuse_invalid_configuration
+from cognition.startup import EXIT_CONFIGURATION_ERROR, refuse_invalid_configuration
 from planners.framework.admission import FIRST_RUN_TOKENS, expected_run_tokens
 from planners.framework.context import PlannerContext
 from planners.framework.errors import PlannerLimitsError
@@ -299,7 +299,7 @@ def test_worker_start_refuses_bad_limits(
 
     with pytest.raises(SystemExit) as stopped:
         refuse_invalid_configuration()
-    assert stopped.value.code == EX_CONFIG
+    assert stopped.value.code == EXIT_CONFIGURATION_ERROR
     error = capsys.readouterr().err
     assert "Configuration error: PLANNER_CRITIQUE: expected a JSON object" in error
 

@@ -14,7 +14,7 @@ from pytest_django.fixtures import Settings
 
 from cognition.agents.base import AgentError, AgentReply, AgentService, ChatMessage
 from cognition.agents.scripted import ScriptedAgent
-from cognition.startup import EX_CONFIG, refuse_invalid_configuration
+from cognition.startup import EXIT_CONFIGURATION_ERROR, refuse_invalid_configuration
 from planners.framework.base import PlannerBase, result_of
 from planners.framework.catalog import catalog
 from planners.framework.context import PlannerContext
@@ -151,7 +151,7 @@ def test_worker_refuses_to_start_with_bad_limits(
 
     with pytest.raises(SystemExit) as stopped:
         refuse_invalid_configuration(sender=None)
-    assert stopped.value.code == EX_CONFIG
+    assert stopped.value.code == EXIT_CONFIGURATION_ERROR
     assert "Configuration error: PLANNER_QUOTAS: default.max_queued_jobs" in capsys.readouterr().err
 
 

@@ -91,4 +91,4 @@ def test_non_numeric_plan_exits_3_not_2() -> None:
     code, _, err = run("--plan", "salt-road")
 
     assert code == 3
-    assert "--plan must be a plan id" in err
+    assert "--plan must be a whole number, got 'salt-road'." in err

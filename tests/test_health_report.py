@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries, Settings
 
-from cognition.models import PromptTemplate
+from cognition.models import ProcessHeartbeat, PromptTemplate
 from planners.health import HealthStatus, PlannerHealthReport, Severity, build_health_report
 from planners.health.planners import catalog_planners
 from planners.models import (
@@ -519,7 +519,9 @@ def test_now_pins_the_windows(seeded: None) -> None:
     add_execution("scene-weaver", "failed", error="upstream 502")
 
     today = build_health_report()
-    tomorrow = build_health_report(now=timezone.now() + timedelta(hours=25))
+    tomorrow_now = timezone.now() + timedelta(hours=25)
+    ProcessHeartbeat.objects.update(last_seen=tomorrow_now)  # the workers kept beating
+    tomorrow = build_health_report(now=tomorrow_now)
 
     assert today.alert("planner:recent-failures") is not None
     assert tomorrow.alert("planner:recent-failures") is None

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 
 from cognition.checks import check_configuration
-from cognition.startup import EX_CONFIG, refuse_invalid_configuration
+from cognition.startup import EXIT_CONFIGURATION_ERROR, refuse_invalid_configuration
 from opsalerts.config import load_ops_alerting_config, parse_ops_alerting, validate_ops_alerting
 from tests.servers import SIGNING_SECRET
 
@@ -230,7 +230,7 @@ def test_worker_and_beat_refuse_to_start_on_invalid_configuration(
     ops.OPS_ALERTING_REPEAT_SECONDS = "-10"
     with pytest.raises(SystemExit) as stopped:
         refuse_invalid_configuration()
-    assert stopped.value.code == EX_CONFIG
+    assert stopped.value.code == EXIT_CONFIGURATION_ERROR
     assert capsys.readouterr().err == (
         "Configuration error: OPS_ALERTING_REPEAT_SECONDS: must not be negative, got -10.\n"
     )

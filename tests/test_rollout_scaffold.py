@@ -349,7 +349,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     )
     worker = CeleryWorker(env, root / "var", cwd=root)
     try:
-        worker.start()
+        worker.start(beat=True)  # as `make run` has it: without beat the report is critical
         wait_until(lambda: _answers(f"{web_url}/healthz"), timeout=30, what="the web server")
         yield deployed
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from cognition.startup import EX_CONFIG
+from cognition.startup import EXIT_CONFIGURATION_ERROR
 from tests.startup import start_with
 
 
@@ -47,6 +47,11 @@ from tests.startup import start_with
         ({"AGENT_TOKENS_PER_MINUTE": "lots"}, "AGENT_TOKENS_PER_MINUTE: expected a whole number"),
         ({"CELERY_BROKER_URL": "kafka://127.0.0.1"}, "CELERY_BROKER_URL: expected filesystem://"),
         ({"BACKLOG_STALE_AFTER_SECONDS": "0"}, "BACKLOG_STALE_AFTER_SECONDS: must be at least 1"),
+        (
+            {"BACKLOG_STALE_AFTER_SECONDS": "20"},
+            "BACKLOG_STALE_AFTER_SECONDS: must be at least twice PIPELINE_HEARTBEAT_SECONDS (30), "
+            "got 20",
+        ),
         ({"PLANNER_QUOTAS": "{not json"}, "PLANNER_QUOTAS: not valid JSON"),
         ({"SCENE_MIN_WORDS": "0"}, "SCENE_MIN_WORDS: must be at least 1"),
         (
@@ -63,7 +68,7 @@ def test_bad_environment_value_stops_start_up_naming_the_variable(
     env: dict[str, str], message: str
 ) -> None:
     result = start_with(**env)
-    assert result.returncode == EX_CONFIG
+    assert result.returncode == EXIT_CONFIGURATION_ERROR
     assert f"Configuration error: {message}" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -91,13 +91,18 @@ class CeleryWorker:
         pool: str = "prefork",
         concurrency: int = 2,
         queues: str = "celery,phases",
+        beat: bool = False,
     ) -> CeleryWorker:
         """Start a worker (by default two prefork children consuming every queue, so one
-        process runs the phases and the housekeeping) and wait until it consumes."""
+        process runs the phases and the housekeeping; with ``beat``, beat embedded as
+        ``make run`` has it) and wait until it consumes."""
         assert self.process is None, "a worker is already running"
         self._starts += 1
         self.log_path = self.log_dir / f"worker-{self._starts}.log"
         env = {**self.env, **(extra_env or {})}
+        embedded_beat = (
+            ["--beat", "--schedule", str(self.log_dir / "celerybeat-schedule")] if beat else []
+        )
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 celery_command(
@@ -115,6 +120,7 @@ class CeleryWorker:
                     "--without-heartbeat",
                     "-n",
                     f"test-{uuid.uuid4().hex[:8]}@%h",
+                    *embedded_beat,
                 ),
                 cwd=self.cwd,
                 env=env,

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from cognition.liveness import Liveness
 from planners.health.report import BacklogSection, HealthAlert, PlannerState, TelemetrySection
 
-#: The order the report lists alerts in: templates, then the backlog, then telemetry.
-SECTIONS = ("templates", "backlog", "telemetry")
+#: The order the report lists alerts in: the workers and beat, templates, the backlog, telemetry.
+SECTIONS = ("ops", "templates", "backlog", "telemetry")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class AlertFacts:
     backlog: BacklogSection
     telemetry: TelemetrySection
     thresholds: AlertThresholds
+    liveness: Liveness
 
 
 AlertRule = Callable[[AlertFacts], list[HealthAlert]]

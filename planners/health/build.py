@@ -12,9 +12,11 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from cognition.liveness import current_liveness
 from planners.health import backlog as backlog_queries
 from planners.health import telemetry as telemetry_queries
 from planners.health.alert_rules import AlertThresholds
+from planners.health.alert_sources import alerts_from_sources
 from planners.health.alerts import derive_alerts
 from planners.health.orphans import orphaned_items
 from planners.health.planners import catalog_planners, planner_states
@@ -162,7 +164,10 @@ def build_health_report(
     planners, unregistered = planner_states(catalog, groups=groups)
     backlog = _build_backlog(plan_id=plan_id, now=now, thresholds=thresholds)
     telemetry = _build_telemetry(plan_id=plan_id, now=now, thresholds=thresholds, groups=groups)
-    alerts = derive_alerts(planners, backlog, telemetry, thresholds)
+    liveness = current_liveness(now)
+    alerts = derive_alerts(planners, backlog, telemetry, thresholds, liveness) + tuple(
+        alerts_from_sources(now)
+    )
     status = overall_status(alerts)
     logger.debug("planner health %s with %s alert(s)", status, len(alerts))
     return PlannerHealthReport(
@@ -180,6 +185,7 @@ def build_health_report(
         planners=planners,
         backlog=backlog,
         telemetry=telemetry,
+        liveness=liveness,
         alerts=alerts,
         warnings=tuple(_warnings(len(catalog), unregistered, backlog)),
     )

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import models
 
+from cognition.liveness import Liveness
+
 
 class Severity(models.TextChoices):
     """How loud an alert is; also the choices of ``opsalerts.Alert.severity``."""
@@ -266,6 +268,7 @@ class PlannerHealthReport:
     planners: tuple[PlannerState, ...]
     backlog: BacklogSection
     telemetry: TelemetrySection
+    liveness: Liveness
     alerts: tuple[HealthAlert, ...]
     warnings: tuple[str, ...]
 
@@ -275,6 +278,7 @@ class PlannerHealthReport:
 
     def to_dict(self) -> dict[str, Any]:
         data = to_jsonable(self)
+        data["liveness"] = self.liveness.to_dict()
         # Derived values that operators and tooling read but are not stored fields.
         data["telemetry"]["tokens"]["total"] = self.telemetry.tokens.total
         for planner, state in zip(data["planners"], self.planners, strict=True):

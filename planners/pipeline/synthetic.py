@@ -74,12 +74,13 @@ def force_stale_item(planner_slug: str, *, actor: str, since: datetime) -> Backl
 
 
 def clear_synthetic_item(planner_slug: str) -> int:
-    """Delete the planner's synthetic entry, so its stale alert resolves; how many went."""
+    """Delete the planner's synthetic entry, so its stale alert resolves; how many entries went
+    (not counting the rows deleted with them, such as their transitions)."""
     drillable_phase(planner_slug)
-    deleted, _ = BacklogItem.objects.filter(
+    _, deleted = BacklogItem.objects.filter(
         synthetic=True,
         plan__branch=SYNTHETIC_PLAN_BRANCH,
         plan__project__title=SYNTHETIC_PROJECT_TITLE,
         backlog_id=synthetic_backlog_id(planner_slug),
     ).delete()
-    return deleted
+    return deleted.get(BacklogItem._meta.label, 0)

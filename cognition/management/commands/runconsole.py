@@ -1,9 +1,9 @@
 """Run the whole console on one machine: web server, Celery workers and beat.
 
-Two workers, as in production: one with a small prefork pool (and beat) for housekeeping on the
-default queue (alert evaluation and delivery, sweeps, roll-ups, pruning), and one with a threads
-pool of ``PHASE_WORKER_CONCURRENCY`` threads for the phases queue, whose tasks spend their time
-waiting on the model.
+Two workers, as in production: one with a small pool (and beat; ``cognition.workers`` says
+which pool) for housekeeping on the default queue (alert evaluation and delivery, sweeps,
+roll-ups, pruning), and one with a threads pool of ``PHASE_WORKER_CONCURRENCY`` threads for the
+phases queue, whose tasks spend their time waiting on the model.
 
 Migrates, seeds the prompt templates, makes sure a staff login exists and prints it, queues the
 demo pipeline on first start (unless DEMO=0), then supervises the processes: one Ctrl-C stops

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from opsalerts.config import parse_ops_alerting
 from opsalerts.config_display import describe_ops_alerting
+from opsalerts.unrouted import severities_without_route, unrouted_severities_message
 
 
 class Command(BaseCommand):
@@ -21,6 +22,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         config, problems = parse_ops_alerting()
+        unrouted = [] if problems else severities_without_route(config)
+        warnings = [unrouted_severities_message(unrouted)] if unrouted else []
         if options["json"]:
             self.stdout.write(
                 json.dumps(
@@ -28,6 +31,7 @@ class Command(BaseCommand):
                         "config": describe_ops_alerting(config),
                         "valid": not problems,
                         "problems": [{"id": p.code, "message": p.message} for p in problems],
+                        "warnings": [{"id": "opsalerts.W001", "message": w} for w in warnings],
                     },
                     indent=2,
                 )
@@ -55,4 +59,6 @@ class Command(BaseCommand):
                     self.stderr.write(f"  ({problem.code}) {problem.message}")
             raise CommandError("Ops alerting configuration is invalid.", returncode=1)
         if not options["json"]:
+            for warning in warnings:
+                self.stderr.write(self.style.WARNING(f"WARNING (opsalerts.W001): {warning}"))
             self.stdout.write(self.style.SUCCESS("OK: Ops alerting configuration is valid."))

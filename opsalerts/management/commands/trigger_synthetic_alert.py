@@ -1,10 +1,12 @@
 """Fire a synthetic alert for a planner, deliver it now, optionally wait for its ack.
 
-Exit codes: 0 delivered (and acknowledged through the target channel, with --wait-ack), 1 error
-(unknown planner, configuration, not delivered), 3 acknowledgement not received within
---wait-ack seconds, 4 acknowledged, but only from somewhere that does not reach the route's
-recipients (the admin, the console or the API). With --wait-ack a failed first attempt is not
-fatal: the worker retries while the command waits.
+Exit codes: 0 delivered (and acknowledged through the target channel, with --wait-ack; with
+--resolve, the receiver has the resolved notice), 1 error (unknown planner, configuration, not
+delivered, the resolved notice not delivered), 3 acknowledgement not received within --wait-ack
+seconds, 4 acknowledged, but only from somewhere that does not reach the route's recipients (the
+admin, the console or the API). With --wait-ack a failed first attempt is not fatal: beat queues
+a retry every 30 s while the command waits (the messages say when no worker or no beat is alive
+to do it).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cognition.liveness import current_liveness
 from opsalerts.actions import (
     OpsAlertingError,
     SyntheticResult,
@@ -25,6 +28,21 @@ from opsalerts.models import Alert, Delivery
 
 EXIT_ACK_TIMEOUT = 3
 EXIT_ACK_ELSEWHERE = 4
+
+
+def who_retries() -> str:
+    """Retries are queued by beat and sent by a worker: say so only when both are alive."""
+    liveness = current_liveness()
+    if liveness.ok:
+        return "beat queues a retry every 30 s."
+    missing = [
+        name
+        for name, alive in (("worker", liveness.workers_alive), ("beat", liveness.beat_alive))
+        if not alive
+    ]
+    return f"no {' and no '.join(missing)} is alive, so nothing retries it until one runs."
+
+
 POLL_SECONDS = 0.5
 
 
@@ -56,11 +74,12 @@ class Command(BaseCommand):
                 result = trigger_synthetic_alert(planner, actor=options["actor"])
         except OpsAlertingError as exc:
             raise CommandError(str(exc)) from None
-        self._print(result)
+        self._print(result, resolving=options["resolve"])
         if result.alert is None:
             raise CommandError(result.skipped_reason or "No synthetic alert was raised.")
         wait = options["wait_ack"]
         if options["resolve"]:
+            self._require_resolved_notice(result)
             return
         delivery = result.delivery
         if delivery is None:
@@ -69,7 +88,7 @@ class Command(BaseCommand):
             raise CommandError(f"Delivery failed for good: {delivery.last_error}")
         if delivery.status != Delivery.Status.SENT and wait is None:
             raise CommandError(
-                f"Delivery not confirmed yet ({delivery.last_error}); the worker retries it. "
+                f"Delivery not confirmed yet ({delivery.last_error}); {who_retries()} "
                 "Check the admin, or run again with --wait-ack."
             )
         if wait is None:
@@ -98,10 +117,28 @@ class Command(BaseCommand):
         )
         raise SystemExit(EXIT_ACK_ELSEWHERE)
 
-    def _print(self, result: SyntheticResult) -> None:
+    def _require_resolved_notice(self, result: SyntheticResult) -> None:
+        """The drill is closed only when the receiver has been told the alert resolved."""
+        alert = result.alert
+        assert alert is not None
+        alert.refresh_from_db()
+        if alert.delivered_status == Alert.Status.RESOLVED:
+            return
+        delivery = result.delivery
+        if delivery is None:
+            raise CommandError(f"The resolved notice was not delivered: {result.skipped_reason}.")
+        raise CommandError(
+            f"The resolved notice was not delivered ({delivery.status}: "
+            f"{delivery.last_error or 'no answer'}); {who_retries()}"
+        )
+
+    def _print(self, result: SyntheticResult, *, resolving: bool = False) -> None:
         alert = result.alert
         write = self.stdout.write
         write(f"planner:       {result.planner}")
+        if resolving:
+            entries = "entry" if result.cleared == 1 else "entries"
+            write(f"cleared:       {result.cleared} synthetic backlog {entries}")
         if alert is not None:
             write(f"alert id:      {alert.alert_id}")
             write(f"dedup key:     {alert.dedup_key}")

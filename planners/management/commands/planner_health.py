@@ -1,7 +1,8 @@
 """``manage.py planner_health [--json] [--plan ID]``: print the planner health report.
 
 Exit status follows the report so scripts and cron jobs can act on it: 0 healthy, 1 degraded,
-2 critical, and 3 when ``--plan`` is not a plan id (argparse's own usage exit code, 2, would
+2 critical, and 3 when it could not run: a configuration error (``manage.py``), a database that
+cannot be read, or a ``--plan`` that is not a plan id (argparse's own usage exit code, 2, would
 read as "critical", so the plan id is checked here).
 """
 
@@ -13,7 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError
 
+from cognition.command_arguments import BadArgument, record_id
 from planners.health import (
     HealthStatus,
     PlannerHealthReport,
@@ -24,11 +27,13 @@ from planners.health import (
 from planners.health.report import PlannerState
 
 EXIT_CODES = {HealthStatus.HEALTHY: 0, HealthStatus.DEGRADED: 1, HealthStatus.CRITICAL: 2}
-EXIT_BAD_PLAN = 3
+EXIT_COULD_NOT_RUN = 3
 
 
 class Command(BaseCommand):
-    help = "Print the planner health report; exit 0 healthy, 1 degraded, 2 critical."
+    help = (
+        "Print the planner health report; exit 0 healthy, 1 degraded, 2 critical, 3 could not run."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
@@ -38,17 +43,19 @@ class Command(BaseCommand):
         plan_id: int | None = None
         if options["plan"] is not None:
             try:
-                plan_id = int(options["plan"])
-            except ValueError:
-                self.stderr.write(
-                    f"--plan must be a plan id (a whole number), got {options['plan']!r}."
-                )
-                sys.exit(EXIT_BAD_PLAN)
+                plan_id = record_id(options["plan"], "--plan")
+            except BadArgument as exc:
+                self.stderr.write(str(exc))
+                sys.exit(EXIT_COULD_NOT_RUN)
         try:
             report = build_health_report(plan_id=plan_id)
         except UnknownPlanError as exc:
             self.stderr.write(str(exc))
-            sys.exit(EXIT_BAD_PLAN)
+            sys.exit(EXIT_COULD_NOT_RUN)
+        except DatabaseError as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self.stderr.write(f"Could not read the database: {reason}")
+            sys.exit(EXIT_COULD_NOT_RUN)
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), indent=2))
         else:
@@ -70,6 +77,7 @@ class Command(BaseCommand):
             *(_planner_line(planner) for planner in report.planners),
             "",
             *_figures_lines(report),
+            _liveness_line(report),
             "",
             *self._alert_lines(report),
         ]
@@ -126,6 +134,20 @@ def _figures_lines(report: PlannerHealthReport) -> list[str]:
         f"{_seconds(telemetry.latency.p50_seconds)}, p95 "
         f"{_seconds(telemetry.latency.p95_seconds)}; tokens {telemetry.tokens.total}",
     ]
+
+
+def _liveness_line(report: PlannerHealthReport) -> str:
+    liveness = report.liveness
+    alive = liveness.alive_workers
+    queues = ", ".join(sorted(liveness.queues_served)) or "no queue"
+    workers = f"{len(alive)} alive ({queues})" if alive else "none alive"
+    beat = liveness.beat
+    if beat is None:
+        beat_seen = "never seen"
+    else:
+        ago = (liveness.checked_at - beat.last_seen).total_seconds()
+        beat_seen = f"{'alive' if beat.alive else 'silent'}, last seen {ago:.0f} s ago"
+    return f"Workers: {workers}; beat {beat_seen}"
 
 
 def _seconds(value: float | None) -> str:

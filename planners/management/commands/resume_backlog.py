@@ -8,8 +8,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cognition.agents import BACKENDS
+from cognition.command_arguments import BadArgument, bounded_text, record_id
 from planners.actions import ResumeRefused, resume_backlog_item
 from planners.models import BacklogItem
+
+BACKLOG_ID_LENGTH = BacklogItem._meta.get_field("backlog_id").max_length or 200
 
 
 class Command(BaseCommand):
@@ -19,7 +22,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("plan", type=int, help="The plan id.")
+        parser.add_argument("plan", help="The plan id.")
         parser.add_argument("backlog_id", help="The backlog item id within the plan.")
         parser.add_argument(
             "--agent",
@@ -31,6 +34,11 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="", help="Who resumes (default: your login).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            options["plan"] = record_id(options["plan"], "PLAN")
+            bounded_text(options["backlog_id"], "BACKLOG_ID", max_length=BACKLOG_ID_LENGTH)
+        except BadArgument as exc:
+            raise CommandError(str(exc)) from None
         try:
             item = BacklogItem.objects.select_related("plan").get(
                 plan_id=options["plan"], backlog_id=options["backlog_id"]

@@ -9,15 +9,19 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Max
+from django.utils import timezone
 
 from cognition.agents import BACKENDS
+from cognition.command_arguments import BadArgument, record_id
+from cognition.liveness import Liveness, current_liveness
 from planners.actions import create_plan, fresh_run_branch, start_pipeline
 from planners.demo import DEMO_PROJECT_TITLE, get_or_create_project
 from planners.models import BacklogItem, BacklogStatus, BacklogTransition, Plan
 from planners.pipeline.registry import DEFAULT_PIPELINE, pipelines
 
-#: Seconds without any transition after which --wait suggests that no worker is running.
-NO_WORKER_HINT_AFTER = 10.0
+#: Seconds without any transition after which --wait says what it is waiting for, and again
+#: every this many seconds while nothing moves.
+WAITING_NOTE_AFTER = 10.0
 
 
 class Command(BaseCommand):
@@ -31,7 +35,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         target = parser.add_mutually_exclusive_group()
         target.add_argument(
-            "--plan", type=int, help="Run this existing plan (by id; its pipeline is its own)."
+            "--plan", help="Run this existing plan (by id; its pipeline is its own)."
         )
         target.add_argument(
             "--project",
@@ -88,6 +92,10 @@ class Command(BaseCommand):
             known = ", ".join(pipelines.slugs())
             raise CommandError(f"Unknown pipeline {pipeline!r}; pipelines: {known}.")
         if options["plan"] is not None:
+            try:
+                options["plan"] = record_id(options["plan"], "--plan")
+            except BadArgument as exc:
+                raise CommandError(str(exc)) from None
             plan = Plan.objects.select_related("project").filter(pk=options["plan"]).first()
             if plan is None:
                 raise CommandError(f"No plan with id {options['plan']}.")
@@ -119,7 +127,6 @@ class Command(BaseCommand):
         return plan
 
     def _watch(self, plan: Plan, seen: int, started: float, *, timeout: float, poll: float) -> None:
-        hinted = False
         last_progress = started
         while True:
             new = list(
@@ -148,12 +155,9 @@ class Command(BaseCommand):
                     f"Timed out after {timeout:.0f}s with plan {plan.pk} {plan.status}.",
                     returncode=2,
                 )
-            if not hinted and time.monotonic() - last_progress > NO_WORKER_HINT_AFTER:
-                hinted = True
-                self.stderr.write(
-                    "No progress yet: is a worker running? `make run` starts one, or run "
-                    "`.venv/bin/celery -A cognition worker -l info` in another shell."
-                )
+            if time.monotonic() - last_progress > WAITING_NOTE_AFTER:
+                last_progress = time.monotonic()
+                self.stderr.write(waiting_note(plan, current_liveness()))
             time.sleep(poll)
 
     def _print_transition(self, transition: BacklogTransition, elapsed: float) -> None:
@@ -181,3 +185,39 @@ class Command(BaseCommand):
         ]
         hint = f"Fix the cause, then: python manage.py resume_backlog {plan.pk} <BACKLOG_ID>"
         raise CommandError("\n".join([f"Plan {plan.pk} is blocked:", *lines, hint]), returncode=1)
+
+
+def waiting_note(plan: Plan, liveness: Liveness) -> str:
+    """What a plan that has not moved for a while waits for: a worker, or its phases in flight."""
+    if not liveness.workers_alive:
+        last = liveness.worker_last_seen
+        seen = (
+            f"the last was seen {(liveness.checked_at - last).total_seconds():.0f}s ago"
+            if last
+            else "none has a heartbeat on record"
+        )
+        return (
+            f"No worker is alive ({seen}): `make run` starts one, or run "
+            "`.venv/bin/celery -A cognition worker -l info` in another shell."
+        )
+    workers = f"{len(liveness.alive_workers)} worker(s) alive"
+    if settings.PHASES_QUEUE not in liveness.queues_served:
+        return f"Waiting: {workers}, but none consumes the {settings.PHASES_QUEUE!r} queue."
+    in_flight = plan.backlog_items.filter(synthetic=False, status=BacklogStatus.IN_PROGRESS)
+    lines = [_in_flight_line(item) for item in in_flight]
+    if not lines:
+        return f"Waiting: {workers}; no phase of plan {plan.pk} is in progress yet (queued)."
+    return "\n".join([f"Waiting: {workers}; in flight:", *lines])
+
+
+def _in_flight_line(item: BacklogItem) -> str:
+    retries = max(item.attempts - 1, 0)
+    line = (
+        f"  {item.phase} {item.backlog_id}: attempt {item.attempts}, {retries} "
+        f"retr{'y' if retries == 1 else 'ies'} (at most {settings.PIPELINE_MAX_RETRIES})"
+    )
+    if item.heartbeat_at:
+        line += f", heartbeat {(timezone.now() - item.heartbeat_at).total_seconds():.0f}s ago"
+    if item.last_error:
+        line += f"; last error: {item.last_error.splitlines()[0][:200]}"
+    return line
