@@ -11,7 +11,7 @@ PYTHON_VERSION := 3.11
 PIP_VERSION := 26.3
 PIP_TOOLS_VERSION := 7.6.2
 
-.PHONY: install install-test install-dev run worker test lint typecheck layers check bench lock clean
+.PHONY: install install-test install-dev run worker test lint typecheck layers check bench lock clean screenshots
 
 # A .venv made by another Python, or whose Python has since been removed, would stay broken:
 # when its interpreter is not $(PYTHON_VERSION), the venv is rebuilt (and so is everything in it).
@@ -86,6 +86,10 @@ lock: $(BIN)/python
 	$(PIP_COMPILE) -o requirements/run.txt pyproject.toml
 	$(PIP_COMPILE) --extra test -c requirements/run.txt -o requirements/test.txt pyproject.toml
 	$(PIP_COMPILE) --extra test --extra dev -c requirements/test.txt -o requirements/dev.txt pyproject.toml
+
+## The README's screenshots (dashboard, plan page, checklist) from the demo data, in docs/screenshots/.
+screenshots: install-test
+	$(BIN)/python -m tests.screenshots
 
 ## Remove the venv and everything the console keeps in var/ (database, broker, login, results).
 clean:

@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "cognition.context_processors.console",
             ],
+            "builtins": ["planners.console.template_filters"],
         },
     },
 ]

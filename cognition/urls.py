@@ -6,6 +6,11 @@ from django.urls import include, path
 
 from cognition.health_views import healthz, healthz_workers
 
+# The admin names the product it belongs to, not Django.
+admin.site.site_header = "Planner Ops Console administration"
+admin.site.site_title = "Planner Ops Console admin"
+admin.site.index_title = "Records behind the console"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("healthz/workers", healthz_workers, name="healthz-workers"),

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from opsalerts.action_log import log_alerting_action
@@ -22,6 +24,61 @@ from opsalerts.models import Alert, AlertEvent, Silence
 def active_silences(now: datetime) -> list[Silence]:
     """The silences in force at ``now`` (started, not yet ended)."""
     return list(Silence.objects.filter(starts_at__lte=now, ends_at__gt=now))
+
+
+# An alert as an operator sees it: a silence in force wins over firing and acknowledged.
+ALERT_STATES = ("firing", "acknowledged", "silenced", "resolved")
+
+
+@dataclass(frozen=True)
+class AlertStates:
+    """How many alerts are in each state now, and which open ones are silenced: the one
+    definition of "firing" (firing and not silenced) that the console's badge, tiles, filters
+    and banner and the diagnostics API share."""
+
+    silences: list[Silence]
+    silenced_pks: frozenset[int]
+    counts: dict[str, int]  # "resolved" stays 0 until with_resolved_count()
+
+    @property
+    def firing(self) -> int:
+        return self.counts["firing"]
+
+    def state_of(self, alert: Alert) -> str:
+        if alert.pk in self.silenced_pks and alert.status != Alert.Status.RESOLVED:
+            return "silenced"
+        return str(alert.status)
+
+    def with_resolved_count(self) -> AlertStates:
+        """The same states with resolved alerts counted too (one query); the badge needs only
+        the open ones, the alerts list all four."""
+        resolved = Alert.objects.filter(status=Alert.Status.RESOLVED).count()
+        return AlertStates(self.silences, self.silenced_pks, {**self.counts, "resolved": resolved})
+
+    def having(self, state: str) -> Q:
+        """The alerts in ``state``, as a filter on ``Alert``."""
+        if state == "silenced":
+            return Q(pk__in=self.silenced_pks)
+        return Q(status=state) & ~Q(pk__in=self.silenced_pks)
+
+
+def alert_states(now: datetime | None = None, *, count_resolved: bool = False) -> AlertStates:
+    """Two queries (three with ``count_resolved``): the silences in force, and the open alerts,
+    which are few (one row per condition that is still true) however long the history is."""
+    silences = active_silences(now or timezone.now())
+    silenced: set[int] = set()
+    counts = dict.fromkeys(ALERT_STATES, 0)
+    open_alerts = Alert.objects.exclude(status=Alert.Status.RESOLVED).values_list(
+        "pk", "alert_id", "status"
+    )
+    for pk, alert_id, status in open_alerts:
+        if any(s.matches(alert_id) for s in silences):
+            silenced.add(pk)
+            counts["silenced"] += 1
+        else:
+            counts[status] += 1
+    states = AlertStates(silences, frozenset(silenced), counts)
+    return states.with_resolved_count() if count_resolved else states
 
 
 def matching_silence(alert: Alert, silences: Sequence[Silence]) -> Silence | None:

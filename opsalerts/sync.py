@@ -128,8 +128,7 @@ def enqueue_delivery_drain() -> None:
 
 def _write_deliveries(result: SyncResult, *, config: OpsAlertingConfig, now: datetime) -> None:
     """Outbox rows for every due notification: one per (webhook URL, routing key) for the signed
-    webhook, one per alert in the other channels (with the notification it is), and one per
-    synthetic alert (a drill's delivery carries its own alert only)."""
+    webhook, one per alert in the other channels (with the notification it is)."""
     events: list[AlertEvent] = []
     for batch in _due_batches(result, config=config, now=now).values():
         route = batch.route
@@ -203,7 +202,7 @@ def _note_slo_breaches(alerts: list[Alert], *, config: OpsAlertingConfig, now: d
 
 def _due_batches(
     result: SyncResult, *, config: OpsAlertingConfig, now: datetime
-) -> dict[tuple[str, str, int], _Batch]:
+) -> dict[tuple[str, str, str], _Batch]:
     """The alerts a notification is due for, grouped by route; why the others are skipped goes
     to ``result.skipped``."""
     candidates = result.changes.touched
@@ -214,7 +213,7 @@ def _due_batches(
         ).values_list("alert_id", flat=True)
     )
     silences = active_silences(now)
-    batches: dict[tuple[str, str, int], _Batch] = {}
+    batches: dict[tuple[str, str, str], _Batch] = {}
     for alert in candidates:
         silence = matching_silence(alert, silences)
         reason = notification_due(
@@ -235,9 +234,12 @@ def _due_batches(
             result.undeliverable[alert.pk] = reason
             continue
         # The generic webhook batches a route's alerts; a native channel sends one per request,
-        # and a drill's synthetic alert always travels alone, never with the real ones.
-        one_each = route.channel != Delivery.Transport.WEBHOOK or alert.synthetic
-        key = (route.target_url, route.routing_key, alert.pk if one_each else 0)
+        # and a drill's delivery carries its own synthetic alert only, never the real ones.
+        if route.channel != Delivery.Transport.WEBHOOK:
+            apart = str(alert.pk)
+        else:
+            apart = alert.dedup_key if alert.synthetic else ""
+        key = (route.target_url, route.routing_key, apart)
         batch = batches.setdefault(key, _Batch(route))
         batch.alerts.append(alert)
         batch.reasons[alert.pk] = reason

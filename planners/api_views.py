@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from cognition.api_auth import staff_api_view
+from opsalerts.silences import alert_states
 from planners.framework.errors import UnknownPlannerError
 from planners.health import UnknownPlanError, build_health_report
 from planners.rollouts.actions import RolloutError
@@ -38,7 +39,10 @@ def planner_diagnostics(request: HttpRequest) -> HttpResponse:
         report = build_health_report(plan_id=plan_id)
     except UnknownPlanError as exc:
         return JsonResponse({"error": "unknown_plan", "detail": str(exc)}, status=404)
-    response = JsonResponse(report.to_dict())
+    data = report.to_dict()
+    # Ops alerts by state as the console counts them (firing means firing and not silenced).
+    data["ops_alerts"] = alert_states(count_resolved=True).counts
+    response = JsonResponse(data)
     response["Cache-Control"] = "no-store"
     return response
 

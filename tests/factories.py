@@ -244,6 +244,106 @@ def build_console_data() -> ConsoleData:
     )
 
 
+def add_alerts_in_each_state() -> dict[str, Alert]:
+    """Beside The Lantern Keeper's two firing alerts and one resolved: an acknowledged alert, and
+    a firing one that a silence on ``lore:*`` covers (so it counts as silenced, not firing)."""
+    now = timezone.now()
+    acknowledged = Alert.objects.create(
+        dedup_key="backlog:orphaned@dev",
+        alert_id="backlog:orphaned",
+        environment="dev",
+        status=Alert.Status.ACKNOWLEDGED,
+        severity=Severity.WARNING,
+        title="2 backlog items are orphaned",
+        first_seen=now,
+        last_seen=now,
+        acknowledged_by="olivia",
+        acknowledged_via="console",
+        acknowledged_at=now,
+    )
+    silenced = Alert.objects.create(
+        dedup_key="lore:blocked@dev",
+        alert_id="lore:blocked",
+        environment="dev",
+        status=Alert.Status.FIRING,
+        severity=Severity.WARNING,
+        title="Lore requirements block a plan",
+        first_seen=now,
+        last_seen=now,
+    )
+    Silence.objects.create(
+        pattern="lore:*",
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=1),
+        author="olivia",
+        reason="lore team is on it",
+    )
+    return {"acknowledged": acknowledged, "silenced": silenced}
+
+
+def add_repeated_failures(data: ConsoleData, *, count: int) -> None:
+    """``count`` more blocked runs of outline-core-conflicts, a minute apart, the last one
+    ending with a network error (as a retry loop leaves an item)."""
+    now = timezone.now()
+    runs = PlannerExecution.objects.bulk_create(
+        PlannerExecution(
+            planner_slug="iterative",
+            outcome=PlannerOutcome.BLOCKED,
+            environment="dev",
+            correlation_id=f"run-iterative-retry-{n}",
+            plan=data.plan,
+            backlog_item=data.blocked,
+            latency_ms=1800,
+            started_at=now,
+            finished_at=now,
+            error="Validation failed after repair: risks is required"
+            if n < count - 1
+            else "Connection reset by the provider",
+        )
+        for n in range(count)
+    )
+    for n, run in enumerate(runs):
+        PlannerExecution.objects.filter(pk=run.pk).update(
+            created_at=now - timedelta(minutes=count - n)
+        )
+    PlannerExecution.objects.filter(pk=data.failed_run.pk).update(
+        created_at=now - timedelta(minutes=count + 1)
+    )
+
+
+def add_vision_runs(
+    at: datetime, latencies: list[int], *, outcome: str = PlannerOutcome.SUCCESS
+) -> None:
+    """Vision runs recorded at ``at``, one per latency (in ms)."""
+    runs = PlannerExecution.objects.bulk_create(
+        PlannerExecution(
+            planner_slug="vision",
+            outcome=outcome,
+            environment="dev",
+            latency_ms=ms,
+            started_at=at,
+            finished_at=at,
+        )
+        for ms in latencies
+    )
+    PlannerExecution.objects.filter(pk__in=[run.pk for run in runs]).update(created_at=at)
+
+
+def add_transitions(data: ConsoleData, *, count: int) -> None:
+    """``count`` flaps of chapter-1-blueprint between pending and in progress, one insert."""
+    BacklogTransition.objects.bulk_create(
+        BacklogTransition(
+            item=data.waiting,
+            plan=data.plan,
+            from_status="pending" if n % 2 else "in_progress",
+            to_status="in_progress" if n % 2 else "pending",
+            reason=f"flap-{n:02d}",
+            actor="worker",
+        )
+        for n in range(count)
+    )
+
+
 def add_backlog_items(plan: Plan, count: int) -> None:
     """Pad ``plan`` with ``count`` pending scene items in one insert."""
     BacklogItem.objects.bulk_create(

@@ -27,7 +27,12 @@ from planners.models import (
     Project,
 )
 from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
-from tests.factories import ConsoleData, add_backlog_items, build_console_data
+from tests.factories import (
+    ConsoleData,
+    add_backlog_items,
+    add_repeated_failures,
+    build_console_data,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -156,8 +161,9 @@ def test_dashboard_shows_every_card_with_its_data(staff_client: Client, data: Co
     assert "phase-blocked" in content  # recent transitions
     assert "Validation failed after repair" in content  # recent failures
     assert reverse("console:transcript", args=[data.failed_transcript.pk]) in content
-    assert "<svg" in content
-    assert "Runs and failures per hour" in content
+    assert 'data-chart="runs"' in content
+    assert 'data-chart="latency"' in content
+    assert "Runs and failures, last 24 h" in content
     assert "Vision Planner" in content  # planners & templates
 
 
@@ -196,17 +202,41 @@ def test_every_hx_get_link_keeps_a_real_href(
         assert "<html" in response.content.decode(), f"{target} answers with a fragment"
 
 
-def test_resume_is_disabled_with_the_reason_when_not_allowed(
-    staff_client: Client, data: ConsoleData
-) -> None:
+def test_resume_is_offered_only_where_it_applies(staff_client: Client, data: ConsoleData) -> None:
     content = staff_client.get(
         reverse("console:card", args=["backlog"]), {"plan": data.plan.pk}, **HTMX
     ).content.decode()
     blocked_row = content.split(f'id="backlog-{data.blocked.pk}"')[1].split("</tr>")[0]
-    assert "disabled" not in blocked_row
+    assert 'aria-label="Resume outline-core-conflicts">Resume</button>' in blocked_row
     vision_row = content.split(f'id="backlog-{data.vision.pk}"')[1].split("</tr>")[0]
-    assert "disabled" in vision_row
-    assert "Already complete; there is nothing to resume." in vision_row
+    assert "Resume" not in vision_row
+    assert "nothing to resume" not in content
+
+
+def test_backlog_lists_what_needs_a_person_first(staff_client: Client, data: ConsoleData) -> None:
+    content = staff_client.get(
+        reverse("console:card", args=["backlog"]), {"plan": data.plan.pk}, **HTMX
+    ).content.decode()
+    statuses = re.findall(
+        r'<tr id="backlog-\d+" data-backlog-id="[^"]+" data-status="(\w+)"', content
+    )
+    assert statuses == ["blocked", "in_progress", "pending", "complete"]
+
+
+def test_a_resumed_items_old_error_is_marked_previous_attempt(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    data.blocked.last_error = "lore requirement harbour-map is missing"
+    data.blocked.save(update_fields=["last_error"])
+    staff_client.post(reverse("console:resume", args=[data.blocked.pk]), {"next": "/"})
+    data.blocked.refresh_from_db()
+    assert data.blocked.status != BacklogStatus.BLOCKED
+    content = staff_client.get(
+        reverse("console:card", args=["backlog"]), {"plan": data.plan.pk}, **HTMX
+    ).content.decode()
+    row = content.split(f'id="backlog-{data.blocked.pk}"')[1].split("</tr>")[0]
+    assert "previous attempt:" in row
+    assert "error-text" not in row
 
 
 def test_backlog_filters_by_status_phase_and_search(
@@ -232,7 +262,9 @@ def test_backlog_is_paginated(staff_client: Client, data: ConsoleData, settings:
     assert 'rel="next"' in first
     second = staff_client.get(url, {"page": "2"}, **HTMX).content.decode()
     assert "Page 2 of 2" in second
-    assert "scroll-harbour-night" in second
+    # The blocked and stale items come first; the complete vision item is on the last page.
+    assert "scroll-harbour-night" in first
+    assert 'data-backlog-id="vision-plan"' in second
 
 
 @pytest.mark.parametrize(
@@ -309,7 +341,7 @@ def test_plan_list_links_each_plan(staff_client: Client, data: ConsoleData) -> N
 def test_transcript_page_shows_the_whole_exchange(staff_client: Client, data: ConsoleData) -> None:
     response = staff_client.get(reverse("console:transcript", args=[data.failed_transcript.pk]))
     content = response.content.decode()
-    assert "attempt 2 (repair)" in content
+    assert 'attempt 2 <span class="tag tag-kind">repair</span>' in content
     assert "2100 ms" in content
     assert "700 prompt + 300 completion" in content
     assert "risks: field required" in content
@@ -364,26 +396,34 @@ def _count_queries(
 
 # Session and user lookups are 2 of each count. The dashboard and the health banner also build
 # the health report, whose own (fixed) cost belongs to planners.health and is added at run time.
-HEALTH_REPORT_PAGES = ("dashboard", "health")
+HEALTH_REPORT_PAGES = ("dashboard", "health", "live")
 PINNED_QUERIES = {
-    # The planners, failures, transitions and action log cards read the page's health report.
-    "dashboard": 15,
-    "alerts": 7,
-    "plans": 5,
+    # The planners, transitions and action log cards read the page's health report; the
+    # failures card groups the window's failed runs per item (groups, last runs, transcripts).
+    # Every page's nav badge reads the silences in force and the open alerts (firing means
+    # firing and not silenced); the alerts card reuses both.
+    # The planners card's success sparklines and the telemetry card's series (counts, latency
+    # ranks) are one query each per chart, whatever the number of runs.
+    "dashboard": 20,
+    "alerts": 8,
+    "plans": 6,
     # 6 of them read the fiction records (vision, cast, lore, passes, blueprints, scrolls).
-    "plan": 17,
-    "card-alerts": 5,
-    "card-planners": 5,
-    "card-backlog": 6,
-    "card-stale": 5,
-    "card-transitions": 4,
-    "card-action-log": 4,
-    # Both latency percentiles come from the health report's one query.
-    "card-telemetry": 9,
-    "card-failures": 5,
-    "health": 5,
-    "plan-progress": 4,
-    "transcript": 4,
+    "plan": 18,
+    "card-alerts": 6,
+    "card-planners": 7,
+    "card-backlog": 7,
+    "card-stale": 6,
+    "card-transitions": 5,
+    "card-action-log": 5,
+    # Both latency percentiles come from the health report's one query; the series are two.
+    "card-telemetry": 11,
+    "card-failures": 7,
+    "health": 6,
+    # The plan is running: its poll also carries its records, items and transcripts.
+    "plan-progress": 18,
+    # The dashboard's one poll: every card, the banner and the badge, as the dashboard reads them.
+    "live": 20,
+    "transcript": 5,
 }
 
 
@@ -399,6 +439,8 @@ def _pinned_urls(data: ConsoleData) -> dict[str, tuple[str, dict[str, str]]]:
     urls["health"] = (reverse("console:health"), HTMX)
     urls["plan-progress"] = (reverse("console:plan-progress", args=[data.plan.pk]), HTMX)
     urls["transcript"] = (reverse("console:transcript", args=[data.failed_transcript.pk]), {})
+    live_query = f"?cards={','.join(CARD_SLUGS)}&banner=1&q-backlog=plan%3D{data.plan.pk}"
+    urls["live"] = (reverse("console:live") + live_query, HTMX)
     return urls
 
 
@@ -472,3 +514,16 @@ def test_firing_alerts_are_listed_before_resolved_ones(
     assert content.index(f'id="alert-{data.failure_alert.pk}"') < content.index(
         f'id="alert-{data.resolved_alert.pk}"'
     )
+
+
+def test_repeated_failures_of_one_item_are_one_group(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    add_repeated_failures(data, count=12)
+    content = staff_client.get(reverse("console:card", args=["failures"]), **HTMX).content.decode()
+    assert content.count('<li class="failure"') == 1
+    data.failed_run.refresh_from_db()  # the first of the 13, 13 minutes ago
+    assert "failed 13\u00d7</strong> since <time" in content
+    assert f">{data.failed_run.created_at:%H:%M}</time> UTC" in content
+    assert "Connection reset by the provider" in content  # the last error, not the first
+    assert 'aria-label="Resume outline-core-conflicts after its failures"' in content

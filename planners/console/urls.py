@@ -3,22 +3,23 @@ from __future__ import annotations
 from django.urls import path
 from django.views.generic import RedirectView
 
-from planners.console import views
+from planners.console.views import alerts, backlog, dashboard, live, plans
 
 app_name = "console"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:dashboard"), name="home"),
-    path("operations/backlog-telemetry/", views.dashboard, name="dashboard"),
-    path("operations/backlog-telemetry/health/", views.health_banner, name="health"),
-    path("operations/backlog-telemetry/cards/<slug:slug>/", views.card, name="card"),
-    path("alerts/", views.alerts_page, name="alerts"),
-    path("alerts/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
-    path("alerts/silence/", views.silence, name="silence"),
-    path("backlog/<int:pk>/resume/", views.resume, name="resume"),
-    path("plans/", views.plan_list, name="plans"),
-    path("plans/<int:pk>/", views.plan_detail, name="plan"),
-    path("plans/<int:pk>/progress/", views.plan_progress, name="plan-progress"),
-    path("plans/<int:pk>/run/", views.run_pipeline, name="run-pipeline"),
-    path("transcripts/<int:pk>/", views.transcript_detail, name="transcript"),
+    path("operations/backlog-telemetry/", dashboard.dashboard, name="dashboard"),
+    path("operations/backlog-telemetry/health/", dashboard.health_banner, name="health"),
+    path("operations/backlog-telemetry/cards/<slug:slug>/", dashboard.card, name="card"),
+    path("operations/backlog-telemetry/live/", live.live, name="live"),
+    path("alerts/", alerts.alerts_page, name="alerts"),
+    path("alerts/<int:pk>/acknowledge/", alerts.acknowledge, name="acknowledge"),
+    path("alerts/silence/", alerts.silence, name="silence"),
+    path("backlog/<int:pk>/resume/", backlog.resume, name="resume"),
+    path("plans/", plans.plan_list, name="plans"),
+    path("plans/<int:pk>/", plans.plan_detail, name="plan"),
+    path("plans/<int:pk>/progress/", plans.plan_progress, name="plan-progress"),
+    path("plans/<int:pk>/run/", plans.run_pipeline, name="run-pipeline"),
+    path("transcripts/<int:pk>/", plans.transcript_detail, name="transcript"),
 ]

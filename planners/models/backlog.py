@@ -210,3 +210,40 @@ class PhaseTranscript(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phase} attempt {self.attempt} ({self.validation_status})"
+
+    @property
+    def attempt_kind(self) -> str:
+        """What this attempt was, in the words an operator reads: "reply", "repair" or
+        "critique" for a call the planner made (the engine's ``attemptKind``), "rate-limited" or
+        "network retry" for a try the provider turned away (429; network, timeout, 408, 5xx)
+        and that was tried again, "agent error" for one it refused outright, "interrupted"
+        for one whose worker stopped."""
+        if self.outcome == self.Outcome.INTERRUPTED:
+            return "interrupted"
+        if self.outcome == self.Outcome.ERROR:
+            status = self._http_status()
+            if status == 429:
+                return "rate-limited"
+            if status is None or status == 408 or status >= 500:
+                return "network retry"
+            return "agent error"
+        return str(self.metadata.get("attemptKind") or ("repair" if self.is_retry else "reply"))
+
+    def _http_status(self) -> int | None:
+        """The provider's HTTP status for a failed try: recorded with it, or read from the
+        error's "HTTP 429 from host" wording in rows written before it was recorded."""
+        status = self.metadata.get("statusCode")
+        if isinstance(status, int):
+            return status
+        words = str(self.metadata.get("error", "")).split()
+        if len(words) > 1 and words[0] == "HTTP" and words[1].isdigit():
+            return int(words[1])
+        return None
+
+    @property
+    def status_shown(self) -> str:
+        """Validation's verdict when the reply was validated, else how the attempt ended (an
+        attempt that got no reply was never validated: "unknown" would say nothing)."""
+        if self.validation_status != self.Validation.UNKNOWN:
+            return str(self.validation_status)
+        return str(self.outcome)

@@ -83,6 +83,8 @@ class PlanPass(models.Model):
 
     class Meta:
         ordering = ["plan", "iteration"]
+        verbose_name = "plan pass"
+        verbose_name_plural = "plan passes"
         constraints = [
             models.UniqueConstraint(fields=["plan", "iteration"], name="unique_plan_pass"),
         ]

@@ -56,7 +56,7 @@ class AttemptRecorder:
         self._start(call, messages, phase)
 
         def retried(error: AgentError) -> None:
-            self._end(call.rows[-1], Outcome.ERROR, error=str(error))
+            self._end(call.rows[-1], Outcome.ERROR, error=str(error), status=error.status_code)
             self._start(call, messages, phase)
 
         _release_connection()
@@ -66,7 +66,7 @@ class AttemptRecorder:
             else:
                 reply = self.agent.chat(messages, phase=phase)
         except AgentError as exc:
-            self._end(call.rows[-1], Outcome.ERROR, error=str(exc))
+            self._end(call.rows[-1], Outcome.ERROR, error=str(exc), status=exc.status_code)
             raise
         except SoftTimeLimitExceeded:
             self._end(call.rows[-1], Outcome.INTERRUPTED, error="the phase ran out of time")
@@ -98,9 +98,13 @@ class AttemptRecorder:
             )
         )
 
-    def _end(self, row: PhaseTranscript, outcome: str, *, error: str) -> None:
+    def _end(
+        self, row: PhaseTranscript, outcome: str, *, error: str, status: int | None = None
+    ) -> None:
         row.outcome = outcome
         row.metadata = {**row.metadata, "error": error}
+        if status is not None:
+            row.metadata["statusCode"] = status  # tells a rate limit from a server error
         PhaseTranscript.objects.filter(pk=row.pk).update(outcome=outcome, metadata=row.metadata)
 
     @property

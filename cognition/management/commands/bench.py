@@ -30,7 +30,7 @@ from cognition.benchmarks.figures import (
     report_memory_figure,
 )
 from cognition.benchmarks.pipeline import makespan_figures, rate_limited_figure
-from planners.console.views import CARDS
+from planners.console.cards.registry import CARDS
 
 #: What ``--smoke`` runs: every part, small and quick; only errors fail it.
 SMOKE = {

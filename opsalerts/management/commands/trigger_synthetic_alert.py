@@ -3,10 +3,10 @@
 Exit codes: 0 delivered (and acknowledged through the target channel, with --wait-ack; with
 --resolve, the receiver has the resolved notice), 1 error (unknown planner, configuration, not
 delivered, the resolved notice not delivered), 3 acknowledgement not received within --wait-ack
-seconds, 4 acknowledged, but only from somewhere that does not reach the route's recipients
-(the admin, the console or the API). With --wait-ack a failed first attempt is not fatal: beat
-queues a retry every 30 s while the command waits (the messages say when no worker or no beat
-is alive to do it).
+seconds, 4 acknowledged, but only from somewhere that does not reach the route's recipients (the
+admin, the console or the API). With --wait-ack a failed first attempt is not fatal: beat queues
+a retry every 30 s while the command waits (the messages say when no worker or no beat is alive
+to do it).
 """
 
 from __future__ import annotations

@@ -1,37 +1,42 @@
-"""The alerts card: alerts from ops alerting with their silence state, filtered by a form."""
+"""The alerts card: alerts from ops alerting with their silence state, filtered by a form and
+paged through their whole history."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, QuerySet, Value, When
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.functional import cached_property
 
 from opsalerts.models import Alert, Severity, Silence
-from opsalerts.silences import active_silences
+from opsalerts.silences import ALERT_STATES, AlertStates
+from planners.console.cards.paging import CountedPaginator
 from planners.console.links import admin_url
-
-ALERT_STATES = ("firing", "acknowledged", "resolved", "silenced")
-STATE_ORDER = {"firing": 0, "acknowledged": 1, "silenced": 2, "resolved": 3}
-ALERTS_SHOWN = 200
 
 
 @dataclass(frozen=True)
 class AlertFilters:
     severity: str = ""
     state: str = ""
+    page: int = 1
 
-    def as_query(self) -> dict[str, str]:
-        return {k: v for k, v in (("severity", self.severity), ("state", self.state)) if v}
+    def as_query(self, *, page: int | None = None) -> dict[str, str]:
+        values = {
+            "severity": self.severity,
+            "state": self.state,
+            "page": str(page) if page and page > 1 else "",
+        }
+        return {k: v for k, v in values.items() if v}
 
 
 class AlertFilterForm(forms.Form):
-    """``?severity=&state=``: a value that is not one of the choices is ignored, not an error."""
+    """``?severity=&state=&page=``: a value that is not one of the choices is ignored."""
 
     severity = forms.ChoiceField(
         label="Severity", required=False, choices=[("", "Any"), *Severity.choices]
@@ -41,6 +46,7 @@ class AlertFilterForm(forms.Form):
         required=False,
         choices=[("", "Any"), *((state, state.capitalize()) for state in ALERT_STATES)],
     )
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, data: Any) -> None:
         super().__init__(data, auto_id="alerts-%s", label_suffix="")
@@ -49,7 +55,11 @@ class AlertFilterForm(forms.Form):
     def filters(self) -> AlertFilters:
         self.is_valid()  # an invalid field drops out of cleaned_data; the others still filter
         data = self.cleaned_data
-        return AlertFilters(severity=data.get("severity", ""), state=data.get("state", ""))
+        return AlertFilters(
+            severity=data.get("severity", ""),
+            state=data.get("state", ""),
+            page=data.get("page") or 1,
+        )
 
 
 @dataclass(frozen=True)
@@ -61,15 +71,9 @@ class AlertLink:
 @dataclass
 class AlertRow:
     alert: Alert
+    state: str
     silenced_until: datetime | None
     links: list[AlertLink]
-
-    @property
-    def state(self) -> str:
-        """What an operator needs to know first: silenced wins over firing/acknowledged."""
-        if self.silenced_until and self.alert.status != Alert.Status.RESOLVED:
-            return "silenced"
-        return self.alert.status
 
 
 @dataclass
@@ -77,6 +81,7 @@ class AlertListing:
     rows: list[AlertRow]
     counts: dict[str, int]
     filters: AlertFilters
+    page: Page[Alert]
 
 
 def _alert_links(alert: Alert) -> list[AlertLink]:
@@ -110,27 +115,40 @@ def silenced_until(alert_id: str, silences: list[Silence]) -> datetime | None:
     return max(ends) if ends else None
 
 
-def alert_listing(filters: AlertFilters, *, now: datetime | None = None) -> AlertListing:
-    """Alerts (most recent first) with their silence state; two queries."""
-    now = now or timezone.now()
-    silences = active_silences(now)
-    queryset = Alert.objects.order_by("-last_seen", "-id")
+def _ordered_alerts(states: AlertStates, filters: AlertFilters) -> QuerySet[Alert]:
+    """What needs a person first: firing, then acknowledged, silenced, resolved; each group
+    most recently seen first."""
+    queryset = Alert.objects.all()
     if filters.severity:
         queryset = queryset.filter(severity=filters.severity)
-    rows = [
-        AlertRow(alert, silenced_until(alert.alert_id, silences), _alert_links(alert))
-        for alert in queryset[:ALERTS_SHOWN]
-    ]
-    # What needs a person first: firing, then acknowledged, silenced, resolved (stable sort, so
-    # each group stays most recently seen first).
-    rows.sort(key=lambda row: STATE_ORDER[row.state])
-    counts = Counter(row.state for row in rows)
     if filters.state:
-        rows = [row for row in rows if row.state == filters.state]
-    return AlertListing(
-        rows=rows, counts={state: counts.get(state, 0) for state in ALERT_STATES}, filters=filters
+        queryset = queryset.filter(states.having(filters.state))
+    rank = Case(
+        *([When(pk__in=states.silenced_pks, then=Value(2))] if states.silenced_pks else []),
+        When(status=Alert.Status.FIRING, then=Value(0)),
+        When(status=Alert.Status.ACKNOWLEDGED, then=Value(1)),
+        default=Value(3),
     )
+    return queryset.order_by(rank, "-last_seen", "-id")
 
 
-def firing_alert_count() -> int:
-    return Alert.objects.filter(status=Alert.Status.FIRING).count()
+def alert_listing(filters: AlertFilters, *, states: AlertStates) -> AlertListing:
+    """One page of alerts with their state as the badge counts it: one query, two when a
+    severity filter means the states' counts do not give the total."""
+    queryset = _ordered_alerts(states, filters)
+    if filters.severity:
+        paginator = Paginator(queryset, settings.CONSOLE_PAGE_SIZE)
+    else:
+        total = states.counts[filters.state] if filters.state else sum(states.counts.values())
+        paginator = CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, total)
+    page = paginator.get_page(filters.page)
+    rows = [
+        AlertRow(
+            alert,
+            states.state_of(alert),
+            silenced_until(alert.alert_id, states.silences),
+            _alert_links(alert),
+        )
+        for alert in page.object_list
+    ]
+    return AlertListing(rows=rows, counts=states.counts, filters=filters, page=page)

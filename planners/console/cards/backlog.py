@@ -1,4 +1,5 @@
-"""The backlog card: one page of real items, filtered by a form, each with its Resume state."""
+"""The backlog card: one page of real items, filtered by a form, what needs a person first,
+each with its Resume state."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils.functional import cached_property
 
-from planners.actions import can_resume
+from planners.actions import can_resume, stale_cutoff
+from planners.console.cards.paging import CountedPaginator
 from planners.console.cards.plans import PlanCounts
 from planners.models import BacklogItem, BacklogStatus
 from planners.pipeline.registry import pipelines
@@ -83,18 +85,6 @@ class BacklogRow:
     resume_reason: str
 
 
-class _CountedPaginator(Paginator):
-    """A paginator told its total up front, so it does not count the rows again."""
-
-    def __init__(self, object_list: QuerySet[BacklogItem], per_page: int, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
-
-
 def known_backlog_total(filters: BacklogFilters, plan_counts: list[PlanCounts]) -> int | None:
     """The number of real items matching ``filters`` when the per-plan counts already say it
     (filters by plan and status only); None when it takes a count (phase or text search)."""
@@ -121,7 +111,22 @@ def _filtered_items(filters: BacklogFilters) -> QuerySet[BacklogItem]:
         queryset = queryset.filter(
             Q(backlog_id__icontains=filters.q) | Q(description__icontains=filters.q)
         )
-    return queryset.order_by("plan_id", "position", "id")
+    return queryset.order_by(_needs_a_person_first(), "plan_id", "position", "id")
+
+
+def _needs_a_person_first() -> Case:
+    """Failed, blocked, stale and in-progress items before pending and complete ones."""
+    cutoff = stale_cutoff()
+    running = Q(status=BacklogStatus.IN_PROGRESS)
+    quiet = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, in_progress_at__lt=cutoff)
+    return Case(
+        When(status=BacklogStatus.FAILED, then=Value(0)),
+        When(status=BacklogStatus.BLOCKED, then=Value(1)),
+        When(running & quiet, then=Value(2)),
+        When(running, then=Value(3)),
+        When(status=BacklogStatus.PENDING, then=Value(4)),
+        default=Value(5),
+    )
 
 
 def backlog_page(
@@ -134,7 +139,7 @@ def backlog_page(
     paginator = (
         Paginator(queryset, settings.CONSOLE_PAGE_SIZE)
         if known is None
-        else _CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
+        else CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
     )
     page = paginator.get_page(filters.page)
     rows = []

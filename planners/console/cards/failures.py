@@ -1,44 +1,49 @@
-"""The recent failures card: the health report's recent failures (``FAILURE_OUTCOMES`` within
-the failure window), each with a link to its last phase transcript."""
+"""The recent failures card: failed and blocked runs (``FAILURE_OUTCOMES``) within the failure
+window, grouped per backlog item ("failed 12 times since 09:57"), each with its last error, its last
+transcript and Resume when the item can be resumed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 
+from planners.actions import can_resume
 from planners.health import backlog as health_backlog
-from planners.health import telemetry as health_telemetry
-from planners.health.report import ExecutionRef, PlannerHealthReport
-from planners.models import PhaseTranscript
+from planners.health.telemetry import FAILURE_OUTCOMES
+from planners.models import BacklogItem, PhaseTranscript, PlannerExecution
 
 SNIPPET_CHARS = 240
+GROUPS_SHOWN = 10
 
 
 @dataclass
-class FailureRow:
-    run: ExecutionRef
+class FailureGroup:
+    """One item's failed runs in the window: how many, since when, and the last of them."""
+
+    last_run: PlannerExecution
+    failures: int
+    since: datetime
     transcript: PhaseTranscript | None
+    can_resume: bool
+
+    @property
+    def item(self) -> BacklogItem | None:
+        return self.last_run.backlog_item
 
     @property
     def snippet(self) -> str:
-        """The reply that failed when a phase transcript has it, else the run's own last
-        message; never a repeat of the error shown above it."""
+        """The reply that failed when a phase transcript has it; never a repeat of the error."""
         text = ""
         if self.transcript is not None:
             text = self.transcript.response or str(self.transcript.validation_details or "")
-        text = " ".join(text.split()) or self.run.transcript_snippet
-        if text == self.run.error:
+        text = " ".join(text.split())
+        if text == self.last_run.error:
             return ""
         return text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else "")
-
-
-def _failed_runs(report: PlannerHealthReport | None) -> tuple[ExecutionRef, ...]:
-    if report is not None:
-        return report.telemetry.recent_failures
-    since = health_backlog.window_start(timezone.now(), settings.HEALTH_FAILURE_WINDOW_SECONDS)
-    return health_telemetry.recent_failures(plan_id=None, since=since)[1]
 
 
 def _last_transcripts(execution_ids: list[int]) -> dict[int, PhaseTranscript]:
@@ -57,11 +62,31 @@ def _last_transcripts(execution_ids: list[int]) -> dict[int, PhaseTranscript]:
     return last
 
 
-def recent_failures(*, report: PlannerHealthReport | None = None) -> list[FailureRow]:
-    """Read from ``report`` when the page built one, else one query; plus one for transcripts."""
-    runs = _failed_runs(report)
-    transcripts = _last_transcripts([run.id for run in runs])
-    return [FailureRow(run, transcripts.get(run.id)) for run in runs]
+def recent_failures(*, now: datetime | None = None) -> list[FailureGroup]:
+    """The most recently failing items, one group each; three queries (the groups, their last
+    runs with item and plan, those runs' last transcripts), whatever the number of failures."""
+    now = now or timezone.now()
+    since = health_backlog.window_start(now, settings.HEALTH_FAILURE_WINDOW_SECONDS)
+    groups = list(
+        PlannerExecution.objects.filter(
+            synthetic=False, outcome__in=FAILURE_OUTCOMES, created_at__gte=since
+        )
+        .values("backlog_item_id", "planner_slug")
+        .annotate(failures=Count("id"), since=Min("created_at"), last_id=Max("id"))
+        .order_by("-last_id")[:GROUPS_SHOWN]
+    )
+    runs = PlannerExecution.objects.select_related("backlog_item", "plan").in_bulk(
+        [group["last_id"] for group in groups]
+    )
+    transcripts = _last_transcripts(list(runs))
+    shown = []
+    for group in groups:
+        run = runs[group["last_id"]]
+        resumable = run.backlog_item is not None and can_resume(run.backlog_item, now)[0]
+        shown.append(
+            FailureGroup(run, group["failures"], group["since"], transcripts.get(run.pk), resumable)
+        )
+    return shown
 
 
 def window_hours() -> int:

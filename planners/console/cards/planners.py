@@ -4,6 +4,7 @@ and each planner's last run within the report's window."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -34,6 +35,8 @@ class PlannerRow:
     planner: PlannerState
     steps: list[StepRow]
     runs_url: str
+    #: Success ratio per hour over the last day (``series.success_sparklines``), if it ran.
+    sparkline: dict[str, Any] | None = None
 
 
 def _planner_states(report: PlannerHealthReport | None) -> tuple[PlannerState, ...]:

@@ -3,26 +3,29 @@ and how one request shows it. Pages build a ``PageData`` once and every card rea
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.paginator import Page
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from opsalerts.silences import AlertStates, alert_states
 from planners.console.cards import action_log as action_log_cards
 from planners.console.cards import alerts as alert_cards
 from planners.console.cards import backlog as backlog_cards
 from planners.console.cards import failures as failure_cards
+from planners.console.cards import history, series
 from planners.console.cards import planners as planner_cards
 from planners.console.cards import stale as stale_cards
 from planners.console.cards import telemetry as telemetry_cards
 from planners.console.cards import transitions as transition_cards
 from planners.console.cards.plans import PlanCounts, plans_with_counts
-from planners.console.charts import hourly_chart
 from planners.health import PlannerHealthReport
 from planners.models import BacklogStatus
 
@@ -34,15 +37,27 @@ SILENCE_CHOICES = [(15, "15 minutes"), (60, "1 hour"), (240, "4 hours"), (1440, 
 @dataclass
 class PageData:
     """What several cards of one page read, built once per request: the health report (the
-    dashboard's banner needs it anyway) and every plan's counts (the counters strip's)."""
+    dashboard's banner needs it anyway), every plan's counts (the counters strip's) and the
+    alerts by state (the nav badge's)."""
 
     report: PlannerHealthReport | None = None
     plan_counts: list[PlanCounts] | None = None
+    alert_states: AlertStates | None = None
+    resolved_counted: bool = False
 
     def counts(self) -> list[PlanCounts]:
         if self.plan_counts is None:
             self.plan_counts = plans_with_counts()
         return self.plan_counts
+
+    def states(self, *, count_resolved: bool = False) -> AlertStates:
+        """Alerts by state, read once for the badge, the tiles and the alerts card."""
+        if self.alert_states is None:
+            self.alert_states = alert_states(count_resolved=count_resolved)
+        elif count_resolved and not self.resolved_counted:
+            self.alert_states = self.alert_states.with_resolved_count()
+        self.resolved_counted = self.resolved_counted or count_resolved
+        return self.alert_states
 
 
 @dataclass
@@ -93,8 +108,11 @@ class ShownCard:
 
 
 def _alerts_chrome(request: HttpRequest, form: alert_cards.AlertFilterForm) -> dict[str, Any]:
-    """What the alerts card needs besides rows: its filter form, where its no-JavaScript links
-    lead (the page the card sits on) and the choices of its silence form."""
+    """What the alerts card needs besides rows: its filter form, where its links lead (the page
+    the card sits on), where HTMX fetches it, and the choices of its silence form.
+
+    On the alerts page the card's filters and pages go into the address bar (``hx-push-url``),
+    so a link to what an operator sees can be shared; on the dashboard they stay in the card."""
     current = request.headers.get("HX-Current-URL", "") or request.path
     on_alerts_page = urlsplit(current).path.startswith(reverse("console:alerts"))
     if request.method == "POST":
@@ -102,6 +120,10 @@ def _alerts_chrome(request: HttpRequest, form: alert_cards.AlertFilterForm) -> d
     return {
         "alerts_form": form,
         "alerts_base_url": reverse("console:alerts" if on_alerts_page else "console:dashboard"),
+        "alerts_fragment_url": reverse("console:alerts")
+        if on_alerts_page
+        else reverse("console:card", args=["alerts"]),
+        "alerts_push": on_alerts_page,
         "silence_choices": SILENCE_CHOICES,
     }
 
@@ -109,8 +131,19 @@ def _alerts_chrome(request: HttpRequest, form: alert_cards.AlertFilterForm) -> d
 def _alerts_card(request: HttpRequest, page: PageData) -> CardContent:
     params = request.POST if request.method == "POST" else request.GET
     form = alert_cards.AlertFilterForm(params)
-    context = {"alerts": alert_cards.alert_listing(form.filters), **_alerts_chrome(request, form)}
-    return CardContent(context, urlencode(form.filters.as_query()))
+    filters = form.filters
+    listing = alert_cards.alert_listing(filters, states=page.states(count_resolved=True))
+    context = {"alerts": listing, **_alerts_chrome(request, form)}
+    context["alerts_pages"] = _pager_queries(filters.as_query, listing.page)
+    return CardContent(context, urlencode(filters.as_query(page=filters.page)))
+
+
+def _pager_queries(as_query: Callable[..., dict[str, str]], shown: Page[Any]) -> dict[str, Any]:
+    """The queries of the previous and next pages (None when there is none)."""
+    return {
+        "prev": urlencode(as_query(page=shown.number - 1)) if shown.has_previous() else None,
+        "next": urlencode(as_query(page=shown.number + 1)) if shown.has_next() else None,
+    }
 
 
 def _backlog_card(request: HttpRequest, page: PageData) -> CardContent:
@@ -143,7 +176,11 @@ def _backlog_card(request: HttpRequest, page: PageData) -> CardContent:
 
 
 def _planners_card(request: HttpRequest, page: PageData) -> CardContent:
-    rows = planner_cards.planner_rows(report=page.report)
+    sparklines = series.success_sparklines()
+    rows = [
+        dataclasses.replace(row, sparkline=sparklines.get(row.planner.slug))
+        for row in planner_cards.planner_rows(report=page.report)
+    ]
     return CardContent(
         {"planner_rows": rows, "planners_window_hours": planner_cards.window_hours()}
     )
@@ -158,24 +195,65 @@ def _stale_card(request: HttpRequest, page: PageData) -> CardContent:
     )
 
 
+def _on_own_page(request: HttpRequest, slug: str) -> bool:
+    """Whether the card is shown as its own page (its full history), not on the dashboard."""
+    current = request.headers.get("HX-Current-URL", "") or request.path
+    return urlsplit(current).path == reverse("console:card", args=[slug])
+
+
+def _history_card(
+    request: HttpRequest,
+    slug: str,
+    form: history.TransitionFilterForm | history.ActionFilterForm,
+    rows_name: str,
+) -> CardContent | None:
+    """The card's page of full history when it is on its own page (its rows under
+    ``rows_name``, as on the dashboard); None on the dashboard."""
+    if not _on_own_page(request, slug):
+        return None
+    shown = (
+        history.transition_history(form)
+        if isinstance(form, history.TransitionFilterForm)
+        else history.action_history(form)
+    )
+    context = {"history": shown, "history_form": form, rows_name: shown.rows}
+    return CardContent(context, shown.query(shown.number))
+
+
 def _transitions_card(request: HttpRequest, page: PageData) -> CardContent:
+    full = _history_card(
+        request, "transitions", history.TransitionFilterForm(request.GET), "transitions"
+    )
+    if full is not None:
+        return full
     return CardContent({"transitions": transition_cards.recent_transitions(report=page.report)})
 
 
 def _action_log_card(request: HttpRequest, page: PageData) -> CardContent:
+    full = _history_card(request, "action-log", history.ActionFilterForm(request.GET), "action_log")
+    if full is not None:
+        return full
     return CardContent({"action_log": action_log_cards.recent_actions(report=page.report)})
 
 
 def _telemetry_card(request: HttpRequest, page: PageData) -> CardContent:
+    """Figures and charts over the range the picker chose (``?range=1h|24h|7d``)."""
     now = timezone.now()
-    telemetry = telemetry_cards.execution_telemetry(now)
-    return CardContent({"telemetry": telemetry, "chart": hourly_chart(telemetry.hourly, now=now)})
+    chosen = series.pick_range(request.GET.get("range"))
+    telemetry = telemetry_cards.execution_telemetry(now, hours=chosen.hours)
+    context = {
+        "telemetry": telemetry,
+        "series": series.execution_series(chosen, now=now),
+        "ranges": series.RANGES.values(),
+        "telemetry_range": chosen,
+    }
+    return CardContent(context, "" if chosen.key == series.DEFAULT_RANGE else f"range={chosen.key}")
 
 
 def _failures_card(request: HttpRequest, page: PageData) -> CardContent:
     return CardContent(
         {
-            "failures": failure_cards.recent_failures(report=page.report),
+            "failures": failure_cards.recent_failures(),
             "failures_window_hours": failure_cards.window_hours(),
         }
     )

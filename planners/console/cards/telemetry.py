@@ -1,20 +1,19 @@
-"""The execution telemetry card: the last 24 hours of real runs, with the hourly chart.
+"""The execution telemetry card: the figures of real runs over the range an operator picked.
 
 Latency percentiles come from the health report's query (``latency_percentiles``) and a
 failure means what it means there (``FAILURE_OUTCOMES``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from planners.health.report import LatencySummary
-from planners.health.telemetry import FAILURE_OUTCOMES, latency_percentiles
+from planners.health.telemetry import latency_percentiles
 from planners.models import PlannerExecution, PlannerOutcome
 
 
@@ -34,7 +33,6 @@ class Telemetry:
     fallback_runs: int
     critique_status: dict[str, int]
     quota_breaches: dict[str, int]
-    hourly: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def p50_ms(self) -> int | None:
@@ -53,7 +51,7 @@ def _counts_by(window: QuerySet[PlannerExecution], name: str) -> dict[str, int]:
 
 def execution_telemetry(now: datetime | None = None, *, hours: int = 24) -> Telemetry:
     """Runs in the last ``hours`` by outcome, latency percentiles, tokens, critique and quota
-    status, and the hourly series for the chart (six queries)."""
+    status (five queries); the charts' series are ``series.execution_series``."""
     now = now or timezone.now()
     since = now - timedelta(hours=hours)
     window = PlannerExecution.objects.filter(created_at__gte=since, synthetic=False)
@@ -64,12 +62,6 @@ def execution_telemetry(now: datetime | None = None, *, hours: int = 24) -> Tele
         completion=Coalesce(Sum("completion_tokens"), 0),
         critique=Coalesce(Sum("critique_tokens"), 0),
         fallback=Count("id", filter=Q(used_fallback=True)),
-    )
-    hourly = list(
-        window.annotate(hour=TruncHour("created_at"))
-        .values("hour")
-        .annotate(runs=Count("id"), failures=Count("id", filter=Q(outcome__in=FAILURE_OUTCOMES)))
-        .order_by("hour")
     )
     return Telemetry(
         window_hours=hours,
@@ -82,5 +74,4 @@ def execution_telemetry(now: datetime | None = None, *, hours: int = 24) -> Tele
         fallback_runs=totals["fallback"],
         critique_status=_counts_by(window, "critique_status"),
         quota_breaches=_counts_by(window, "quota_limit"),
-        hourly=hourly,
     )

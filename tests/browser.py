@@ -1,0 +1,137 @@
+"""Shared pieces of the browser tests: Chromium launched the same way everywhere, a page logged
+in as staff, a live server that a test can stop and start again, and axe-core's verdict."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from tests.worker import ROOT, database_url, wait_until
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 20_000
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+SERIOUS = ("serious", "critical")
+
+
+def launch(playwright: Any) -> Any:
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS
+    )
+
+
+def session_cookie(user: User, base_url: str) -> dict[str, str]:
+    """A logged-in session for ``user``, as the browser cookie for ``base_url``."""
+    client = Client()
+    client.force_login(user)
+    value = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return {"name": settings.SESSION_COOKIE_NAME, "value": value, "url": base_url}
+
+
+@contextmanager
+def logged_in_page(
+    browser: Any, base_url: str, user: User, viewport: dict[str, int] = DESKTOP
+) -> Iterator[Any]:
+    """A page at ``viewport`` with ``user``'s session; fails the test on any script error."""
+    context = browser.new_context(viewport=viewport, base_url=base_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.add_cookies([session_cookie(user, base_url)])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+        assert errors == [], f"the page raised script errors: {errors}"
+    finally:
+        context.close()
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page as it stands, one line each."""
+    response = Axe().run(page).response
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(str(node["target"]) for node in v["nodes"][:3])
+        for v in response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class StoppableServer:
+    """The console served by ``manage.py runserver`` on 127.0.0.1:<port>, over the test's
+    database, in a process of its own: ``stop()`` kills it (its open connections die with it,
+    as with a crashed or restarting server) and ``start()`` brings it back on the same port."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / "runserver.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))},
+            "DATABASE_URL": database_url(),
+            "DEBUG": "true",  # runserver serves the static files itself
+            "SECRET_KEY": settings.SECRET_KEY,  # the test's session cookie stays valid
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "DEMO": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def start(self) -> None:
+        assert self.process is None, "the server is already running"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self._ready, timeout=60, interval=0.2, what="runserver to listen")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"runserver exited: {self.log_path.read_text(errors='replace')}")
+        return _port_open(self.port)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process = None
