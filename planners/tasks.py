@@ -142,12 +142,14 @@ def _runnable_spec(item: BacklogItem | None, item_id: int, correlation_id: str) 
 def admit_call(limiter: ProviderLimiter, backend: str, lease: str, spec: PhaseSpec) -> Admission:
     """Ask the provider limits for one call of ``backend``, held under ``lease`` until the phase
     is recorded or, should the worker die, until the phase's hard time limit has passed."""
+    limits = ProviderLimits.from_settings()
     return limiter.admit(
         backend,
         lease,
-        tokens=expected_run_tokens(spec.planner),
+        # Only a tokens-a-minute limit counts them: without one, no query for them.
+        tokens=expected_run_tokens(spec.planner) if limits.tokens_per_minute else 0,
         lease_seconds=settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS + LEASE_GRACE_SECONDS,
-        limits=ProviderLimits.from_settings(),
+        limits=limits,
     )
 
 

@@ -181,8 +181,10 @@ def claim(item: BacklogItem, spec: PhaseSpec, owner: str, contract: dict[str, st
                 BacklogItem.objects.filter(pk=item.pk).update(
                     attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
                 )
-                # Attempts still running belong to a worker that died: this claim replaces it.
-                interrupt_running_attempts(item)
+                if item.attempts:
+                    # Attempts still running belong to a worker that died: this claim
+                    # replaces it (an item never claimed before has none).
+                    interrupt_running_attempts(item)
         except IntegrityError:
             # Another worker inserted the same plan + phase key first: claim its row instead.
             item.refresh_from_db(fields=["status"])
