@@ -23,7 +23,13 @@ from django.utils import timezone
 
 from cognition.agents import get_agent_service
 from cognition.agents.base import AgentService
-from cognition.agents.limits import Admission, ProviderLimiter, ProviderLimits, provider_limiter
+from cognition.agents.limits import (
+    Admission,
+    AgentOnTurn,
+    ProviderLimiter,
+    ProviderLimits,
+    provider_limiter,
+)
 from planners.actions import sweep_stale_items
 from planners.execution_rollup import roll_up_executions
 from planners.framework.admission import expected_run_tokens
@@ -84,6 +90,10 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
         admission = admit_call(limiter, backend, owner, spec)
         if not admission.admitted:
             return defer_phase(self, item, correlation_id, admission)
+        if agent is not None and admission.turn:
+            agent = AgentOnTurn(
+                agent, admission.turn, rebook=lambda: admit_call(limiter, backend, owner, spec)
+            )
     try:
         result = _claim_run_record(
             self, item, spec, owner, backend, agent, agent_error, correlation_id, limiter
