@@ -103,6 +103,9 @@ def run_plans(plans: int, latency: float, env: dict[str, str], rate: int | None)
             "OPENAI_BASE_URL": server.base_url,
             "OPENAI_API_KEY": "",
             "AGENT_TIMEOUT_SECONDS": str(max(10.0, latency * 10)),
+            # The generated history's in-progress items are stale on purpose (the console's
+            # stale card): the sweep must not resume them into this run's calls.
+            "BACKLOG_STALE_AFTER_SECONDS": str(365 * 86400),
             **env,
         }
         with ConsoleWorkers(worker_env, Path(settings.VAR_DIR) / "bench" / "workers") as workers:
