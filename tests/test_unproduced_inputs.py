@@ -171,3 +171,24 @@ def test_orphan_query_count_does_not_grow_with_the_backlog(plan: Plan) -> None:
     assert len(report.backlog.orphaned) == 20
     orphan_reads = [q for q in queries.captured_queries if "has_unproduced_inputs" in q["sql"]]
     assert len(orphan_reads) == 1
+
+
+def test_editing_an_items_outputs_in_the_admin_refreshes_its_plan(
+    plan: Plan, client: Client, django_user_model: type[User]
+) -> None:
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.force_login(admin)
+    producer = item(plan, "outline", outputs=["outline"])
+    item(plan, "draft-opening", inputs=["outline"])
+    url = reverse("admin:planners_backlogitem_change", args=[producer.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    data = {name: "" if value is None else value for name, value in data.items()}
+    data["outputs"] = '["outline-v2"]'
+    data["inputs"] = "[]"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert stored("draft-opening") == (["outline"], True)
+    assert orphan_ids() == ["draft-opening"]
