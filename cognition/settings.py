@@ -113,6 +113,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # to run ~0.4 s. Short reporting queries gain nothing from it.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    # Each process keeps a pool of open connections: a phase gives its connection back while
+    # the model thinks and takes one again to record, and a new PostgreSQL connection costs a
+    # server process (a fork and its start-up) every time. 0 turns the pool off.
+    pool_size = env.whole_number("DATABASE_POOL_SIZE", 16, minimum=0)
+    if pool_size:
+        DATABASES["default"]["OPTIONS"].setdefault("pool", {"min_size": 1, "max_size": pool_size})
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,7 +192,8 @@ CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", False)
 PHASES_QUEUE = "phases"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {"planners.tasks.run_backlog_item_task": {"queue": PHASES_QUEUE}}
-PHASE_WORKER_CONCURRENCY = env.whole_number("PHASE_WORKER_CONCURRENCY", 64, minimum=1)
+PHASE_WORKER_PROCESSES = env.whole_number("PHASE_WORKER_PROCESSES", 2, minimum=1)
+PHASE_WORKER_CONCURRENCY = env.whole_number("PHASE_WORKER_CONCURRENCY", 32, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -46,7 +46,14 @@ def check_database() -> None:
     if connection.vendor == "sqlite":
         return
     try:
-        connection.ensure_connection()
+        if getattr(connection, "pool", None) is not None:
+            # The pool would keep retrying for its timeout and then say only that it gave up:
+            # one connection of its own says at once why the server cannot be reached.
+            database: Any = connection.Database  # type: ignore[attr-defined]
+            with connection.wrap_database_errors:
+                database.connect(**connection.get_connection_params()).close()
+        else:
+            connection.ensure_connection()
     except DatabaseError as error:
         problem = Problem(_cannot_connect(connection.settings_dict, error))
         raise ConfigurationError([problem]) from error

@@ -16,9 +16,6 @@ class PlannersConfig(AppConfig):
         import planners.fiction.pipeline
         import planners.framework.limits
         import planners.nonfiction
-
-        # Connects the post_save receiver that keeps orphans current.
-        import planners.pipeline.unproduced_inputs
         import planners.rollouts.config
         import planners.rollouts.tasks
         import planners.tasks  # noqa: F401  (registers the phase task's name, queued by name)

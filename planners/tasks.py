@@ -23,7 +23,13 @@ from django.utils import timezone
 
 from cognition.agents import get_agent_service
 from cognition.agents.base import AgentService
-from cognition.agents.limits import Admission, ProviderLimiter, ProviderLimits, provider_limiter
+from cognition.agents.limits import (
+    Admission,
+    AgentOnTurn,
+    ProviderLimiter,
+    ProviderLimits,
+    provider_limiter,
+)
 from planners.actions import sweep_stale_items
 from planners.execution_rollup import roll_up_executions
 from planners.framework.admission import expected_run_tokens
@@ -84,6 +90,10 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
         admission = admit_call(limiter, backend, owner, spec)
         if not admission.admitted:
             return defer_phase(self, item, correlation_id, admission)
+        if agent is not None and admission.turn:
+            agent = AgentOnTurn(
+                agent, admission.turn, rebook=lambda: admit_call(limiter, backend, owner, spec)
+            )
     try:
         result = _claim_run_record(
             self, item, spec, owner, backend, agent, agent_error, correlation_id, limiter
@@ -142,12 +152,14 @@ def _runnable_spec(item: BacklogItem | None, item_id: int, correlation_id: str) 
 def admit_call(limiter: ProviderLimiter, backend: str, lease: str, spec: PhaseSpec) -> Admission:
     """Ask the provider limits for one call of ``backend``, held under ``lease`` until the phase
     is recorded or, should the worker die, until the phase's hard time limit has passed."""
+    limits = ProviderLimits.from_settings()
     return limiter.admit(
         backend,
         lease,
-        tokens=expected_run_tokens(spec.planner),
+        # Only a tokens-a-minute limit counts them: without one, no query for them.
+        tokens=expected_run_tokens(spec.planner) if limits.tokens_per_minute else 0,
         lease_seconds=settings.PIPELINE_PHASE_TIME_LIMIT_SECONDS + LEASE_GRACE_SECONDS,
-        limits=ProviderLimits.from_settings(),
+        limits=limits,
     )
 
 

@@ -128,6 +128,8 @@ def build_console_data() -> ConsoleData:
     BacklogItem.objects.filter(pk=stale.pk).update(
         in_progress_at=now - timedelta(hours=5), heartbeat_at=now - timedelta(hours=5)
     )
+    # Items written here, not by the engine: work out what they wait on as it would.
+    refresh_unproduced_inputs([plan.pk])
     BacklogTransition.objects.create(
         item=blocked,
         plan=plan,
@@ -383,7 +385,7 @@ def add_item(
         if started_hours_ago is not None
         else None
     )
-    return BacklogItem.objects.create(
+    item = BacklogItem.objects.create(
         plan=plan,
         backlog_id=backlog_id,
         status=status,
@@ -394,6 +396,8 @@ def add_item(
         outputs=outputs or [],
         synthetic=synthetic,
     )
+    refresh_unproduced_inputs([plan.pk])  # as the engine does when it writes a plan's items
+    return item
 
 
 STATUSES = ("pending", "in_progress", "complete", "blocked", "failed")

@@ -17,9 +17,14 @@ import redis
 from django.test import Client
 from django.urls import reverse
 
+from cognition.agents.base import AgentError, AgentReply
 from cognition.agents.limits import (
+    BOOKING_HORIZON_SECONDS,
     BUSY_WAIT_SECONDS,
+    REQUEST_SPACING_MARGIN,
+    SEND_LEAD_SECONDS,
     Admission,
+    AgentOnTurn,
     DatabaseLimiter,
     ProviderLimiter,
     ProviderLimits,
@@ -109,61 +114,83 @@ def test_redelivered_task_takes_over_its_own_lease(limiter: ProviderLimiter, bac
     assert admit(limiter, backend, "task-b", at=6, max_concurrency=1).reason == "busy"
 
 
-def test_requests_per_minute_are_spaced_evenly_after_a_burst_of_two(
+#: 600 a minute, spaced wider against the send's jitter: a turn every 0.103 s.
+STEP = 0.1 * (1 + REQUEST_SPACING_MARGIN)
+#: The first turn of an idle backend: time for the phase to get to the send.
+LEAD = SEND_LEAD_SECONDS
+#: How many turns fit between the lead and the booking horizon at 600 a minute.
+BOOKED = int((BOOKING_HORIZON_SECONDS - LEAD) / STEP) + 1
+
+
+def test_requests_per_minute_give_turns_one_interval_apart_up_to_the_horizon(
     limiter: ProviderLimiter, backend: str
 ) -> None:
-    # 600 a minute: one every 0.1 s. Twenty callers at the same instant: two go, the rest are
-    # told to come back when the next interval opens.
+    # Twenty callers at the same instant: those whose turn comes within the booking horizon
+    # are admitted with it, none two at once; the rest are told to come back when theirs does.
     answers = [
         admit(limiter, backend, f"call-{n}", at=0, requests_per_minute=600) for n in range(20)
     ]
-    assert [answer.admitted for answer in answers] == [True, True] + [False] * 18
-    assert {answer.reason for answer in answers[2:]} == {"requests"}
-    assert all(answer.wait == pytest.approx(0.1, abs=0.002) for answer in answers[2:])
+    admitted = [answer for answer in answers if answer.admitted]
+    assert [answer.turn - T0 for answer in admitted] == [
+        pytest.approx(LEAD + n * STEP, abs=0.002) for n in range(BOOKED)
+    ]
+    assert answers[:BOOKED] == admitted
+    next_turn = LEAD + BOOKED * STEP
+    assert {answer.reason for answer in answers[BOOKED:]} == {"requests"}
+    assert all(
+        answer.wait == pytest.approx(next_turn - BOOKING_HORIZON_SECONDS, abs=0.002)
+        for answer in answers[BOOKED:]
+    )
 
-    # Coming back when told, one more goes and the next is told to wait one more interval.
-    assert admit(limiter, backend, "call-2", at=0.1, requests_per_minute=600).admitted
-    refused = admit(limiter, backend, "call-3", at=0.1, requests_per_minute=600)
-    assert (refused.reason, refused.wait) == ("requests", pytest.approx(0.1, abs=0.002))
+    # Coming back when told, one more goes, its turn one interval after the last.
+    back = admit(
+        limiter,
+        backend,
+        f"call-{BOOKED}",
+        at=next_turn - BOOKING_HORIZON_SECONDS,
+        requests_per_minute=600,
+    )
+    assert back.turn - T0 == pytest.approx(next_turn, abs=0.002)
 
 
-def test_callers_that_come_back_when_told_go_one_interval_apart(
+def test_callers_that_come_back_when_told_get_turns_one_interval_apart(
     limiter: ProviderLimiter, backend: str
 ) -> None:
-    started = []
+    turns = []
     waiting = {f"call-{n}": 0.0 for n in range(20)}
     while waiting:
         lease, at = min(waiting.items(), key=lambda pair: (pair[1], pair[0]))
         answer = admit(limiter, backend, lease, at=at, requests_per_minute=600)
         if answer.admitted:
-            started.append(at)
+            assert answer.turn - T0 <= at + BOOKING_HORIZON_SECONDS + 0.002
+            turns.append(answer.turn - T0)
             del waiting[lease]
         else:
             waiting[lease] = at + answer.wait
 
-    assert started[:2] == [0.0, 0.0]
-    steps = [later - earlier for earlier, later in itertools.pairwise(started[1:])]
-    assert steps == [pytest.approx(0.1, abs=0.002)] * 18
-    assert started[-1] == pytest.approx(1.8, abs=0.01)  # 20 calls in 1.8 s, never 20 at once
+    steps = [later - earlier for earlier, later in itertools.pairwise(turns)]
+    assert steps == [pytest.approx(STEP, abs=0.002)] * 19
+    assert turns[-1] == pytest.approx(LEAD + 19 * STEP, abs=0.01)  # never two at once
 
 
-def test_tokens_per_minute_are_spaced_by_what_each_call_costs(
+def test_tokens_per_minute_space_turns_by_what_each_call_costs(
     limiter: ProviderLimiter, backend: str
 ) -> None:
-    # 60,000 tokens a minute: 100 tokens are worth 0.1 s. The first call goes, the others at
-    # the same instant wait until its tokens are paid off.
+    # 60,000 tokens a minute: 100 tokens are worth 0.1 s. The first call's turn comes after the
+    # lead, the next ones' when the tokens before them are paid off, as far as the horizon.
     answers = [
         admit(limiter, backend, f"call-{n}", at=0, tokens=100, tokens_per_minute=60_000)
         for n in range(20)
     ]
-    assert [answer.admitted for answer in answers] == [True] + [False] * 19
-    assert {answer.reason for answer in answers[1:]} == {"tokens"}
-    assert all(answer.wait == pytest.approx(0.1, abs=0.002) for answer in answers[1:])
+    admitted = [answer.turn - T0 for answer in answers if answer.admitted]
+    assert admitted == [pytest.approx(LEAD + n * 0.1, abs=0.002) for n in range(9)]
+    assert {answer.reason for answer in answers[9:]} == {"tokens"}
+    assert all(answer.wait == pytest.approx(0.1, abs=0.002) for answer in answers[9:])
 
-    assert admit(limiter, backend, "call-1", at=0.1, tokens=300, tokens_per_minute=60_000).admitted
-    refused = admit(limiter, backend, "call-2", at=0.2, tokens=100, tokens_per_minute=60_000)
+    big = admit(limiter, backend, "call-9", at=0.1, tokens=300, tokens_per_minute=60_000)
+    assert big.turn - T0 == pytest.approx(1.1, abs=0.002)
+    refused = admit(limiter, backend, "call-10", at=0.2, tokens=100, tokens_per_minute=60_000)
     assert (refused.reason, refused.wait) == ("tokens", pytest.approx(0.2, abs=0.002))
-    assert admit(limiter, backend, "call-2", at=0.4, tokens=100, tokens_per_minute=60_000).admitted
 
 
 def test_call_bigger_than_the_token_budget_goes_and_holds_the_next_off(
@@ -172,8 +199,9 @@ def test_call_bigger_than_the_token_budget_goes_and_holds_the_next_off(
     assert admit(limiter, backend, "huge", at=0, tokens=5000, tokens_per_minute=1000).admitted
 
     refused = admit(limiter, backend, "small", at=1, tokens=1, tokens_per_minute=1000)
-    assert (refused.reason, refused.wait) == ("tokens", pytest.approx(299, abs=0.01))
-    assert admit(limiter, backend, "small", at=300, tokens=1, tokens_per_minute=1000).admitted
+    assert (refused.reason, refused.wait) == ("tokens", pytest.approx(298.2, abs=0.01))
+    later = admit(limiter, backend, "small", at=299.2, tokens=1, tokens_per_minute=1000)
+    assert later.turn - T0 == pytest.approx(300.2, abs=0.01)
 
 
 def test_refusal_gives_the_longer_of_the_requests_and_tokens_waits(
@@ -183,9 +211,10 @@ def test_refusal_gives_the_longer_of_the_requests_and_tokens_waits(
     assert admit(limiter, backend, "call-1", at=0, tokens=500, **limits).admitted
 
     refused = admit(limiter, backend, "call-2", at=0, tokens=100, **limits)
-    assert (refused.reason, refused.wait) == ("tokens", pytest.approx(5, abs=0.01))
-    # A refused call takes nothing from the budgets: at 5 s it goes.
-    assert admit(limiter, backend, "call-2", at=5, tokens=100, **limits).admitted
+    assert (refused.reason, refused.wait) == ("tokens", pytest.approx(4.2, abs=0.01))
+    # A refused call takes nothing from the budgets: at 4.2 s it goes, its turn at 5.2 s.
+    answer = admit(limiter, backend, "call-2", at=4.2, tokens=100, **limits)
+    assert answer.turn - T0 == pytest.approx(5.2, abs=0.01)
 
 
 def test_pause_refuses_every_call_until_it_ends(limiter: ProviderLimiter, backend: str) -> None:
@@ -229,9 +258,10 @@ def test_database_keeps_one_row_per_backend_with_its_leases_and_pacing() -> None
     assert list(row.leases) == ["task-b"]
     assert row.requests_tat is not None
     assert row.tokens_tat is not None
-    # Requests: 1 s a call from 0 and 1; tokens: 0.25 s from 0, then 0.05 s from 1.
-    assert row.requests_tat.timestamp() == pytest.approx(T0 + 2, abs=0.01)
-    assert row.tokens_tat.timestamp() == pytest.approx(T0 + 1.05, abs=0.01)
+    # Requests: 1.03 s a call, turns at 0.2 and 1.23; tokens: 0.25 s from the first turn, then
+    # 0.05 s from the second.
+    assert row.requests_tat.timestamp() == pytest.approx(T0 + 2.26, abs=0.01)
+    assert row.tokens_tat.timestamp() == pytest.approx(T0 + 1.28, abs=0.01)
     assert row.paused_until is not None
     assert row.paused_until.timestamp() == pytest.approx(T0 + 5, abs=0.01)
 
@@ -261,3 +291,45 @@ def test_admin_lists_each_backend_with_its_calls_in_flight_and_pause(
     assert response.status_code == 200
     row = response.content.decode().split('class="field-calls_in_flight">', 1)[1]
     assert row.startswith("1<")  # the dead task's lease has expired
+
+
+class _ClockedAgent:
+    """An agent that notes when each call was sent."""
+
+    provider = "test"
+    model = "test-model"
+
+    def __init__(self) -> None:
+        self.sent: list[float] = []
+
+    def chat(self, messages: Any, *, phase: str = "", on_retry: Any = None) -> AgentReply:
+        self.sent.append(time.time())
+        return AgentReply("{}", 1, 1, 1, self.provider, self.model)
+
+
+def test_call_waits_for_its_turn_and_a_late_one_asks_for_another() -> None:
+    agent = _ClockedAgent()
+    soon = time.time() + 0.2
+    AgentOnTurn(agent, soon, rebook=lambda: pytest.fail("on time: no new turn")).chat([])
+    assert soon <= agent.sent[0] < soon + 0.1
+
+    # Woken a second after its turn (a busy machine): it does not go at once, but at the turn
+    # the limits give it now.
+    rebooked = []
+
+    def rebook() -> Admission:
+        rebooked.append(time.time())
+        return Admission(True, turn=time.time() + 0.2)
+
+    AgentOnTurn(agent, time.time() - 1, rebook=rebook).chat([])
+    assert len(rebooked) == 1
+    assert agent.sent[1] >= rebooked[0] + 0.2
+
+
+def test_late_call_on_a_paused_backend_fails_with_the_rest_of_the_pause() -> None:
+    agent = _ClockedAgent()
+    on_turn = AgentOnTurn(agent, time.time() - 1, rebook=lambda: Admission(False, 2.5, "paused"))
+    with pytest.raises(AgentError) as raised:
+        on_turn.chat([])
+    assert (raised.value.permanent, raised.value.retry_after) == (False, 2.5)
+    assert agent.sent == []

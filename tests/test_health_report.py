@@ -24,6 +24,7 @@ from planners.models import (
     Project,
 )
 from planners.pipeline.transitions import transition_backlog_item
+from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
 from tests.factories import add_item, seed_templates
 
 pytestmark = pytest.mark.django_db
@@ -338,6 +339,7 @@ def test_tokens_read_like_the_scheduler_reads_them(seeded: None, plan: Plan) -> 
         plan=plan, backlog_id="blanks", phase="iterative", inputs=["", None, "x"]
     )
     BacklogItem.objects.create(plan=plan, backlog_id="object", phase="iterative", inputs={"a": 1})
+    refresh_unproduced_inputs([plan.pk])  # as the engine does after writing a plan's items
 
     report = build_health_report()
 

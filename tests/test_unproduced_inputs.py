@@ -1,7 +1,12 @@
 """Each item's unproduced inputs stay current as the plan's items are added, edited and deleted,
-so the health report can read orphans from the flagged rows alone."""
+so the health report can read orphans from the flagged rows alone. The engine works them out
+when a plan starts and when a phase adds items (its record step); the admin when it edits or
+deletes one."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -10,14 +15,15 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cognition.agents.scripted import ScriptedAgent
+from planners.fiction.scripted_replies import DEFAULT_REPLIES, VISION_REPLY
 from planners.health import build_health_report
-from planners.models import BacklogItem, BacklogStatus, Plan, Project
+from planners.models import BacklogItem, BacklogStatus, PhaseCheckpoint, Plan, Project
+from planners.pipeline.phase import run_item_phase
+from planners.pipeline.plans import start_plan
 from planners.pipeline.transitions import transition_backlog_item
-from planners.pipeline.unproduced_inputs import (
-    refresh_all_plans,
-    refresh_deferred,
-    refresh_unproduced_inputs,
-)
+from planners.pipeline.unproduced_inputs import refresh_all_plans, refresh_unproduced_inputs
+from tests.factories import add_item
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +34,8 @@ def plan() -> Plan:
     return Plan.objects.create(project=project, name="The Salt Road", branch="main")
 
 
-def item(plan: Plan, backlog_id: str, **fields: object) -> BacklogItem:
-    return BacklogItem.objects.create(plan=plan, backlog_id=backlog_id, phase="iterative", **fields)
+def item(plan: Plan, backlog_id: str, **fields: Any) -> BacklogItem:
+    return add_item(plan, backlog_id, **fields)
 
 
 def stored(backlog_id: str) -> tuple[list[str], bool]:
@@ -41,28 +47,43 @@ def orphan_ids() -> list[str]:
     return [ref.backlog_id for ref in build_health_report().backlog.orphaned]
 
 
-def test_a_producer_added_later_resolves_the_waiting_item(plan: Plan) -> None:
-    item(plan, "draft-opening", inputs=["outline", "cast-bible"])
-    assert stored("draft-opening") == (["cast-bible", "outline"], True)
+def test_a_started_plan_stores_what_its_first_items_wait_on() -> None:
+    plan = start_plan(Project.objects.create(title="Grid Storage"), pipeline="nonfiction")
 
-    item(plan, "outline", outputs=["outline"])
-    assert stored("draft-opening") == (["cast-bible"], True)
-
-    item(plan, "cast", outputs=["cast-bible"])
-    assert stored("draft-opening") == ([], False)
+    assert plan.backlog_items.exists()
+    assert BacklogItem.objects.filter(plan=plan, has_unproduced_inputs=True).count() == 0
     assert orphan_ids() == []
 
 
-def test_editing_tokens_refreshes_the_plan(plan: Plan) -> None:
-    producer = item(plan, "outline", outputs=["outline"])
-    item(plan, "draft-opening", inputs=["outline"])
-    assert orphan_ids() == []
+def _vision_listing(*entries: dict[str, Any]) -> ScriptedAgent:
+    reply = json.loads(json.dumps(VISION_REPLY))
+    reply["planningBacklog"] = list(entries)
+    return ScriptedAgent(replies={**DEFAULT_REPLIES, "vision": json.dumps(reply)})
 
-    producer.outputs = ["outline-v2"]
-    producer.save(update_fields=["outputs", "updated_at"])
 
-    assert orphan_ids() == ["draft-opening"]
-    assert build_health_report().backlog.orphaned[0].missing_inputs == ("outline",)
+OUTLINE = {"id": "outline-core", "description": "Outline.", "inputs": ["vision"], "outputs": ["o"]}
+DRAFT = {"id": "draft-open", "description": "Draft.", "inputs": ["o", "cast"], "outputs": ["d"]}
+
+
+def test_a_phase_that_adds_items_stores_what_they_wait_on() -> None:
+    plan = start_plan(Project.objects.create(title="The Salt Road"))
+    vision = BacklogItem.objects.get(plan=plan, phase="vision")
+
+    result = run_item_phase(vision, _vision_listing(OUTLINE, DRAFT), correlation_id="first")
+
+    assert not isinstance(result, str)
+    assert result.status == "completed"
+    assert stored("outline-core") == ([], False)
+    assert stored("draft-open") == (["cast"], True)
+    assert orphan_ids() == ["draft-open"]
+
+    # The next vision has the draft, still waiting to run, wait on a map instead of the cast.
+    vision.refresh_from_db()
+    transition_backlog_item(vision, BacklogStatus.PENDING, reason="resume")
+    PhaseCheckpoint.objects.filter(backlog_item=vision).delete()
+    redrafted = {**DRAFT, "inputs": ["o", "harbour-map"]}
+    run_item_phase(vision, _vision_listing(OUTLINE, redrafted), correlation_id="second")
+    assert stored("draft-open") == (["harbour-map"], True)
 
 
 def test_status_changes_do_not_recompute_tokens(plan: Plan) -> None:
@@ -120,15 +141,6 @@ def test_deleting_producers_in_bulk_from_the_admin_list(
     assert stored("draft-opening") == (["outline-0", "outline-1"], True)
 
 
-def test_a_deferred_block_refreshes_each_plan_once(plan: Plan) -> None:
-    with CaptureQueriesContext(connection) as queries, refresh_deferred():
-        for n in range(5):
-            item(plan, f"scene-{n}", inputs=[f"scroll-{n}"], outputs=[f"scene-{n}"])
-    reads = [q for q in queries.captured_queries if '"unproduced_inputs"' in q["sql"]]
-    assert len([q for q in reads if q["sql"].lstrip().upper().startswith("SELECT")]) == 1
-    assert BacklogItem.objects.filter(has_unproduced_inputs=True).count() == 5
-
-
 def test_bulk_loads_are_caught_up_by_a_full_refresh(plan: Plan) -> None:
     other = Plan.objects.create(
         project=Project.objects.create(title="Glass Harbour"), name="Glass Harbour"
@@ -140,7 +152,7 @@ def test_bulk_loads_are_caught_up_by_a_full_refresh(plan: Plan) -> None:
             BacklogItem(plan=other, backlog_id="c", phase="iterative", inputs=["x"]),
         ]
     )
-    assert orphan_ids() == []  # bulk_create sent no signals
+    assert orphan_ids() == []  # a bulk load the engine did not see
 
     assert refresh_all_plans() == 1
     assert orphan_ids() == ["c"]
@@ -161,24 +173,22 @@ def test_orphan_query_count_does_not_grow_with_the_backlog(plan: Plan) -> None:
     assert len(orphan_reads) == 1
 
 
-def test_the_vision_sync_stores_unproduced_inputs_for_the_items_it_inserts(
-    plan: Plan,
+def test_editing_an_items_outputs_in_the_admin_refreshes_its_plan(
+    plan: Plan, client: Client, django_user_model: type[User]
 ) -> None:
-    from planners.fiction.materialise.backlog import sync_backlog
-    from planners.fiction.schemas import BacklogEntry
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.force_login(admin)
+    producer = item(plan, "outline", outputs=["outline"])
+    item(plan, "draft-opening", inputs=["outline"])
+    url = reverse("admin:planners_backlogitem_change", args=[producer.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    data = {name: "" if value is None else value for name, value in data.items()}
+    data["outputs"] = '["outline-v2"]'
+    data["inputs"] = "[]"
 
-    vision = BacklogItem.objects.create(
-        plan=plan, backlog_id="vision-plan", phase="vision", outputs=["vision"]
-    )
-    entries = [
-        BacklogEntry(id="outline-core", description="Outline.", inputs=["vision"], outputs=["o"]),
-        BacklogEntry(id="draft-open", description="Draft.", inputs=["o", "cast"], outputs=["d"]),
-    ]
-    sync_backlog(vision, entries, actor="test")
+    response = client.post(url, data)
 
-    assert stored("outline-core") == ([], False)
-    assert stored("draft-open") == (["cast"], True)
-
-    # The next sync drops the never-run outline: the draft now waits on nobody for "o" too.
-    sync_backlog(vision, entries[1:], actor="test")
-    assert stored("draft-open") == (["cast", "o"], True)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert stored("draft-opening") == (["outline"], True)
+    assert orphan_ids() == ["draft-opening"]

@@ -9,23 +9,20 @@ the provider answers).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import requests
 from django.conf import settings
 
 from cognition.agents.limits import provider_limiter
 from cognition.benchmarks.figures import Figure
+from cognition.benchmarks.workers import ConsoleWorkers, database_cpu_seconds
 from cognition.celery import app
-from cognition.workers import housekeeping_worker_command, phase_worker_command
 from planners.actions import create_plan, start_pipeline
 from planners.fiction.scripted_replies import DEFAULT_REPLIES
 from planners.models import Plan, Project
@@ -76,98 +73,6 @@ class ChatModelServer:
         self.process.wait(timeout=10)
 
 
-class ConsoleWorkers:
-    """The housekeeping worker (prefork, with beat) and the phases worker (threads), started as
-    ``runconsole`` starts them, with ``env`` on top of ours. Samples their summed RSS."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cognition.settings", **env}
-        self.log_dir = log_dir
-        self.peak_rss = 0
-        self._sampling = threading.Event()
-
-    def __enter__(self) -> ConsoleWorkers:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        schedule = str(self.log_dir / "celerybeat-schedule")
-        commands = {
-            "housekeeping": housekeeping_worker_command(2, loglevel="warning", schedule=schedule),
-            "phases": phase_worker_command(settings.PHASE_WORKER_CONCURRENCY, loglevel="warning"),
-        }
-        self.processes = {}
-        for name, command in commands.items():
-            with open(self.log_dir / f"{name}.log", "wb") as log:
-                self.processes[name] = subprocess.Popen(
-                    command, cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=log
-                )
-        self._wait_until_ready()
-        self._sampler = threading.Thread(target=self._sample_rss, daemon=True)
-        self._sampler.start()
-        return self
-
-    def _wait_until_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"the {name} worker exited during start-up: {self.log()}")
-            answered = {name for reply in app.control.ping(timeout=0.5) or [] for name in reply}
-            if {name.split("@")[0] for name in answered} >= {"housekeeping", "phases"}:
-                return
-        raise TimeoutError(f"the workers did not answer a ping in time: {self.log()}")
-
-    def tree(self, name: str | None = None) -> list[psutil.Process]:
-        processes = []
-        for key, process in self.processes.items():
-            if name is not None and key != name:
-                continue
-            try:
-                parent = psutil.Process(process.pid)
-                processes += [parent, *parent.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                continue
-        return processes
-
-    def rss(self) -> int:
-        total = 0
-        for process in self.tree():
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total
-
-    def cpu_seconds(self, name: str | None = None) -> float:
-        """CPU seconds the workers (or the one called ``name``) have used, every process."""
-        total = 0.0
-        for process in self.tree(name):
-            try:
-                times = process.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
-
-    def _sample_rss(self) -> None:
-        while not self._sampling.wait(0.2):
-            self.peak_rss = max(self.peak_rss, self.rss())
-
-    def log(self) -> str:
-        return "\n".join(
-            (self.log_dir / f"{name}.log").read_text(errors="replace")[-2000:]
-            for name in self.processes
-        )
-
-    def __exit__(self, *exc: object) -> None:
-        self._sampling.set()
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
 @dataclass
 class Run:
     seconds: float
@@ -176,6 +81,7 @@ class Run:
     peak_rss_mb: float
     cpu_seconds: float
     phases_cpu_seconds: float
+    database_cpu_seconds: float | None
     log: str
 
 
@@ -197,6 +103,9 @@ def run_plans(plans: int, latency: float, env: dict[str, str], rate: int | None)
             "OPENAI_BASE_URL": server.base_url,
             "OPENAI_API_KEY": "",
             "AGENT_TIMEOUT_SECONDS": str(max(10.0, latency * 10)),
+            # The generated history's in-progress items are stale on purpose (the console's
+            # stale card): the sweep must not resume them into this run's calls.
+            "BACKLOG_STALE_AFTER_SECONDS": str(365 * 86400),
             **env,
         }
         with ConsoleWorkers(worker_env, Path(settings.VAR_DIR) / "bench" / "workers") as workers:
@@ -211,6 +120,7 @@ def run_plans(plans: int, latency: float, env: dict[str, str], rate: int | None)
             ids = [plan.pk for plan in created]
             cpu_before = workers.cpu_seconds()
             phases_cpu_before = workers.cpu_seconds("phases")
+            database_cpu_before = database_cpu_seconds()
             started = time.perf_counter()
             for plan in created:
                 start_pipeline(plan, actor="bench", agent_backend="openai")
@@ -221,6 +131,7 @@ def run_plans(plans: int, latency: float, env: dict[str, str], rate: int | None)
             seconds = time.perf_counter() - started
             cpu = workers.cpu_seconds() - cpu_before
             phases_cpu = workers.cpu_seconds("phases") - phases_cpu_before
+            database_cpu_after = database_cpu_seconds()
             complete = Plan.objects.filter(pk__in=ids, status=Plan.Status.COMPLETE).count()
             run = Run(
                 seconds=seconds,
@@ -229,6 +140,11 @@ def run_plans(plans: int, latency: float, env: dict[str, str], rate: int | None)
                 peak_rss_mb=max(workers.peak_rss, workers.rss()) / 2**20,
                 cpu_seconds=cpu,
                 phases_cpu_seconds=phases_cpu,
+                database_cpu_seconds=(
+                    database_cpu_after - database_cpu_before
+                    if database_cpu_before is not None and database_cpu_after is not None
+                    else None
+                ),
                 log=workers.log() if complete < plans else "",
             )
     Project.objects.filter(title__startswith="Bench pipeline").delete()
@@ -291,6 +207,11 @@ def makespan_figures(scale: str, plans: int, latency: float) -> list[Figure]:
             detail={
                 "cpu_seconds": round(run.cpu_seconds, 2),
                 "phases_worker_cpu_seconds": round(run.phases_cpu_seconds, 2),
+                "database_cpu_seconds": (
+                    round(run.database_cpu_seconds, 2)
+                    if run.database_cpu_seconds is not None
+                    else None
+                ),
                 "calls": run.stats["answered"],
             },
         ),

@@ -43,7 +43,7 @@ from planners.models import (
     TelemetryEvent,
 )
 from planners.pipeline.registry import pipelines
-from planners.pipeline.unproduced_inputs import plan_items_changed, refresh_unproduced_inputs
+from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
 
 
 def change_link(obj: Model | None, label: str | None = None) -> SafeString | str:
@@ -256,11 +256,16 @@ class BacklogItemAdmin(admin.ModelAdmin):
     )
     actions = ("resume_items",)
 
-    # Deleting an item can leave another without a producer; saves refresh through post_save.
+    # Editing or deleting an item can leave another without a producer, or give it one.
+    def save_model(self, request: HttpRequest, obj: BacklogItem, form: Any, change: bool) -> None:
+        before = BacklogItem.objects.filter(pk=obj.pk).values_list("plan_id", flat=True).first()
+        super().save_model(request, obj, form, change)
+        refresh_unproduced_inputs({obj.plan_id} | ({before} if before else set()))
+
     def delete_model(self, request: HttpRequest, obj: BacklogItem) -> None:
         plan_id = obj.plan_id
         super().delete_model(request, obj)
-        plan_items_changed(plan_id)
+        refresh_unproduced_inputs([plan_id])
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[BacklogItem]) -> None:
         plan_ids = set(queryset.values_list("plan_id", flat=True))

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cognition.liveness import current_liveness
 from planners.health import backlog as backlog_queries
+from planners.health import findings as finding_queries
 from planners.health import telemetry as telemetry_queries
 from planners.health.alert_rules import AlertThresholds
 from planners.health.alert_sources import alerts_from_sources
@@ -58,7 +59,7 @@ def _build_backlog(
     counts = backlog_queries.backlog_counts(plan_id=plan_id)
     plans_total, plans = backlog_queries.plan_summaries(plan_id=plan_id)
     orphaned_total, orphaned = orphaned_items(plan_id=plan_id, limit=backlog_queries.ITEM_LIMIT)
-    drift_total, drift = backlog_queries.contract_drift(
+    drift_total, drift = finding_queries.contract_drift(
         plan_id=plan_id, since=start(now, thresholds.drift_window_seconds)
     )
     return BacklogSection(
@@ -77,7 +78,7 @@ def _build_backlog(
             since=start(now, thresholds.flapping_window_seconds),
             threshold=thresholds.flapping_transitions,
         ),
-        findings=backlog_queries.pipeline_findings(plan_id=plan_id),
+        findings=finding_queries.pipeline_findings(plan_id=plan_id),
         contract_drift_total=drift_total,
         contract_drift=drift,
         recent_transitions=backlog_queries.recent_transitions(plan_id=plan_id),

@@ -9,7 +9,7 @@ phase's record step then completes the rows with what the planner made of each r
 
 While the model thinks, the phase holds no database connection: a threads pool with 64 calls
 in flight would otherwise hold 64 idle connections (PostgreSQL allows 100 by default). The next
-statement opens one again.
+statement takes one again (on PostgreSQL from the process's pool, already open).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from django.db.models import Max
 
 from planners.models import BacklogItem, Plan
 from planners.pipeline.transitions import record_new_backlog_items
-from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
 
 
 @dataclass(frozen=True)
@@ -27,9 +26,10 @@ def add_backlog_items(
     plan: Plan, new_items: Sequence[NewItem], *, reason: str, actor: str = ""
 ) -> list[BacklogItem]:
     """Insert the items of ``new_items`` the plan does not hold yet (by ``backlog_id``), after
-    its last item, each with the transition that shows it entering the backlog. Returns the
-    plan's item for every entry, in order: the new row, or the one already there (a redelivered
-    phase adds nothing twice). Call it inside the phase's transaction."""
+        its last item, each with the transition that shows it entering the backlog. Returns the
+        plan's item for every entry, in order: the new row, or the one already there (a redelivered
+        phase adds nothing twice). Call it inside the phase's transaction; the engine refreshes the
+    plan's unproduced inputs after it (``planners.pipeline.unproduced_inputs``)."""
     wanted = [entry.backlog_id for entry in new_items]
     existing = {
         item.backlog_id: item
@@ -55,5 +55,4 @@ def add_backlog_items(
     if fresh:
         BacklogItem.objects.bulk_create(fresh)
         record_new_backlog_items(fresh, reason=reason, actor=actor)
-        refresh_unproduced_inputs([plan.pk])
     return [existing[backlog_id] for backlog_id in wanted]

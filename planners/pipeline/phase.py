@@ -62,6 +62,7 @@ from planners.pipeline.registry import (
 from planners.pipeline.scheduling import lock_plan, schedule_ready_items
 from planners.pipeline.transcripts import AttemptRecord, record_transcripts
 from planners.pipeline.transitions import transition_backlog_item
+from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -181,8 +182,10 @@ def claim(item: BacklogItem, spec: PhaseSpec, owner: str, contract: dict[str, st
                 BacklogItem.objects.filter(pk=item.pk).update(
                     attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
                 )
-                # Attempts still running belong to a worker that died: this claim replaces it.
-                interrupt_running_attempts(item)
+                if item.attempts:
+                    # Attempts still running belong to a worker that died: this claim
+                    # replaces it (an item never claimed before has none).
+                    interrupt_running_attempts(item)
         except IntegrityError:
             # Another worker inserted the same plan + phase key first: claim its row instead.
             item.refresh_from_db(fields=["status"])
@@ -402,6 +405,10 @@ def record(phase_run: PhaseRun, *, retries: int | None, close: bool = True) -> P
         lock_plan(item.plan_id)
         execution = phase_run.finished.save() if phase_run.finished is not None else None
         status, reason, materialised = _materialise(phase_run)
+        if status == "completed" and claimed.spec.creates:
+            # The one place a running pipeline changes a plan's items: work out once what
+            # they now wait on that nothing produces (the health report's orphans).
+            refresh_unproduced_inputs([item.plan_id])
         if status == "blocked" or (status == "failed" and not phase_run.retryable):
             claimed.spec.runner.stopped(item, status)
         transcripts = record_transcripts(

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from planners.models import Plan, Project
 from planners.pipeline.backlog import NewItem, add_backlog_items
 from planners.pipeline.registry import DEFAULT_PIPELINE, pipelines, start_items
+from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def start_plan(
                 ],
                 reason="plan-created",
             )
+            refresh_unproduced_inputs([plan.pk])
     except IntegrityError:
         # Another request created the same plan between our check and insert.
         return Plan.objects.get(project=project, pipeline=pipeline, branch=branch)

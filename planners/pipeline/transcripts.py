@@ -153,7 +153,7 @@ def record_transcripts(
 ) -> list[PhaseTranscript]:
     """Complete the rows of the calls the planner made (``calls[i]`` is ``attempts[i]``: its
     last row is the try whose reply the planner got, earlier ones the tries the backend retried)
-    in one UPDATE; a phase that made no call gets its rows from ``attempts`` inserted."""
+    one UPDATE each; a phase that made no call gets its rows from ``attempts`` inserted."""
     if not calls:
         return write_transcripts(item, attempts, metadata=metadata, execution=execution)
     rows = []
@@ -178,5 +178,8 @@ def record_transcripts(
             if error:
                 row.metadata["error"] = error
             rows.append(row)
-    PhaseTranscript.objects.bulk_update(rows, COMPLETED_FIELDS)
+    # Nearly every phase has one row: saving it costs a phase a quarter of the CPU that
+    # bulk_update's CASE per field does (0.4 against 1.8 ms).
+    for row in rows:
+        row.save(update_fields=COMPLETED_FIELDS)
     return rows

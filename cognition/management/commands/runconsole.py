@@ -1,9 +1,9 @@
 """Run the whole console on one machine: web server, Celery workers and beat.
 
-Two workers, as in production: one with a small pool (and beat; ``cognition.workers`` says
-which pool) for housekeeping on the default queue (alert evaluation and delivery, sweeps,
-roll-ups, pruning), and one with a threads pool of ``PHASE_WORKER_CONCURRENCY`` threads for the
-phases queue, whose tasks spend their time waiting on the model.
+The workers as in production: one with a small pool (and beat; ``cognition.workers`` says which
+pool) for housekeeping on the default queue (alert evaluation and delivery, sweeps, roll-ups,
+pruning), and ``PHASE_WORKER_PROCESSES`` with a threads pool of ``PHASE_WORKER_CONCURRENCY``
+threads each for the phases queue, whose tasks spend their time waiting on the model.
 
 Migrates, seeds the prompt templates, makes sure a staff login exists and prints it, queues the
 demo pipeline on first start (unless DEMO=0), then supervises the processes: one Ctrl-C stops
@@ -24,7 +24,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from cognition.console_login import ensure_console_login
-from cognition.workers import housekeeping_worker_command, phase_worker_command
+from cognition.workers import (
+    HOUSEKEEPING_PROCESSES,
+    housekeeping_worker_command,
+    phase_worker_commands,
+)
 from planners.demo import ensure_demo_pipeline
 
 
@@ -46,13 +50,22 @@ class Command(BaseCommand):
             help="host:port to serve on (default: 127.0.0.1 and $PORT, 8000)",
         )
         parser.add_argument(
-            "--concurrency", type=int, default=2, help="housekeeping worker processes"
+            "--concurrency",
+            type=int,
+            default=HOUSEKEEPING_PROCESSES,
+            help=f"housekeeping worker processes (default {HOUSEKEEPING_PROCESSES})",
+        )
+        parser.add_argument(
+            "--phase-processes",
+            type=int,
+            default=settings.PHASE_WORKER_PROCESSES,
+            help="phase worker processes (default: PHASE_WORKER_PROCESSES, 2)",
         )
         parser.add_argument(
             "--phase-threads",
             type=int,
             default=settings.PHASE_WORKER_CONCURRENCY,
-            help="phases in flight at once (default: PHASE_WORKER_CONCURRENCY, 64)",
+            help="phases in flight per phase worker (default: PHASE_WORKER_CONCURRENCY, 32)",
         )
         parser.add_argument("--no-worker", action="store_true", help="serve the web app only")
 
@@ -71,7 +84,10 @@ class Command(BaseCommand):
         processes: dict[str, subprocess.Popen[bytes]] = {}
         if not options["no_worker"]:
             processes["worker"] = self._start_worker(options["concurrency"])
-            processes["phase worker"] = self._start_phase_worker(options["phase_threads"])
+            for name, command in phase_worker_commands(
+                options["phase_processes"], options["phase_threads"]
+            ).items():
+                processes[f"{name} worker"] = subprocess.Popen(command, cwd=settings.BASE_DIR)
         processes["web server"] = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", options["addr"], "--noreload"],
             cwd=settings.BASE_DIR,
@@ -88,9 +104,6 @@ class Command(BaseCommand):
 
     def _start_worker(self, concurrency: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen(housekeeping_worker_command(concurrency), cwd=settings.BASE_DIR)
-
-    def _start_phase_worker(self, threads: int) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(phase_worker_command(threads), cwd=settings.BASE_DIR)
 
     def _queue_demo(self) -> None:
         plan = ensure_demo_pipeline()

@@ -19,7 +19,6 @@ from planners.models import (
     Plan,
 )
 from planners.pipeline.transitions import record_new_backlog_items
-from planners.pipeline.unproduced_inputs import plan_items_changed, refresh_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ class BacklogSync:
     new_items: list[BacklogItem] = field(default_factory=list)
 
 
-@refresh_deferred()  # the plan's unproduced inputs are worked out once, at the end
 def sync_backlog(
     vision_item: BacklogItem, entries: Iterable[BacklogEntry], *, actor: str
 ) -> dict[str, object]:
@@ -112,7 +110,6 @@ def _insert_new_items(vision_item: BacklogItem, items: list[BacklogItem], *, act
     _bind_blueprints(plan.pk, items)
     inserted = BacklogItem.objects.bulk_create([i for i in items if i.pk is None])
     if inserted:
-        plan_items_changed(plan.pk)  # bulk_create sends no post_save
         bound = []
         for new_item in inserted:
             target = _unsaved(new_item)
@@ -135,7 +132,6 @@ def _remove_unlisted(plan: Plan, existing: dict[str, BacklogItem], listed: set[s
         if backlog_id not in listed and item.phase in VISION_MANAGED_PHASES and _never_ran(item):
             removed.append(backlog_id)
             item.delete()
-            plan_items_changed(plan.pk)
     if removed:
         logger.info("vision sync on plan %s removed never-run items %s", plan.pk, removed)
     return removed

@@ -20,14 +20,12 @@ from planners.models import (
 )
 from planners.pipeline.registry import Materialised
 from planners.pipeline.transitions import record_new_backlog_item
-from planners.pipeline.unproduced_inputs import refresh_deferred
 
 
 def scene_backlog_id(scroll: ChapterScroll, scene: ChapterScene) -> str:
     return f"scene-{scroll.scroll_slug}-{scene.scene_slug}"[:SLUG_MAX]
 
 
-@refresh_deferred()  # one refresh for all the scene items the scroll adds
 def materialise_scroll(
     item: BacklogItem, reply: ScrollRefinerReply, *, blueprint: ChapterBlueprint, actor: str
 ) -> Materialised:
