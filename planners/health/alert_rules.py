@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cognition.liveness import Liveness
-from planners.health.report import BacklogSection, HealthAlert, PlannerState, TelemetrySection
+from planners.health.report import BacklogSection, HealthAlert, PlannerState
+from planners.health.telemetry_section import TelemetrySection
 
 #: The order the report lists alerts in: the workers and beat, templates, the backlog, telemetry.
 SECTIONS = ("ops", "templates", "backlog", "telemetry")

@@ -19,7 +19,8 @@ from planners.health import (  # noqa: F401
     template_alerts,
 )
 from planners.health.alert_rules import AlertFacts, AlertThresholds, registered_rules
-from planners.health.report import BacklogSection, HealthAlert, PlannerState, TelemetrySection
+from planners.health.report import BacklogSection, HealthAlert, PlannerState
+from planners.health.telemetry_section import TelemetrySection
 
 
 def derive_alerts(

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cognition.liveness import current_liveness
 from planners.health import backlog as backlog_queries
+from planners.health import execution_groups as grouped_runs
 from planners.health import findings as finding_queries
 from planners.health import telemetry as telemetry_queries
 from planners.health.alert_rules import AlertThresholds
@@ -21,12 +22,8 @@ from planners.health.alert_sources import alerts_from_sources
 from planners.health.alerts import derive_alerts
 from planners.health.orphans import orphaned_items
 from planners.health.planners import catalog_planners, planner_states
-from planners.health.report import (
-    BacklogSection,
-    PlannerHealthReport,
-    TelemetrySection,
-    overall_status,
-)
+from planners.health.report import BacklogSection, PlannerHealthReport, overall_status
+from planners.health.telemetry_section import TelemetrySection
 from planners.models import Plan
 
 logger = logging.getLogger(__name__)
@@ -91,12 +88,12 @@ def _build_telemetry(
     plan_id: int | None,
     now: datetime,
     thresholds: AlertThresholds,
-    groups: list[telemetry_queries.ExecutionGroup],
+    groups: list[grouped_runs.ExecutionGroup],
 ) -> TelemetrySection:
     since = backlog_queries.window_start(now, thresholds.failure_window_seconds)
-    totals = telemetry_queries.execution_totals(groups)
+    totals = grouped_runs.execution_totals(groups)
     failures_total, failures = telemetry_queries.recent_failures(plan_id=plan_id, since=since)
-    critique = telemetry_queries.critique_counts(groups)
+    critique = grouped_runs.critique_counts(groups)
     critique_status_counts: dict[str, int] = {}
     for entry in critique:
         critique_status_counts[entry.status] = critique_status_counts.get(entry.status, 0) + (
@@ -117,7 +114,7 @@ def _build_telemetry(
         tokens=totals["tokens"],
         critique_status_counts=critique_status_counts,
         critique=critique,
-        quota_breaches=telemetry_queries.quota_breaches(groups),
+        quota_breaches=grouped_runs.quota_breaches(groups),
     )
 
 
@@ -158,7 +155,7 @@ def build_health_report(
         raise UnknownPlanError(plan_id)
     thresholds = current_thresholds()
     catalog = catalog_planners()
-    groups = telemetry_queries.execution_groups(
+    groups = grouped_runs.execution_groups(
         plan_id=plan_id,
         since=backlog_queries.window_start(now, thresholds.failure_window_seconds),
     )

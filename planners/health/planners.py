@@ -14,8 +14,9 @@ from typing import Any
 
 from cognition.prompts import MISSING, template_states
 from planners.framework.catalog import catalog
+from planners.health.execution_groups import ExecutionGroup
 from planners.health.report import PlannerState, StepState
-from planners.health.telemetry import FAILURE_OUTCOMES, ExecutionGroup
+from planners.health.telemetry import FAILURE_OUTCOMES
 
 
 @dataclass(frozen=True)

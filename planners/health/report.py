@@ -17,6 +17,7 @@ from typing import Any
 from django.db import models
 
 from cognition.liveness import Liveness
+from planners.health.telemetry_section import TelemetrySection
 
 
 class Severity(models.TextChoices):
@@ -188,74 +189,6 @@ class BacklogSection:
     contract_drift: tuple[DriftEvent, ...]
     recent_transitions: tuple[TransitionEntry, ...]
     action_log: tuple[ActionLogLine, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class ExecutionRef:
-    id: int
-    planner: str
-    outcome: str
-    at: datetime
-    plan_id: int | None
-    backlog_id: str
-    duration_seconds: float
-    error: str = ""
-    transcript_snippet: str = ""
-    plan_name: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class LatencySummary:
-    samples: int
-    p50_seconds: float | None
-    p95_seconds: float | None
-
-
-@dataclasses.dataclass(frozen=True)
-class TokenTotals:
-    prompt: int
-    completion: int
-    critique: int
-
-    @property
-    def total(self) -> int:
-        return self.prompt + self.completion + self.critique
-
-
-@dataclasses.dataclass(frozen=True)
-class QuotaBreachCount:
-    """How many runs of a planner one quota stopped in the window (with which outcome); one
-    refusal itself is ``planners.framework.admission.QuotaBreach``."""
-
-    planner: str
-    limit: str
-    outcome: str
-    count: int
-    last_at: datetime | None
-
-
-@dataclasses.dataclass(frozen=True)
-class CritiqueCount:
-    planner: str
-    status: str
-    count: int
-
-
-@dataclasses.dataclass(frozen=True)
-class TelemetrySection:
-    window_seconds: int
-    executions_total: int
-    executions_by_outcome: Mapping[str, int]
-    executions_in_window: int
-    executions_in_window_by_outcome: Mapping[str, int]
-    last_execution: ExecutionRef | None
-    recent_failures_total: int
-    recent_failures: tuple[ExecutionRef, ...]
-    latency: LatencySummary
-    tokens: TokenTotals
-    critique_status_counts: Mapping[str, int]
-    critique: tuple[CritiqueCount, ...]
-    quota_breaches: tuple[QuotaBreachCount, ...]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from planners.console.links import admin_url
 from planners.health import backlog as health_backlog
-from planners.health import telemetry as health_telemetry
+from planners.health import execution_groups
 from planners.health.planners import catalog_planners, planner_states
 from planners.health.report import PlannerHealthReport, PlannerState, StepState
 
@@ -44,7 +44,7 @@ def _planner_states(report: PlannerHealthReport | None) -> tuple[PlannerState, .
     if report is not None:
         return report.planners
     since = health_backlog.window_start(timezone.now(), settings.HEALTH_FAILURE_WINDOW_SECONDS)
-    groups = health_telemetry.execution_groups(plan_id=None, since=since)
+    groups = execution_groups.execution_groups(plan_id=None, since=since)
     return planner_states(catalog_planners(), groups=groups)[0]
 
 

@@ -12,8 +12,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from planners.health.report import LatencySummary
 from planners.health.telemetry import latency_percentiles
+from planners.health.telemetry_section import LatencySummary
 from planners.models import PlannerExecution, PlannerOutcome
 
 
