@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Test processes `make test` runs at once (pytest-xdist; 0 runs the suite in this process). Most
+# of the suite's time is spent waiting on subprocesses, workers and browsers, not on the CPU.
+TEST_PROCESSES ?= 4
 
 # pyproject.toml's requires-python, and the Python the lock files are compiled for.
 PYTHON_VERSION := 3.11
@@ -50,7 +53,7 @@ run: install
 
 ## The whole test suite (services the tests need are skipped when absent, except in CI).
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

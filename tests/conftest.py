@@ -24,7 +24,13 @@ from cognition.celery import app
 from planners.framework.catalog import catalog
 from tests.servers import SIGNING_SECRET, ChatServer, Receiver
 from tests.toy_planner import ToyPlanner
-from tests.worker import CeleryWorker, database_url, point_app_at, purge_redis_queue
+from tests.worker import (
+    CeleryWorker,
+    database_url,
+    point_app_at,
+    purge_redis_queues,
+    use_own_redis_database,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM_PATH = "/usr/bin/chromium"
@@ -42,6 +48,12 @@ def redis_url() -> str | None:
     """The Redis broker the suite runs against, if the suite is configured for one."""
     url = settings.CELERY_BROKER_URL
     return url if url.startswith("redis://") else None
+
+
+# Under pytest-xdist (``-n``) every test process has its own database (pytest-django adds the
+# process's suffix to the test database's name), its own broker folders (per test, below) and
+# its own Redis database, so no worker consumes a task another process published.
+use_own_redis_database(os.environ.get("PYTEST_XDIST_WORKER"))
 
 
 def _missing_service(marker: str) -> str | None:
@@ -207,7 +219,7 @@ def celery_worker(transactional_db: None, tmp_path: Path, settings: Any) -> Iter
         settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
         point_app_at(options)
     else:
-        purge_redis_queue()
+        purge_redis_queues()
     previous_eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     worker = CeleryWorker(env, tmp_path)
