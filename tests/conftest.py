@@ -29,6 +29,7 @@ from tests.worker import (
     database_url,
     point_app_at,
     purge_redis_queues,
+    redis_database_of_process,
     use_own_redis_database,
 )
 
@@ -53,7 +54,16 @@ def redis_url() -> str | None:
 # Under pytest-xdist (``-n``) every test process has its own database (pytest-django adds the
 # process's suffix to the test database's name), its own broker folders (per test, below) and
 # its own Redis database, so no worker consumes a task another process published.
-use_own_redis_database(os.environ.get("PYTEST_XDIST_WORKER"))
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if XDIST_WORKER:
+    use_own_redis_database(XDIST_WORKER)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before xdist starts its processes: stop at once when Redis has too few databases."""
+    processes = getattr(config.option, "numprocesses", None)
+    if not XDIST_WORKER and isinstance(processes, int) and processes > 0:
+        redis_database_of_process(processes - 1)
 
 
 def _missing_service(marker: str) -> str | None:

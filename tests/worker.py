@@ -188,22 +188,29 @@ def purge_redis_queues() -> None:
             client.delete("unacked", "unacked_index", "unacked_mutex")
 
 
-def use_own_redis_database(xdist_worker: str | None) -> None:
-    """Give pytest-xdist's process ``gwN`` the Redis database N places after the configured one
-    (the suite's own ``CELERY_BROKER_URL``, the workers it starts and the provider limits all
-    follow ``settings.CELERY_BROKER_URL``). Nothing changes without xdist or without Redis."""
+def redis_database_of_process(index: int) -> str | None:
+    """The Redis broker URL of test process ``index`` (``gw<index>``): the database ``index``
+    places after the one ``CELERY_BROKER_URL`` names; None when the broker is not Redis."""
     url = settings.CELERY_BROKER_URL
-    if not xdist_worker or not url.startswith("redis://"):
-        return
+    if not url.startswith("redis://"):
+        return None
     parts = urlsplit(url)
-    base = int(parts.path.strip("/") or "0")
-    database = base + int(xdist_worker.removeprefix("gw"))
+    database = int(parts.path.strip("/") or "0") + index
     if database >= REDIS_DATABASES:
         raise pytest.UsageError(
-            f"CELERY_BROKER_URL: test process {xdist_worker} needs Redis database {database}, "
+            f"CELERY_BROKER_URL: test process {index + 1} needs Redis database {database}, "
             f"past the last one ({REDIS_DATABASES - 1}); use a lower database or fewer processes."
         )
-    own = urlunsplit(parts._replace(path=f"/{database}"))
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def use_own_redis_database(xdist_worker: str) -> None:
+    """Point this test process (pytest-xdist's ``gwN``) at its own Redis database: the suite's
+    own ``CELERY_BROKER_URL``, the workers it starts and the provider limits all follow
+    ``settings.CELERY_BROKER_URL``."""
+    own = redis_database_of_process(int(xdist_worker.removeprefix("gw")))
+    if own is None:
+        return
     settings.CELERY_BROKER_URL = own
     # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
     os.environ["CELERY_BROKER_URL"] = own
