@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# Test processes `make test` runs at once (pytest-xdist; 0 runs the suite in this process). Most
-# of the suite's time is spent waiting on subprocesses, workers and browsers, not on the CPU.
-TEST_PROCESSES ?= 4
+# Test processes `make test` runs at once (pytest-xdist; 0 runs the suite in this process): one
+# per core. Much of the suite waits on subprocesses, workers and browsers, and the other process
+# runs meanwhile; more processes than cores only slow each other's timed worker tests down.
+TEST_PROCESSES ?= 2
 
 # pyproject.toml's requires-python, and the Python the lock files are compiled for.
 PYTHON_VERSION := 3.11
