@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Test processes `make test` runs at once (pytest-xdist; 0 runs the suite in this process): one
+# per core. Much of the suite waits on subprocesses, workers and browsers, and the other process
+# runs meanwhile; more processes than cores only slow each other's timed worker tests down.
+TEST_PROCESSES ?= 2
 
 # pyproject.toml's requires-python, and the Python the lock files are compiled for.
 PYTHON_VERSION := 3.11
@@ -50,7 +54,7 @@ run: install
 
 ## The whole test suite (services the tests need are skipped when absent, except in CI).
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

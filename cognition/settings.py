@@ -4,6 +4,9 @@ Every variable is listed with its default in README.md ("Configuration"). Every 
 collected and start-up stops with one line per problem, naming the variable (``cognition.config``).
 The settings blocks that are JSON or depend on each other (Ops alerting, critique budgets, quotas,
 rollouts) are read raw here and parsed by their typed block (``cognition.typed_settings``).
+
+One module on purpose, a little over 300 lines: every setting Django, Celery and the apps read is
+found in this one place.
 """
 
 from __future__ import annotations

@@ -27,7 +27,14 @@ from tests.channel_fakes import ChannelFake, pagerduty_fake, slack_fake, teams_f
 from tests.factories import record_workers_and_beat
 from tests.servers import SIGNING_SECRET, ChatServer, Receiver
 from tests.toy_planner import ToyPlanner
-from tests.worker import CeleryWorker, database_url, point_app_at, purge_redis_queue
+from tests.worker import (
+    CeleryWorker,
+    database_url,
+    point_app_at,
+    purge_redis_queues,
+    redis_database_of_process,
+    use_own_redis_database,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM_PATH = "/usr/bin/chromium"
@@ -46,6 +53,21 @@ def redis_url() -> str | None:
     """The Redis broker the suite runs against, if the suite is configured for one."""
     url = settings.CELERY_BROKER_URL
     return url if url.startswith("redis://") else None
+
+
+# Under pytest-xdist (``-n``) every test process has its own database (pytest-django adds the
+# process's suffix to the test database's name), its own broker folders (per test, below) and
+# its own Redis database, so no worker consumes a task another process published.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if XDIST_WORKER:
+    use_own_redis_database(XDIST_WORKER)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before xdist starts its processes: stop at once when Redis has too few databases."""
+    processes = getattr(config.option, "numprocesses", None)
+    if not XDIST_WORKER and isinstance(processes, int) and processes > 0:
+        redis_database_of_process(processes - 1)
 
 
 def _missing_service(marker: str) -> str | None:
@@ -259,7 +281,7 @@ def celery_worker(transactional_db: None, tmp_path: Path, settings: Any) -> Iter
         settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
         point_app_at(options)
     else:
-        purge_redis_queue()
+        purge_redis_queues()
     previous_eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     worker = CeleryWorker(env, tmp_path)

@@ -56,89 +56,75 @@ def assert_refused(
     assert "Traceback" not in result.stderr
 
 
+# One process per case (each is a fresh interpreter): every problem is printed at once, in the
+# order the settings read them. The typed blocks (Ops alerting, quotas) are parsed once the plain
+# values are valid, so they are a case of their own.
 @pytest.mark.parametrize(
-    ("env", "line"),
+    ("env", "lines"),
     [
-        ({"DEBUG": "maybe"}, "DEBUG: expected true or false, got 'maybe'."),
-        (
-            {"DATABASE_URL": "nonsense://"},
-            "DATABASE_URL: expected a sqlite:// or postgres:// URL, got scheme 'nonsense'.",
+        pytest.param(
+            {
+                "DEBUG": "maybe",
+                "DATABASE_URL": "nonsense://",
+                "DEPLOY_ENVIRONMENT": "prod",
+                "HEALTH_STALE_BACKLOG_SECONDS": "0",
+            },
+            [
+                "DEPLOY_ENVIRONMENT: expected one of dev, staging, production, got 'prod'.",
+                "DEBUG: expected true or false, got 'maybe'.",
+                "DATABASE_URL: expected a sqlite:// or postgres:// URL, got scheme 'nonsense'.",
+                "HEALTH_STALE_BACKLOG_SECONDS: must be at least 1, got 0.",
+            ],
+            id="plain-values",
         ),
-        (
-            {"PLANNER_QUOTAS": "not json"},
-            "PLANNER_QUOTAS: not valid JSON (Expecting value at char 0).",
+        pytest.param(
+            {
+                "OPS_ALERTING_ENABLED": "maybe",
+                "OPS_ALERTING_REPEAT_SECONDS": "10",
+                "OPS_ALERTING_SIGNING_SECRET": "whsec_abc",
+                "PLANNER_QUOTAS": "not json",
+            },
+            [
+                "OPS_ALERTING_ENABLED: expected true or false, got 'maybe'.",
+                "OPS_ALERTING_SIGNING_SECRET: not a Standard Webhooks secret (expected whsec_ "
+                "followed by base64 of at least 24 random bytes).",
+                "OPS_ALERTING_REPEAT_SECONDS: must be at least OPS_ALERTING_DEBOUNCE_SECONDS "
+                "(300), got 10 (0 turns repeats off).",
+                "PLANNER_QUOTAS: not valid JSON (Expecting value at char 0).",
+            ],
+            id="settings-blocks",
         ),
-        (
-            {"DEPLOY_ENVIRONMENT": "prod"},
-            "DEPLOY_ENVIRONMENT: expected one of dev, staging, production, got 'prod'.",
+        pytest.param(
+            {
+                "OPS_ALERTING_ENABLED": "true",
+                "OPS_ALERTING_MAX_ATTEMPTS": "many",
+                "PLANNER_QUOTAS": '{"default": {"max_tokens": 0}}',
+            },
+            [
+                "OPS_ALERTING_MAX_ATTEMPTS: expected a whole number, got 'many'.",
+                "OPS_ALERTING_WEBHOOK_URL: OPS_ALERTING_ENABLED is true but no webhook URL is "
+                "configured (set OPS_ALERTING_WEBHOOK_URL or a route in OPS_ALERTING_ROUTES).",
+                "PLANNER_QUOTAS: default.max_tokens must be a positive whole number (unset means "
+                "unlimited), got 0.",
+            ],
+            id="settings-block-values",
         ),
-        (
-            {"HEALTH_STALE_BACKLOG_SECONDS": "0"},
-            "HEALTH_STALE_BACKLOG_SECONDS: must be at least 1, got 0.",
-        ),
-        (
-            {"OPS_ALERTING_ENABLED": "maybe"},
-            "OPS_ALERTING_ENABLED: expected true or false, got 'maybe'.",
-        ),
-        (
-            {"OPS_ALERTING_REPEAT_SECONDS": "10"},
-            "OPS_ALERTING_REPEAT_SECONDS: must be at least OPS_ALERTING_DEBOUNCE_SECONDS (300), "
-            "got 10 (0 turns repeats off).",
-        ),
-        (
-            {"ROLLOUT_EVIDENCE_KEY": "short"},
-            "ROLLOUT_EVIDENCE_KEY: must be at least 32 characters, got 5 (make one with: "
-            'python -c "import secrets; print(secrets.token_urlsafe(32))").',
-        ),
-        (
-            {"ROLLOUT_WATCH_SECONDS": "0"},
-            "ROLLOUT_WATCH_SECONDS: must be at least 1, got 0.",
-        ),
-        (
-            {"OPS_ALERTING_SIGNING_SECRET": "whsec_abc"},
-            "OPS_ALERTING_SIGNING_SECRET: not a Standard Webhooks secret (expected whsec_ followed "
-            "by base64 of at least 24 random bytes).",
+        pytest.param(
+            {"ROLLOUT_EVIDENCE_KEY": "short", "ROLLOUT_WATCH_SECONDS": "0"},
+            [
+                "ROLLOUT_WATCH_SECONDS: must be at least 1, got 0.",
+                "ROLLOUT_EVIDENCE_KEY: must be at least 32 characters, got 5 (make one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))").',
+            ],
+            id="rollout-values",
         ),
     ],
 )
-def test_bad_value_stops_planner_health_with_one_line_and_exit_3(
-    tmp_path: Path, env: dict[str, str], line: str
+def test_every_bad_value_stops_planner_health_with_one_line_each_and_exit_3(
+    tmp_path: Path, env: dict[str, str], lines: list[str]
 ) -> None:
-    assert_refused(manage(tmp_path, "planner_health", **env), line, status=HEALTH_COULD_NOT_RUN)
-
-
-def test_every_problem_is_printed_at_once(tmp_path: Path) -> None:
-    result = manage(
-        tmp_path,
-        "planner_health",
-        DEBUG="maybe",
-        HEALTH_STALE_BACKLOG_SECONDS="0",
-    )
-    assert_refused(
-        result,
-        "DEBUG: expected true or false, got 'maybe'.",
-        "HEALTH_STALE_BACKLOG_SECONDS: must be at least 1, got 0.",
-        status=HEALTH_COULD_NOT_RUN,
-    )
-
-
-def test_every_settings_block_problem_is_printed_at_once(tmp_path: Path) -> None:
-    result = manage(
-        tmp_path,
-        "planner_health",
-        OPS_ALERTING_ENABLED="true",
-        OPS_ALERTING_MAX_ATTEMPTS="many",
-        PLANNER_QUOTAS='{"default": {"max_tokens": 0}}',
-    )
-    assert_refused(
-        result,
-        "OPS_ALERTING_MAX_ATTEMPTS: expected a whole number, got 'many'.",
-        "OPS_ALERTING_WEBHOOK_URL: OPS_ALERTING_ENABLED is true but no webhook URL is configured "
-        "(set OPS_ALERTING_WEBHOOK_URL or a route in OPS_ALERTING_ROUTES).",
-        "PLANNER_QUOTAS: default.max_tokens must be a positive whole number (unset means "
-        "unlimited), got 0.",
-        status=HEALTH_COULD_NOT_RUN,
-    )
+    result = manage(tmp_path, "planner_health", **env)
+    assert_refused(result, *lines, status=HEALTH_COULD_NOT_RUN)
 
 
 def test_unreachable_database_names_the_variable_and_the_connection_problem(

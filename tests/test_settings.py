@@ -10,66 +10,80 @@ from django.conf import settings
 from cognition.startup import EXIT_CONFIGURATION_ERROR
 from tests.startup import start_with
 
-
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"DEBUG": "maybe"}, "DEBUG: expected true or false, got 'maybe'"),
-        (
-            {"DEPLOY_ENVIRONMENT": "qa"},
-            "DEPLOY_ENVIRONMENT: expected one of dev, staging, production",
-        ),
-        (
-            {"DEPLOY_ENVIRONMENT": "production", "SECRET_KEY": ""},
-            "SECRET_KEY: required when DEBUG is off",
-        ),
-        (
-            {"DATABASE_URL": "nosuchdb://x/y"},
+# Every problem is printed at once, so each case sets several bad values and expects a line for
+# each; values that would hide one another (two PORTs, DEBUG off by default in production) are
+# in different cases. One start-up per case: each costs a fresh interpreter.
+BAD_VALUES_AT_ONCE = [
+    pytest.param(
+        {
+            "DEBUG": "maybe",
+            "DATABASE_URL": "nosuchdb://x/y",
+            "AGENT_BACKEND": "claude",
+            "AGENT_TIMEOUT_SECONDS": "soon",
+            "OPENAI_BASE_URL": "ftp://models.local",
+            "PORT": "http",
+            "AGENT_MAX_CONCURRENCY": "0",
+            "AGENT_REQUESTS_PER_MINUTE": "0",
+            "AGENT_TOKENS_PER_MINUTE": "-5",
+            "CELERY_BROKER_URL": "kafka://127.0.0.1",
+            "BACKLOG_STALE_AFTER_SECONDS": "0",
+            "SCENE_MIN_WORDS": "0",
+        },
+        [
+            "DEBUG: expected true or false, got 'maybe'",
             "DATABASE_URL: expected a sqlite:// or postgres:// URL",
-        ),
-        ({"AGENT_BACKEND": "claude"}, "AGENT_BACKEND: expected one of scripted, openai"),
-        ({"AGENT_TIMEOUT_SECONDS": "soon"}, "AGENT_TIMEOUT_SECONDS: expected a number"),
-        (
-            {"OPENAI_BASE_URL": "ftp://models.local"},
+            "AGENT_BACKEND: expected one of scripted, openai",
+            "AGENT_TIMEOUT_SECONDS: expected a number",
             "OPENAI_BASE_URL: expected an http:// or https:// URL",
-        ),
-        ({"PORT": "http"}, "PORT: expected a whole number, got 'http'"),
-        ({"PORT": "70000"}, "PORT: must be at most 65535, got 70000"),
-        ({"AGENT_MAX_CONCURRENCY": "0"}, "AGENT_MAX_CONCURRENCY: must be at least 1, got 0"),
-        (
-            {"AGENT_REQUESTS_PER_MINUTE": "0"},
+            "PORT: expected a whole number, got 'http'",
+            "AGENT_MAX_CONCURRENCY: must be at least 1, got 0",
             "AGENT_REQUESTS_PER_MINUTE: must be at least 1, got 0",
-        ),
-        (
-            {"AGENT_TOKENS_PER_MINUTE": "-5"},
             "AGENT_TOKENS_PER_MINUTE: must be at least 1, got -5",
-        ),
-        ({"AGENT_TOKENS_PER_MINUTE": "lots"}, "AGENT_TOKENS_PER_MINUTE: expected a whole number"),
-        ({"CELERY_BROKER_URL": "kafka://127.0.0.1"}, "CELERY_BROKER_URL: expected filesystem://"),
-        ({"BACKLOG_STALE_AFTER_SECONDS": "0"}, "BACKLOG_STALE_AFTER_SECONDS: must be at least 1"),
-        (
-            {"BACKLOG_STALE_AFTER_SECONDS": "20"},
-            "BACKLOG_STALE_AFTER_SECONDS: must be at least twice PIPELINE_HEARTBEAT_SECONDS (30), "
-            "got 20",
-        ),
-        ({"PLANNER_QUOTAS": "{not json"}, "PLANNER_QUOTAS: not valid JSON"),
-        ({"SCENE_MIN_WORDS": "0"}, "SCENE_MIN_WORDS: must be at least 1"),
-        (
-            {"SCENE_MIN_WORDS": "500", "SCENE_MAX_WORDS": "400"},
+            "CELERY_BROKER_URL: expected filesystem://",
+            "BACKLOG_STALE_AFTER_SECONDS: must be at least 1",
+            "SCENE_MIN_WORDS: must be at least 1",
+        ],
+        id="dev",
+    ),
+    pytest.param(
+        {
+            "DEPLOY_ENVIRONMENT": "qa",
+            "PORT": "70000",
+            "AGENT_TOKENS_PER_MINUTE": "lots",
+            "SCENE_MIN_WORDS": "500",
+            "SCENE_MAX_WORDS": "400",
+        },
+        [
+            "DEPLOY_ENVIRONMENT: expected one of dev, staging, production",
+            "PORT: must be at most 65535, got 70000",
+            "AGENT_TOKENS_PER_MINUTE: expected a whole number",
             "SCENE_MAX_WORDS: must be at least SCENE_MIN_WORDS (500), got 400",
-        ),
-        (
-            {"SCENE_MAX_WORDS": "50"},
+        ],
+        id="unknown-environment",
+    ),
+    pytest.param(
+        {"DEPLOY_ENVIRONMENT": "production", "SECRET_KEY": "", "SCENE_MAX_WORDS": "50"},
+        [
+            "SECRET_KEY: required when DEBUG is off",
             "SCENE_MAX_WORDS: must be at least SCENE_MIN_WORDS (100), got 50",
-        ),
-    ],
-)
-def test_bad_environment_value_stops_start_up_naming_the_variable(
-    env: dict[str, str], message: str
+        ],
+        id="production",
+    ),
+    # The JSON blocks are parsed once the plain values are valid.
+    pytest.param({"PLANNER_QUOTAS": "{not json"}, ["PLANNER_QUOTAS: not valid JSON"], id="json"),
+]
+
+
+@pytest.mark.parametrize(("env", "messages"), BAD_VALUES_AT_ONCE)
+def test_bad_environment_values_stop_start_up_naming_each_variable(
+    env: dict[str, str], messages: list[str]
 ) -> None:
     result = start_with(**env)
     assert result.returncode == EXIT_CONFIGURATION_ERROR
-    assert f"Configuration error: {message}" in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Configuration error:")]
+    assert len(lines) == len(messages), result.stderr
+    for message in messages:
+        assert any(line.startswith(f"Configuration error: {message}") for line in lines), message
     assert "Traceback" not in result.stderr
 
 

@@ -15,7 +15,8 @@ from django.utils import timezone
 from pydantic import BaseModel
 
 from cognition.actions import add_template_version
-from cognition.admin import PromptTemplateForm, diff_rows
+from cognition.admin.diff import diff_rows
+from cognition.admin.template_form import PromptTemplateForm
 from cognition.models import ApiToken, PromptTemplate
 from planners.framework.base import PlannerBase
 from planners.framework.catalog import catalog

@@ -5,10 +5,12 @@ and ``@pytest.mark.django_db(transaction=True)`` (the worker is another process:
 committed rows).
 
 - Database: the worker gets ``DATABASE_URL`` for the pytest test database (for SQLite the conftest
-  makes that a file under ``var/test-db``; for PostgreSQL it is ``test_<name>``).
+  makes that a file under ``var/test-db``; for PostgreSQL it is ``test_<name>``, with xdist's
+  ``_gwN`` suffix when the suite runs in several processes).
 - Broker: the same ``CELERY_BROKER_URL``. With the filesystem broker each test gets a fresh folder,
   and the test process is re-pointed at it so both sides talk through the same files. With Redis
-  the default queue is purged first so nothing left by an earlier test is consumed.
+  the queues are purged first so nothing left by an earlier test is consumed, and each xdist
+  process uses a Redis database of its own (``use_own_redis_database``).
 """
 
 from __future__ import annotations
@@ -23,17 +25,20 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import kombu.pools
 import psutil
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from cognition.celery import app
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 30.0
+#: Redis's default number of databases (``databases`` in redis.conf).
+REDIS_DATABASES = 16
 
 
 def celery_command(*args: str) -> list[str]:
@@ -177,11 +182,42 @@ def point_app_at(transport_options: dict[str, Any]) -> None:
     app.conf.broker_transport_options = transport_options
 
 
-def purge_redis_queue() -> None:
+def purge_redis_queues() -> None:
+    """Empty every queue a test worker consumes, so nothing an earlier test published runs."""
     with app.connection_for_write() as conn:
         channel: Any = conn.default_channel
-        channel.queue_purge(app.conf.task_default_queue)
+        for queue in (app.conf.task_default_queue, settings.PHASES_QUEUE):
+            channel.queue_purge(queue)
         # Messages a killed worker held, which Redis would hand back after the visibility timeout.
         client = getattr(channel, "client", None)
         if client is not None:
             client.delete("unacked", "unacked_index", "unacked_mutex")
+
+
+def redis_database_of_process(index: int) -> str | None:
+    """The Redis broker URL of test process ``index`` (``gw<index>``): the database ``index``
+    places after the one ``CELERY_BROKER_URL`` names; None when the broker is not Redis."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis://"):
+        return None
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or "0") + index
+    if database >= REDIS_DATABASES:
+        raise pytest.UsageError(
+            f"CELERY_BROKER_URL: test process {index + 1} needs Redis database {database}, "
+            f"past the last one ({REDIS_DATABASES - 1}); use a lower database or fewer processes."
+        )
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def use_own_redis_database(xdist_worker: str) -> None:
+    """Point this test process (pytest-xdist's ``gwN``) at its own Redis database: the suite's
+    own ``CELERY_BROKER_URL``, the workers it starts and the provider limits all follow
+    ``settings.CELERY_BROKER_URL``."""
+    own = redis_database_of_process(int(xdist_worker.removeprefix("gw")))
+    if own is None:
+        return
+    settings.CELERY_BROKER_URL = own
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
+    os.environ["CELERY_BROKER_URL"] = own
+    app.conf.update(broker_url=own)

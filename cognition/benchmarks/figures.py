@@ -192,44 +192,52 @@ class Receiver:
 DELIVERIES_PER_SECOND_GOAL = 1000
 
 
+def _queue_due_deliveries(url: str, payload: dict[str, object], count: int) -> None:
+    Delivery.objects.filter(route="bench").delete()
+    now = timezone.now()
+    Delivery.objects.bulk_create(
+        Delivery(
+            route="bench",
+            webhook_url=url,
+            routing_key="bench",
+            webhook_id=f"msg_{uuid.uuid4().hex}",
+            payload=payload,
+            next_attempt_at=now,
+        )
+        for _ in range(count)
+    )
+
+
+def _seconds_to_post_in_a_loop(url: str, payload: dict[str, object], count: int) -> float:
+    """The floor: plain ``requests.post`` of the same payload, one after another."""
+    body = json.dumps(payload)
+    started = time.perf_counter()
+    for _ in range(count):
+        requests.post(
+            url,
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+            allow_redirects=False,
+        )
+    return time.perf_counter() - started
+
+
 def alert_delivery_figure(scale: str, count: int) -> Figure:
     """``count`` due deliveries drained by the worker's own task body (claim a batch, POST
     each, record the batch), against plain ``requests.post`` of the same payload in a loop."""
+    payload: dict[str, object] = {
+        "schema_version": 1,
+        "source": "planner-ops",
+        "environment": settings.DEPLOY_ENVIRONMENT,
+        "alerts": [{"id": "backlog:stale", "status": "firing", "severity": "warning"}],
+    }
     with Receiver() as receiver:
-        now = timezone.now()
-        payload = {
-            "schema_version": 1,
-            "source": "planner-ops",
-            "environment": settings.DEPLOY_ENVIRONMENT,
-            "alerts": [{"id": "backlog:stale", "status": "firing", "severity": "warning"}],
-        }
-        Delivery.objects.filter(route="bench").delete()
-        Delivery.objects.bulk_create(
-            Delivery(
-                route="bench",
-                webhook_url=receiver.url,
-                routing_key="bench",
-                webhook_id=f"msg_{uuid.uuid4().hex}",
-                payload=payload,
-                next_attempt_at=now,
-            )
-            for _ in range(count)
-        )
+        _queue_due_deliveries(receiver.url, payload, count)
         started = time.perf_counter()
         attempted = deliver_due_deliveries()
         ours_s = time.perf_counter() - started
-
-        body = json.dumps(payload)
-        started = time.perf_counter()
-        for _ in range(count):
-            requests.post(
-                receiver.url,
-                data=body,
-                headers={"Content-Type": "application/json"},
-                timeout=10,
-                allow_redirects=False,
-            )
-        floor_s = time.perf_counter() - started
+        floor_s = _seconds_to_post_in_a_loop(receiver.url, payload, count)
         received = receiver.received()
         sent = Delivery.objects.filter(route="bench", status=Delivery.Status.SENT).count()
         Delivery.objects.filter(route="bench").delete()
