@@ -23,6 +23,7 @@ from django.test import Client, override_settings
 from cognition.celery import app
 from cognition.models import ProcessHeartbeat
 from planners.framework.catalog import catalog
+from planners.rollouts.actions.checklists import ensure_environments
 from tests.channel_fakes import ChannelFake, pagerduty_fake, slack_fake, teams_fake
 from tests.factories import record_workers_and_beat
 from tests.servers import SIGNING_SECRET, ChatServer, Receiver
@@ -147,6 +148,9 @@ def _workers_and_beat_alive(request: pytest.FixtureRequest) -> None:
         return
     request.getfixturevalue("_django_db_helper")
     record_workers_and_beat()
+    # The environments a migration seeds: a transactional test before this one (in the same
+    # test process) flushed every table, and the rollout tests expect them as migrated.
+    ensure_environments()
 
 
 @pytest.fixture
