@@ -53,6 +53,12 @@ class Liveness:
     interval_seconds: int
     workers: tuple[SeenProcess, ...]
     beat: SeenProcess | None
+    #: The last alert evaluation's record (its ``last_seen`` is when it ran), if any ran.
+    evaluation: SeenProcess | None = None
+
+    @property
+    def alerts_evaluated_at(self) -> datetime | None:
+        return self.evaluation.last_seen if self.evaluation else None
 
     @property
     def alive_window_seconds(self) -> int:
@@ -91,6 +97,9 @@ class Liveness:
             "beat_alive": self.beat_alive,
             "workers": [worker.to_dict() for worker in self.workers],
             "beat": self.beat.to_dict() if self.beat else None,
+            "alerts_evaluated_at": (
+                self.alerts_evaluated_at.isoformat() if self.alerts_evaluated_at else None
+            ),
         }
 
 
@@ -101,6 +110,7 @@ def current_liveness(now: datetime | None = None) -> Liveness:
     cutoff = now - timedelta(seconds=ALIVE_AFTER_INTERVALS * interval)
     workers: list[SeenProcess] = []
     beat: SeenProcess | None = None
+    evaluation: SeenProcess | None = None
     for row in ProcessHeartbeat.objects.order_by("-last_seen", "-pk"):
         seen = SeenProcess(
             kind=row.kind,
@@ -113,6 +123,14 @@ def current_liveness(now: datetime | None = None) -> Liveness:
         )
         if row.kind == ProcessHeartbeat.Kind.BEAT:
             beat = beat or seen
+        elif row.kind == ProcessHeartbeat.Kind.EVALUATION:
+            evaluation = evaluation or seen
         else:
             workers.append(seen)
-    return Liveness(checked_at=now, interval_seconds=interval, workers=tuple(workers), beat=beat)
+    return Liveness(
+        checked_at=now,
+        interval_seconds=interval,
+        workers=tuple(workers),
+        beat=beat,
+        evaluation=evaluation,
+    )

@@ -39,6 +39,13 @@ def record_heartbeat(
     return row
 
 
+def record_alert_evaluation() -> None:
+    """An alert evaluation just ran in this process: the console says when alerts were last
+    evaluated from this row (one per evaluating process, so no two workers contend for it)."""
+    now = timezone.now()
+    record_heartbeat(ProcessHeartbeat.Kind.EVALUATION, socket.gethostname(), os.getpid(), [], now)
+
+
 def forget_old_processes() -> int:
     deleted, _ = ProcessHeartbeat.objects.filter(
         last_seen__lt=timezone.now() - FORGET_AFTER

@@ -129,6 +129,9 @@ class ProcessHeartbeat(models.Model):
     class Kind(models.TextChoices):
         WORKER = "worker", "Worker"
         BEAT = "beat", "Beat"
+        #: Not a process: the last alert evaluation (which worker ran it), so the console can
+        #: say when alerts were last evaluated, not only that beat and a worker are up.
+        EVALUATION = "evaluation", "Alert evaluation"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     host = models.CharField(max_length=255, help_text="The worker's node name, or beat's host.")

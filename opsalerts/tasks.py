@@ -14,6 +14,7 @@ from celery import shared_task
 from django.db import IntegrityError
 from django.utils import timezone
 
+from cognition.liveness_recording import record_alert_evaluation
 from opsalerts.delivery import send_delivery, send_due_deliveries
 from opsalerts.sync import DRAIN_TASK, evaluate_and_sync
 
@@ -29,6 +30,7 @@ def evaluate_alerts() -> dict[str, int | str]:
         # Another evaluation created the same new alert first; the next run syncs it.
         logger.warning("Alert evaluation raced another one; skipped this run.")
         return {"report_status": "", "fired": 0, "resolved": 0, "deliveries": 0}
+    record_alert_evaluation()
     return {
         "report_status": result.report_status,
         "fired": len(result.fired),

@@ -21,6 +21,7 @@ CHANGELIST_QUERIES = {
     "cognition.PromptTemplateVersion": 6,
     "cognition.ApiToken": 5,
     "cognition.AgentBackendLimit": 5,
+    "cognition.ProcessHeartbeat": 5,
     "planners.Project": 7,
     "planners.Plan": 8,
     "planners.FictionVision": 5,

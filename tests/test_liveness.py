@@ -18,6 +18,7 @@ from django.utils import timezone
 from pytest_django import Settings
 
 from cognition.models import ProcessHeartbeat
+from opsalerts.tasks import evaluate_alerts
 from planners.health import build_health_report
 from planners.models import BacklogItem, BacklogStatus, Plan, Project
 from tests.factories import add_item, record_process, record_workers_and_beat, seed_templates
@@ -120,6 +121,25 @@ def test_console_banner_counts_the_workers_alive(staff_client: Client) -> None:
     assert " ".join(re.sub(r"<[^>]+>", "", liveness).split()).startswith(
         "2 workers online · beat seen just now"
     )
+
+
+def test_console_banner_says_when_alerts_were_last_evaluated(
+    staff_client: Client, settings: Settings
+) -> None:
+    def liveness_line() -> str:
+        banner = staff_client.get(reverse("console:health"), HTTP_HX_REQUEST="true")
+        line = banner.content.decode().split('id="liveness">')[1].split("</p>")[0]
+        return " ".join(re.sub(r"<[^>]+>", "", line).split())
+
+    assert "alerts not evaluated yet" in liveness_line()
+
+    settings.OPS_ALERTING_ENABLED = False  # the evaluation runs; nothing is sent anywhere
+    evaluate_alerts.apply()
+
+    assert "beat seen just now · alerts evaluated just now" in liveness_line()
+    body = Client().get("/healthz/workers").json()
+    assert body["alerts_evaluated_at"] is not None
+    assert body["workers_alive"] == 2  # the evaluation's record is not a worker
 
 
 def _planner_health() -> tuple[int, str]:

@@ -7,6 +7,7 @@ write goes through ``cognition.actions`` so the admin, the seeder and commands b
 
 from cognition.admin import (  # noqa: F401
     api_tokens,
+    process_heartbeats,
     prompt_templates,
     provider_limits,
     template_versions,

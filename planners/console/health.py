@@ -20,6 +20,7 @@ class HealthSummary:
     workers_alive: int = 0
     beat_alive: bool = False
     beat_seen: datetime | None = None
+    alerts_evaluated_at: datetime | None = None
 
 
 def health_summary(
@@ -37,4 +38,5 @@ def health_summary(
         workers_alive=len(report.liveness.alive_workers),
         beat_alive=report.liveness.beat_alive,
         beat_seen=report.liveness.beat.last_seen if report.liveness.beat else None,
+        alerts_evaluated_at=report.liveness.alerts_evaluated_at,
     )
