@@ -37,8 +37,9 @@ BOOKING_HORIZON_SECONDS = 1.0
 SEND_LEAD_SECONDS = 0.2
 #: Requests are spaced this much wider than ``60/rpm``: a call leaves a few milliseconds after
 #: its turn, some later than others, and a provider counting over a second must never see one
-#: more than the rate (3% of a second is 30 ms of such jitter across a second's calls).
-REQUEST_SPACING_MARGIN = 0.03
+#: more than the rate (6% of a second is 60 ms of such jitter across a second's calls: a busy
+#: worker process can hold a woken thread that long before its request is written).
+REQUEST_SPACING_MARGIN = 0.06
 
 
 @dataclass(frozen=True)

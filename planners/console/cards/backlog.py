@@ -14,7 +14,6 @@ from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils.functional import cached_property
 
 from planners.actions import can_resume, stale_cutoff
-from planners.console.cards.paging import CountedPaginator
 from planners.console.cards.plans import PlanCounts
 from planners.models import BacklogItem, BacklogStatus
 from planners.pipeline.registry import pipelines
@@ -85,20 +84,6 @@ class BacklogRow:
     resume_reason: str
 
 
-def known_backlog_total(filters: BacklogFilters, plan_counts: list[PlanCounts]) -> int | None:
-    """The number of real items matching ``filters`` when the per-plan counts already say it
-    (filters by plan and status only); None when it takes a count (phase or text search)."""
-    if filters.phase or filters.q:
-        return None
-    return sum(
-        count
-        for plan_count in plan_counts
-        if not filters.plan_id or plan_count.plan.pk == filters.plan_id
-        for status, count in plan_count.counts.items()
-        if not filters.status or status == filters.status
-    )
-
-
 def _filtered_items(filters: BacklogFilters) -> QuerySet[BacklogItem]:
     queryset = BacklogItem.objects.filter(synthetic=False).select_related("plan")
     if filters.plan_id:
@@ -111,11 +96,73 @@ def _filtered_items(filters: BacklogFilters) -> QuerySet[BacklogItem]:
         queryset = queryset.filter(
             Q(backlog_id__icontains=filters.q) | Q(description__icontains=filters.q)
         )
-    return queryset.order_by(_needs_a_person_first(), "plan_id", "position", "id")
+    return queryset
+
+
+#: The table's order, in three parts: what needs a person (few rows, ranked by
+#: ``_needs_a_person_first``), then pending items, then the rest, each in plan order. Read part
+#: by part, a page never sorts the whole table (a sort of every item cost more than the card's
+#: whole budget at 100,000 items).
+NEEDS_A_PERSON = (BacklogStatus.FAILED, BacklogStatus.BLOCKED, BacklogStatus.IN_PROGRESS)
+PLAN_ORDER = ("plan_id", "position", "id")
+
+
+class NeedsAPersonFirst:
+    """The filtered items in the table's order, as the paginator slices them. Every part is read
+    once per page, a page's worth at most (from where the page would start in it), and only what
+    falls on the page is kept: a page always costs the same statements, however the items
+    divide between the parts."""
+
+    def __init__(self, items: QuerySet[BacklogItem], part_sizes: list[int] | None) -> None:
+        self.parts = [
+            items.filter(status__in=NEEDS_A_PERSON).order_by(_needs_a_person_first(), *PLAN_ORDER),
+            items.filter(status=BacklogStatus.PENDING).order_by(*PLAN_ORDER),
+            items.exclude(status__in=(*NEEDS_A_PERSON, BacklogStatus.PENDING)).order_by(
+                *PLAN_ORDER
+            ),
+        ]
+        self._sizes = part_sizes
+
+    @cached_property
+    def sizes(self) -> list[int]:
+        """How many items each part holds: given by the per-plan counts when they can say,
+        else counted."""
+        return self._sizes if self._sizes is not None else [part.count() for part in self.parts]
+
+    def count(self) -> int:
+        return sum(self.sizes)
+
+    def __getitem__(self, window: slice) -> list[BacklogItem]:
+        start, stop = window.start or 0, window.stop
+        rows: list[BacklogItem] = []
+        offset = 0
+        for part, size in zip(self.parts, self.sizes, strict=True):
+            first = max(start - offset, 0)
+            read = list(part[first : first + stop - start])
+            rows.extend(read[: max(min(stop - offset, size) - first, 0)])
+            offset += size
+        return rows
+
+
+def known_part_sizes(filters: BacklogFilters, plan_counts: list[PlanCounts]) -> list[int] | None:
+    """The size of each part of ``NeedsAPersonFirst`` when the per-plan counts already say it
+    (filters by plan and status only); None when it takes a count (phase or text search)."""
+    if filters.phase or filters.q:
+        return None
+    sizes = [0, 0, 0]
+    for plan_count in plan_counts:
+        if filters.plan_id and plan_count.plan.pk != filters.plan_id:
+            continue
+        for status, count in plan_count.counts.items():
+            if filters.status and status != filters.status:
+                continue
+            part = 0 if status in NEEDS_A_PERSON else 1 if status == BacklogStatus.PENDING else 2
+            sizes[part] += count
+    return sizes
 
 
 def _needs_a_person_first() -> Case:
-    """Failed, blocked, stale and in-progress items before pending and complete ones."""
+    """Failed, blocked, stale and in-progress items, in that order."""
     cutoff = stale_cutoff()
     running = Q(status=BacklogStatus.IN_PROGRESS)
     quiet = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, in_progress_at__lt=cutoff)
@@ -123,24 +170,18 @@ def _needs_a_person_first() -> Case:
         When(status=BacklogStatus.FAILED, then=Value(0)),
         When(status=BacklogStatus.BLOCKED, then=Value(1)),
         When(running & quiet, then=Value(2)),
-        When(running, then=Value(3)),
-        When(status=BacklogStatus.PENDING, then=Value(4)),
-        default=Value(5),
+        default=Value(3),
     )
 
 
 def backlog_page(
     filters: BacklogFilters, *, plan_counts: list[PlanCounts] | None = None
 ) -> tuple[Page[BacklogItem], list[BacklogRow]]:
-    """One page of the backlog table: one query when ``plan_counts`` (read for the same
-    request) already give the total, else two (count and page)."""
-    queryset = _filtered_items(filters)
-    known = known_backlog_total(filters, plan_counts) if plan_counts is not None else None
-    paginator = (
-        Paginator(queryset, settings.CONSOLE_PAGE_SIZE)
-        if known is None
-        else CountedPaginator(queryset, settings.CONSOLE_PAGE_SIZE, known)
-    )
+    """One page of the backlog table: a query per part of the table's order, plus, when
+    ``plan_counts`` (read for the same request) cannot give the parts' sizes, a count each."""
+    known = known_part_sizes(filters, plan_counts) if plan_counts is not None else None
+    items = NeedsAPersonFirst(_filtered_items(filters), known)
+    paginator: Paginator[BacklogItem] = Paginator(items, settings.CONSOLE_PAGE_SIZE)  # type: ignore[arg-type]
     page = paginator.get_page(filters.page)
     rows = []
     for item in page.object_list:

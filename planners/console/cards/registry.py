@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.paginator import Page
 from django.http import HttpRequest
 from django.urls import reverse
@@ -28,6 +29,9 @@ from planners.console.cards import transitions as transition_cards
 from planners.console.cards.plans import PlanCounts, plans_with_counts
 from planners.health import PlannerHealthReport
 from planners.models import BacklogStatus
+
+#: The statuses that put a plan first in the backlog card's per-plan table.
+NEEDS_A_PERSON = (BacklogStatus.FAILED, BacklogStatus.BLOCKED, BacklogStatus.IN_PROGRESS)
 
 SILENCE_CHOICES = [(15, "15 minutes"), (60, "1 hour"), (240, "4 hours"), (1440, "24 hours")]
 
@@ -146,6 +150,19 @@ def _pager_queries(as_query: Callable[..., dict[str, str]], shown: Page[Any]) ->
     }
 
 
+def _plans_shown(
+    plan_counts: list[PlanCounts], filters: backlog_cards.BacklogFilters, *, show_all: bool
+) -> dict[str, Any]:
+    """The per-plan counts table: the plans with items that need a person first, one page of
+    them unless all were asked for (hundreds of plans are a list to search, not to read)."""
+    ranked = sorted(plan_counts, key=lambda pc: -sum(pc.counts.get(s, 0) for s in NEEDS_A_PERSON))
+    shown = ranked if show_all else ranked[: settings.CONSOLE_PAGE_SIZE]
+    selected = next((pc for pc in ranked if pc.plan.pk == filters.plan_id), None)
+    if selected is not None and selected not in shown:
+        shown = [selected, *shown]
+    return {"plan_counts": shown, "plans_hidden": len(plan_counts) - len(shown)}
+
+
 def _backlog_card(request: HttpRequest, page: PageData) -> CardContent:
     params = request.POST if request.method == "POST" else request.GET
     plan_counts = page.counts()
@@ -161,7 +178,7 @@ def _backlog_card(request: HttpRequest, page: PageData) -> CardContent:
         "backlog_back_url": f"{reverse('console:dashboard')}{'?' if query else ''}{query}"
         "#card-backlog",
         "backlog_hidden": list(filters.as_query(page=filters.page).items()),
-        "plan_counts": plan_counts,
+        **_plans_shown(plan_counts, filters, show_all=params.get("plans") == "all"),
         "backlog_page": backlog_page,
         "backlog_rows": rows,
         "prev_page_query": urlencode(filters.as_query(page=backlog_page.number - 1))
