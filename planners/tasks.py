@@ -94,13 +94,14 @@ def run_backlog_item_task(self: Task, item_id: int, correlation_id: str = "") ->
             agent = AgentOnTurn(
                 agent, admission.turn, rebook=lambda: admit_call(limiter, backend, owner, spec)
             )
+    slot = HeldSlot(limiter, backend, owner) if limiter is not None else None
     try:
         result = _claim_run_record(
-            self, item, spec, owner, backend, agent, agent_error, correlation_id, limiter
+            self, item, spec, owner, backend, agent, agent_error, correlation_id, slot
         )
     finally:
-        if limiter is not None:
-            limiter.release(backend, owner)
+        if slot is not None:
+            slot.release()
     if isinstance(result, str):
         return result
     retries = self.request.retries
@@ -149,9 +150,23 @@ def _runnable_spec(item: BacklogItem | None, item_id: int, correlation_id: str) 
         return "unknown-phase"
 
 
+class HeldSlot:
+    """This phase's place among the backend's calls in flight, given back once (as soon as
+    its calls are over, or when the task ends however it ends)."""
+
+    def __init__(self, limiter: ProviderLimiter, backend: str, lease: str) -> None:
+        self.limiter, self.backend, self.lease = limiter, backend, lease
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.limiter.release(self.backend, self.lease)
+
+
 def admit_call(limiter: ProviderLimiter, backend: str, lease: str, spec: PhaseSpec) -> Admission:
-    """Ask the provider limits for one call of ``backend``, held under ``lease`` until the phase
-    is recorded or, should the worker die, until the phase's hard time limit has passed."""
+    """Ask the provider limits for one call of ``backend``, held under ``lease`` until the
+    phase's calls are over or, should the worker die, until its hard time limit has passed."""
     limits = ProviderLimits.from_settings()
     return limiter.admit(
         backend,
@@ -194,7 +209,7 @@ def _claim_run_record(
     agent: AgentService | None,
     agent_error: str,
     correlation_id: str,
-    limiter: ProviderLimiter | None,
+    slot: HeldSlot | None,
 ) -> phase.PhaseResult | str:
     """The engine's three steps; the result, or why nothing ran."""
     contract = phase.agent_contract(item, backend, agent) if agent is not None else {}
@@ -211,11 +226,14 @@ def _claim_run_record(
             # In-process (tests, CELERY_TASK_ALWAYS_EAGER): nobody to tell we are alive.
             heartbeat=not task.request.is_eager,
         )
-    if limiter is not None and phase_run.retry_after:
-        # The provider asked for a pause (a 429's Retry-After): every worker honours it, from
-        # before this phase's records are written.
-        limiter.pause(backend, phase_run.retry_after)
-        logger.warning("agent backend %s paused for %.1fs", backend, phase_run.retry_after)
+    if slot is not None:
+        if phase_run.retry_after:
+            # The provider asked for a pause (a 429's Retry-After): every worker honours it,
+            # from before this phase's records are written.
+            slot.limiter.pause(backend, phase_run.retry_after)
+            logger.warning("agent backend %s paused for %.1fs", backend, phase_run.retry_after)
+        # The phase's calls are over: another phase may call while this one is recorded.
+        slot.release()
     return phase.record(phase_run, retries=task.request.retries)
 
 

@@ -258,10 +258,10 @@ def test_database_keeps_one_row_per_backend_with_its_leases_and_pacing() -> None
     assert list(row.leases) == ["task-b"]
     assert row.requests_tat is not None
     assert row.tokens_tat is not None
-    # Requests: 1.03 s a call, turns at 0.2 and 1.23; tokens: 0.25 s from the first turn, then
+    # Requests: 1.06 s a call, turns at 0.2 and 1.26; tokens: 0.25 s from the first turn, then
     # 0.05 s from the second.
-    assert row.requests_tat.timestamp() == pytest.approx(T0 + 2.26, abs=0.01)
-    assert row.tokens_tat.timestamp() == pytest.approx(T0 + 1.28, abs=0.01)
+    assert row.requests_tat.timestamp() == pytest.approx(T0 + 2.32, abs=0.01)
+    assert row.tokens_tat.timestamp() == pytest.approx(T0 + 1.31, abs=0.01)
     assert row.paused_until is not None
     assert row.paused_until.timestamp() == pytest.approx(T0 + 5, abs=0.01)
 
