@@ -30,13 +30,44 @@ def mark_alerts(
     ]
     if not told and not dead:
         return []
-    links = Delivery.alerts.through.objects.filter(
-        delivery_id__in=[d.pk for d in told] + [d.pk for d, _ in dead]
-    ).values_list("delivery_id", "alert__dedup_key", "alert_id")
+    alert_ids = _linked_alerts([d.pk for d in told] + [d.pk for d, _ in dead])
+    state, events = _told_states(told, alert_ids)
+    sent_as: dict[tuple[str, str], list[int]] = {}
+    for alert_id, told_as in state.items():
+        sent_as.setdefault(told_as, []).append(alert_id)
+    for (status, severity), ids in sent_as.items():
+        Alert.objects.filter(pk__in=ids).update(
+            last_delivered_at=at, delivered_status=status, delivered_severity=severity
+        )
+    for delivery, exc in dead:
+        why = "permanent error" if exc.permanent else f"{delivery.attempt} attempts"
+        events.extend(
+            AlertEvent(
+                alert_id=alert_id,
+                kind="delivery-dead",
+                detail={"delivery": delivery.pk, "error": exc.message[:500], "why": why},
+            )
+            for alert_id in alert_ids.get(delivery.pk, {}).values()
+        )
+    return events
+
+
+def _linked_alerts(delivery_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per delivery, its alerts' ids by dedup key (one query)."""
+    links = Delivery.alerts.through.objects.filter(delivery_id__in=delivery_ids).values_list(
+        "delivery_id", "alert__dedup_key", "alert_id"
+    )
     alert_ids: dict[int, dict[str, int]] = {}
     for delivery_id, dedup_key, linked_id in links:
         alert_ids.setdefault(delivery_id, {})[dedup_key] = linked_id
-    # Deliveries in id order, so an alert in two of them ends as the later one told it.
+    return alert_ids
+
+
+def _told_states(
+    told: Sequence[ClaimedDelivery], alert_ids: dict[int, dict[str, int]]
+) -> tuple[dict[int, tuple[str, str]], list[AlertEvent]]:
+    """What each alert was told as (status, severity), and a ``notified`` event per telling.
+    Deliveries in id order, so an alert in two of them ends as the later one told it."""
     state: dict[int, tuple[str, str]] = {}
     events: list[AlertEvent] = []
     for delivery in told:
@@ -60,21 +91,4 @@ def mark_alerts(
                     },
                 )
             )
-    sent_as: dict[tuple[str, str], list[int]] = {}
-    for alert_id, told_as in state.items():
-        sent_as.setdefault(told_as, []).append(alert_id)
-    for (status, severity), ids in sent_as.items():
-        Alert.objects.filter(pk__in=ids).update(
-            last_delivered_at=at, delivered_status=status, delivered_severity=severity
-        )
-    for delivery, exc in dead:
-        why = "permanent error" if exc.permanent else f"{delivery.attempt} attempts"
-        events.extend(
-            AlertEvent(
-                alert_id=alert_id,
-                kind="delivery-dead",
-                detail={"delivery": delivery.pk, "error": exc.message[:500], "why": why},
-            )
-            for alert_id in alert_ids.get(delivery.pk, {}).values()
-        )
-    return events
+    return state, events

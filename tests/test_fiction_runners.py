@@ -43,7 +43,7 @@ from planners.models import (
     Project,
     TelemetryEvent,
 )
-from planners.pipeline import phase
+from planners.pipeline import phase, phase_record
 from planners.pipeline.checkpoints import checkpoint_for, phase_key
 from planners.pipeline.phase import PhaseResult
 from planners.pipeline.plans import start_plan as create_plan
@@ -598,13 +598,13 @@ def test_phase_records_and_its_closing_are_stored_together_or_not_at_all(
 ) -> None:
     item = _item(plan, "vision-plan")
     closed: list[PhaseResult] = []
-    real_close = phase._close
+    real_close = phase_record._close
 
     def close_then_fail(claimed: phase.Claim, result: PhaseResult, **kwargs: str) -> None:
         closed.append(result)
         raise RuntimeError("the database went away while closing the phase")
 
-    monkeypatch.setattr(phase, "_close", close_then_fail)
+    monkeypatch.setattr(phase_record, "_close", close_then_fail)
     with pytest.raises(RuntimeError):
         phase.run_item_phase(item, ScriptedAgent(), correlation_id="torn-1", owner="torn")
 
@@ -618,7 +618,7 @@ def test_phase_records_and_its_closing_are_stored_together_or_not_at_all(
     (started,) = PhaseTranscript.objects.all()
     assert (started.outcome, started.execution_id) == ("running", None)
 
-    monkeypatch.setattr(phase, "_close", real_close)
+    monkeypatch.setattr(phase_record, "_close", real_close)
     item.refresh_from_db()
     result = phase.run_item_phase(item, ScriptedAgent(), correlation_id="torn-2", owner="torn")
 
