@@ -229,6 +229,34 @@ def flapping_items(
     )
 
 
+#: What a transition entry reads of each row (``transition_entry`` turns it into one).
+TRANSITION_FIELDS = (
+    "created_at",
+    "plan_id",
+    "plan__name",
+    "item_id",
+    "item__backlog_id",
+    "from_status",
+    "to_status",
+    "reason",
+    "actor",
+)
+
+
+def transition_entry(row: dict[str, Any]) -> TransitionEntry:
+    return TransitionEntry(
+        at=row["created_at"],
+        plan_id=row["plan_id"],
+        backlog_id=row["item__backlog_id"],
+        from_status=row["from_status"],
+        to_status=row["to_status"],
+        reason=row["reason"],
+        actor=row["actor"],
+        item_id=row["item_id"],
+        plan_name=row["plan__name"] or "",
+    )
+
+
 def recent_transitions(
     *, plan_id: int | None, limit: int = TRANSITION_LIMIT
 ) -> tuple[TransitionEntry, ...]:
@@ -236,49 +264,29 @@ def recent_transitions(
     transitions = BacklogTransition.objects.filter(item__synthetic=False)
     if plan_id is not None:
         transitions = transitions.filter(plan_id=plan_id)
-    rows = transitions.order_by("-created_at", "-id").values(
-        "created_at",
-        "plan_id",
-        "plan__name",
-        "item_id",
-        "item__backlog_id",
-        "from_status",
-        "to_status",
-        "reason",
-        "actor",
-    )[:limit]
-    return tuple(
-        TransitionEntry(
-            at=row["created_at"],
-            plan_id=row["plan_id"],
-            backlog_id=row["item__backlog_id"],
-            from_status=row["from_status"],
-            to_status=row["to_status"],
-            reason=row["reason"],
-            actor=row["actor"],
-            item_id=row["item_id"],
-            plan_name=row["plan__name"] or "",
-        )
-        for row in rows
+    rows = transitions.order_by("-created_at", "-id").values(*TRANSITION_FIELDS)[:limit]
+    return tuple(transition_entry(row) for row in rows)
+
+
+#: What an action log line reads of each row (``action_log_line`` turns it into one).
+ACTION_LOG_FIELDS = ("created_at", "action", "actor", "target", "target_url", "environment")
+
+
+def action_log_line(row: dict[str, Any]) -> ActionLogLine:
+    return ActionLogLine(
+        at=row["created_at"],
+        action=row["action"],
+        actor=row["actor"],
+        target=row["target"],
+        target_url=row["target_url"],
+        environment=row["environment"],
     )
 
 
 def action_log(*, limit: int = ACTION_LOG_LIMIT) -> tuple[ActionLogLine, ...]:
     """The latest operator and system actions, newest first (one query)."""
-    rows = ActionLogEntry.objects.order_by("-created_at", "-id").values(
-        "created_at", "action", "actor", "target", "target_url", "environment"
-    )[:limit]
-    return tuple(
-        ActionLogLine(
-            at=row["created_at"],
-            action=row["action"],
-            actor=row["actor"],
-            target=row["target"],
-            target_url=row["target_url"],
-            environment=row["environment"],
-        )
-        for row in rows
-    )
+    rows = ActionLogEntry.objects.order_by("-created_at", "-id").values(*ACTION_LOG_FIELDS)
+    return tuple(action_log_line(row) for row in rows[:limit])
 
 
 def window_start(now: datetime, seconds: int) -> datetime:

@@ -15,7 +15,12 @@ from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from django.utils.http import urlencode
 
-from planners.health.report import ActionLogLine, TransitionEntry
+from planners.health.backlog import (
+    ACTION_LOG_FIELDS,
+    TRANSITION_FIELDS,
+    action_log_line,
+    transition_entry,
+)
 from planners.models import ActionLogEntry, BacklogStatus, BacklogTransition
 
 HISTORY_PAGE = 25
@@ -105,33 +110,10 @@ def transition_history(form: TransitionFilterForm) -> HistoryPage:
     if filters.get("q"):
         transitions = transitions.filter(item__backlog_id__icontains=filters["q"])
     rows, older = _page(
-        transitions.order_by("-created_at", "-id").values(
-            "created_at",
-            "plan_id",
-            "plan__name",
-            "item_id",
-            "item__backlog_id",
-            "from_status",
-            "to_status",
-            "reason",
-            "actor",
-        ),
+        transitions.order_by("-created_at", "-id").values(*TRANSITION_FIELDS),
         form.page_number,
     )
-    entries = [
-        TransitionEntry(
-            at=row["created_at"],
-            plan_id=row["plan_id"],
-            backlog_id=row["item__backlog_id"],
-            from_status=row["from_status"],
-            to_status=row["to_status"],
-            reason=row["reason"],
-            actor=row["actor"],
-            item_id=row["item_id"],
-            plan_name=row["plan__name"] or "",
-        )
-        for row in rows
-    ]
+    entries = [transition_entry(row) for row in rows]
     return HistoryPage(entries, form.page_number, older, filters)
 
 
@@ -144,20 +126,7 @@ def action_history(form: ActionFilterForm) -> HistoryPage:
     if filters.get("actor"):
         entries = entries.filter(actor__icontains=filters["actor"])
     rows, older = _page(
-        entries.order_by("-created_at", "-id").values(
-            "created_at", "action", "actor", "target", "target_url", "environment"
-        ),
-        form.page_number,
+        entries.order_by("-created_at", "-id").values(*ACTION_LOG_FIELDS), form.page_number
     )
-    lines = [
-        ActionLogLine(
-            at=row["created_at"],
-            action=row["action"],
-            actor=row["actor"],
-            target=row["target"],
-            target_url=row["target_url"],
-            environment=row["environment"],
-        )
-        for row in rows
-    ]
+    lines = [action_log_line(row) for row in rows]
     return HistoryPage(lines, form.page_number, older, filters)
