@@ -51,14 +51,7 @@ def prune_delivery_attempts(
 ) -> PruneResult:
     days = settings.RETAIN_DELIVERY_ATTEMPTS_DAYS
     old = DeliveryAttempt.objects.filter(created_at__lt=now - timedelta(days=days))
-    # Deliveries link to alerts many-to-many: subqueries, so that no row counts twice.
-    unresolved = Delivery.objects.filter(alerts__status__in=UNRESOLVED).values("pk")
-    named = Delivery.objects.filter(alerts__dedup_key__in=list(evidence_keys)).values("pk")
-    keep = [
-        Keep(ALERT_NOT_RESOLVED, Q(delivery__in=unresolved)),
-        Keep(ROLLOUT_EVIDENCE, Q(delivery__in=named)),
-        Keep(DELIVERY_IN_FLIGHT, Q(delivery__status__in=IN_FLIGHT)),
-    ]
+    keep = _still_needed_deliveries(evidence_keys, via="delivery__")
     return prune_rows(
         "delivery attempts", old, keep, retain_days=days, dry_run=dry_run, bounds=bounds
     )
@@ -74,11 +67,18 @@ def prune_deliveries(
     """Old notifications, with what is left of their attempt log, once nothing needs them."""
     days = settings.RETAIN_DELIVERY_ATTEMPTS_DAYS
     old = Delivery.objects.filter(created_at__lt=now - timedelta(days=days))
+    keep = _still_needed_deliveries(evidence_keys, via="")
+    return prune_rows("deliveries", old, keep, retain_days=days, dry_run=dry_run, bounds=bounds)
+
+
+def _still_needed_deliveries(evidence_keys: Collection[str], *, via: str) -> list[Keep]:
+    """What keeps a delivery (``via=""``) or its attempts (``via="delivery__"``): an alert of
+    it not resolved, an alert a checklist's evidence names, or its retries still going.
+    Deliveries link to alerts many-to-many: subqueries, so that no row counts twice."""
     unresolved = Delivery.objects.filter(alerts__status__in=UNRESOLVED).values("pk")
     named = Delivery.objects.filter(alerts__dedup_key__in=list(evidence_keys)).values("pk")
-    keep = [
-        Keep(ALERT_NOT_RESOLVED, Q(pk__in=unresolved)),
-        Keep(ROLLOUT_EVIDENCE, Q(pk__in=named)),
-        Keep(DELIVERY_IN_FLIGHT, Q(status__in=IN_FLIGHT)),
+    return [
+        Keep(ALERT_NOT_RESOLVED, Q(**{f"{via}pk__in": unresolved})),
+        Keep(ROLLOUT_EVIDENCE, Q(**{f"{via}pk__in": named})),
+        Keep(DELIVERY_IN_FLIGHT, Q(**{f"{via}status__in": IN_FLIGHT})),
     ]
-    return prune_rows("deliveries", old, keep, retain_days=days, dry_run=dry_run, bounds=bounds)
