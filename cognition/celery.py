@@ -7,6 +7,7 @@ import os
 from celery import Celery, signals
 
 from cognition.startup import load_settings_or_exit, refuse_invalid_configuration
+from cognition.worker_identity import remember_worker_start
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cognition.settings")
 
@@ -18,3 +19,5 @@ app.autodiscover_tasks()
 # The worker and beat refuse to start on any configuration problem (cognition.startup).
 signals.worker_init.connect(refuse_invalid_configuration)
 signals.beat_init.connect(refuse_invalid_configuration)
+# Each start of a worker draws the instance id its claims record (cognition.worker_identity).
+signals.worker_init.connect(remember_worker_start)

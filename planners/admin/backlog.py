@@ -49,6 +49,8 @@ class BacklogItemAdmin(admin.ModelAdmin):
         "last_error",
         "in_progress_at",
         "heartbeat_at",
+        "claimed_by",
+        "claimed_by_instance",
         "completed_at",
         "created_at",
         "updated_at",

@@ -42,6 +42,14 @@ class BacklogItem(models.Model):
     )
     in_progress_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The worker start that claimed the item (planners.pipeline.phase_claim); every change of
+    # status lets go of it. A restarted worker resumes what an earlier start of it held.
+    claimed_by = models.CharField(
+        max_length=255, blank=True, help_text="Node name of the worker holding the item."
+    )
+    claimed_by_instance = models.CharField(
+        max_length=32, blank=True, help_text="Which start of that worker holds it."
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -3,7 +3,8 @@
 * ``claim`` takes the item and its checkpoint for one worker (commit 1): the item's start
   transition when still pending; the checkpoint inserted already claimed on first use (the
   unique plan + phase key lets one insert win) or taken with a conditional update; the attempt,
-  first heartbeat and agent contract on the item. It returns a ``Claim`` or why not.
+  first heartbeat, agent contract and the worker start holding it (``claimed_by``) on the item.
+  It returns a ``Claim`` or why not.
 * ``run`` asks the pipeline's runner for the planner's parameters and runs the planner under a
   heartbeat. It writes nothing: every way a run can end (a gate, a bad reply, an agent error, a
   crash, a time limit) comes back as a ``PhaseRun``.

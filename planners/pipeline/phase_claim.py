@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cognition.agents.base import AgentService
+from cognition.worker_identity import current_worker_start
 from planners.models import BacklogItem, BacklogStatus, PhaseCheckpoint
 from planners.pipeline.attempts import interrupt_running_attempts
 from planners.pipeline.checkpoints import claim_checkpoint, find_checkpoint, new_checkpoint
@@ -37,6 +38,15 @@ def agent_contract(item: BacklogItem, backend: str, agent: AgentService) -> dict
     return {name: value for name, value in fields.items() if getattr(item, name) != value}
 
 
+def claim_holder() -> dict[str, str]:
+    """The item fields naming the worker start that claims it (empty outside a worker: a
+    phase run in-process is nobody's to recover when a worker restarts)."""
+    worker = current_worker_start()
+    if worker is None:
+        return {"claimed_by": "", "claimed_by_instance": ""}
+    return {"claimed_by": worker.node, "claimed_by_instance": worker.instance}
+
+
 def claim(item: BacklogItem, spec: PhaseSpec, owner: str, contract: dict[str, str]) -> Claim | str:
     """Claim the item and its checkpoint for ``owner`` in one transaction. Returns the
     ``Claim``, or why not: ``claimed-elsewhere`` or ``already-complete``.
@@ -44,6 +54,7 @@ def claim(item: BacklogItem, spec: PhaseSpec, owner: str, contract: dict[str, st
     An item that never ran has no checkpoint of its own, so the first try inserts one without
     looking; a key another worker (or a test) inserted first sends it to the look-up."""
     key = checkpoint_key(item, spec)
+    holder = claim_holder()
     for tried in range(2):
         found = find_checkpoint(item, key) if item.attempts or tried else None
         try:
@@ -68,7 +79,10 @@ def claim(item: BacklogItem, spec: PhaseSpec, owner: str, contract: dict[str, st
                         return "claimed-elsewhere"
                     checkpoint.attempts += 1
                 BacklogItem.objects.filter(pk=item.pk).update(
-                    attempts=F("attempts") + 1, heartbeat_at=timezone.now(), **contract
+                    attempts=F("attempts") + 1,
+                    heartbeat_at=timezone.now(),
+                    **holder,
+                    **contract,
                 )
                 if item.attempts:
                     # Attempts still running belong to a worker that died: this claim
@@ -78,7 +92,7 @@ def claim(item: BacklogItem, spec: PhaseSpec, owner: str, contract: dict[str, st
             # Another worker inserted the same plan + phase key first: claim its row instead.
             item.refresh_from_db(fields=["status"])
             continue
-        for name, value in contract.items():
+        for name, value in {**holder, **contract}.items():
             setattr(item, name, value)
         item.attempts += 1
         return Claim(item=item, spec=spec, checkpoint=checkpoint, owner=owner)

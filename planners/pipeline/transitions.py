@@ -42,6 +42,8 @@ def transition_backlog_item(
     the caller inserts the batch (``BacklogTransition.objects.bulk_create``) before it commits."""
     now = timezone.now()
     fields: dict[str, Any] = {"status": to_status, "updated_at": now}
+    # Any change of status lets go of the worker's claim; the claim step records the next one.
+    fields.update(claimed_by="", claimed_by_instance="")
     if to_status == BacklogStatus.IN_PROGRESS:
         fields.update(in_progress_at=now, heartbeat_at=now)
     elif to_status == BacklogStatus.COMPLETE:
