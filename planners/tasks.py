@@ -7,8 +7,11 @@ ready, whose tasks are queued after that commit); then a retry with backoff when
 failed in a way that can clear by itself, or, when the provider said how long to wait (a 429's
 ``Retry-After``), a new message after that wait that does not count as a retry.
 
-``acks_late`` + ``reject_on_worker_lost`` give the phase back to the broker when the worker
-dies; the ``sweep_stale_backlog`` beat task resumes what the broker cannot (a silent heartbeat).
+``acks_late`` + ``reject_on_worker_lost`` give the phase back to the broker when a pool process
+dies. What the broker cannot give back, the pipeline resumes itself (reason ``auto-resume``): a
+worker that starts again resumes at once the items its earlier start held (it was killed: a
+node name runs once at a time), and the ``sweep_stale_backlog`` beat task those whose heartbeat
+went silent.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, shared_task, signals
 from django.conf import settings
+from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
 from cognition.agents import get_agent_service
@@ -30,7 +35,8 @@ from cognition.agents.limits import (
     ProviderLimits,
     provider_limiter,
 )
-from planners.actions import sweep_stale_items
+from cognition.worker_identity import current_worker_start
+from planners.actions import resume_orphaned_items, sweep_stale_items
 from planners.execution_rollup import roll_up_executions
 from planners.framework.admission import expected_run_tokens
 from planners.models import BacklogItem, BacklogStatus
@@ -240,8 +246,29 @@ def _claim_run_record(
 @shared_task(name="planners.tasks.sweep_stale_backlog", ignore_result=True)
 def sweep_stale_backlog() -> int:
     """Resume in-progress items whose heartbeat is older than ``BACKLOG_STALE_AFTER_SECONDS``
-    (reason ``auto-resume``), and queue ready items of plans nothing is driving any more."""
-    return sweep_stale_items(actor=SWEEP_ACTOR)
+    or that an earlier start of this worker held (reason ``auto-resume``), and queue ready
+    items of plans nothing is driving any more."""
+    return sweep_stale_items(actor=SWEEP_ACTOR, worker=current_worker_start())
+
+
+@signals.worker_ready.connect
+def resume_items_of_the_earlier_start(sender: Any = None, **kwargs: Any) -> None:
+    """A worker that starts again resumes at once what its earlier start held: that start is
+    gone (a node name runs once at a time), and those items would otherwise wait a minute or
+    more for their heartbeats to go stale. Runs in the main process before it takes any task;
+    each item's new task goes to whichever worker consumes the phases queue."""
+    worker = current_worker_start()
+    if worker is None:
+        return
+    try:
+        resume_orphaned_items(worker, actor=worker.node)
+    except DatabaseError:  # the stale rule still resumes them once the database answers
+        logger.warning("%s could not resume the items of its earlier start", worker.node)
+    finally:
+        # Hold no connection in the main process, nor across a pool process's fork (a caller's
+        # transaction, as in tests, keeps its own).
+        if not connection.in_atomic_block:
+            connections.close_all()
 
 
 @shared_task(name="planners.tasks.roll_up_executions", ignore_result=True)

@@ -16,7 +16,13 @@ from django.core.management import CommandError, call_command
 
 from cognition.agents.base import AgentError, AgentReply, ChatMessage
 from cognition.agents.scripted import ScriptedAgent
-from planners.actions import create_plan, resume_backlog_item, start_pipeline
+from cognition.worker_identity import WorkerStart
+from planners.actions import (
+    create_plan,
+    resume_backlog_item,
+    resume_orphaned_items,
+    start_pipeline,
+)
 from planners.demo import DEMO_PROJECT_TITLE, ensure_demo_pipeline, get_or_create_project
 from planners.fiction.phases import Phase
 from planners.fiction.scripted_replies import DEFAULT_REPLIES, VISION_REPLY
@@ -36,7 +42,7 @@ from planners.models import (
     PlannerExecution,
 )
 from planners.pipeline.checkpoints import checkpoint_for, claim_checkpoint, phase_key
-from planners.pipeline.phase import spec_for
+from planners.pipeline.phase import claim, spec_for
 from planners.tasks import run_backlog_item_task
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
@@ -196,6 +202,71 @@ def test_checkpoint_held_by_a_live_worker_is_not_run_again(
     assert run_backlog_item_task.apply(args=(vision.pk,)).get() == "claimed-elsewhere"
     assert agent.calls == []
     assert PhaseCheckpoint.objects.count() == 1
+
+
+class RedeliveredDuringTheCall(ScriptedAgent):
+    """The scripted model; while it answers the first call, the broker hands back the message
+    of task ``task_id`` for item ``item_id`` (Redis does, an hour after its worker was killed:
+    its visibility timeout), which runs on another worker thread as the call goes on."""
+
+    def __init__(self, item_id: int, task_id: str) -> None:
+        super().__init__()
+        self.item_id, self.task_id = item_id, task_id
+        self.redelivered: list[str] = []
+
+    def chat(self, messages: Any, *, phase: str = "", on_retry: Any = None) -> AgentReply:
+        if not self.redelivered:
+            self.redelivered.append("running")
+            task = run_backlog_item_task.apply(args=(self.item_id,), task_id=self.task_id)
+            self.redelivered[0] = str(task.result)
+        return super().chat(messages, phase=phase)
+
+
+def test_killed_workers_message_redelivered_after_its_restart_resumed_the_item_runs_nothing(
+    plan: Plan,
+    use_agent: Callable[[Any], Any],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    killed = WorkerStart(node="phases1@ops-box", instance="first-start")
+    restarted = WorkerStart(node="phases1@ops-box", instance="second-start")
+    monkeypatch.setattr("cognition.worker_identity._current", killed)
+    with django_capture_on_commit_callbacks(execute=False):
+        start_pipeline(plan, actor="olivia")
+    vision = plan.backlog_items.get()
+    # The killed start's task claimed the phase and asked the model (the attempt's row is
+    # written before the call), then the whole worker was SIGKILLed.
+    assert not isinstance(claim(vision, spec_for(vision), "task-killed", {}), str)
+    vision.refresh_from_db()
+    assert (vision.claimed_by, vision.claimed_by_instance) == (killed.node, killed.instance)
+    PhaseTranscript.objects.create(
+        plan=plan, phase=vision.phase, backlog_item=vision, outcome=PhaseTranscript.Outcome.RUNNING
+    )
+
+    monkeypatch.setattr("cognition.worker_identity._current", restarted)
+    agent = use_agent(RedeliveredDuringTheCall(vision.pk, "task-killed"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resume_orphaned_items(restarted, actor=restarted.node) == 1
+
+    # The old message came back while the new task held the phase: it ran nothing.
+    assert agent.redelivered == ["claimed-elsewhere"]
+    plan.refresh_from_db()
+    assert plan.status == Plan.Status.COMPLETE
+    before, calls = row_counts(), len(agent.calls)
+    # And once more after the phase completed: nothing either.
+    assert run_backlog_item_task.apply(args=(vision.pk,), task_id="task-killed").get() == (
+        "already-complete"
+    )
+    assert (row_counts(), len(agent.calls)) == (before, calls)
+    assert [phase for phase, _ in agent.calls] == FIVE_PHASES
+    vision.refresh_from_db()
+    assert (vision.status, vision.attempts, vision.claimed_by) == (BacklogStatus.COMPLETE, 2, "")
+    assert list(vision.transcripts.order_by("attempt").values_list("outcome", flat=True)) == [
+        "interrupted",
+        "passed",
+    ]
+    assert PlannerExecution.objects.filter(backlog_item=vision).count() == 1
+    assert plan.checkpoints.get(backlog_item=vision).attempts == 2
 
 
 class FlakyAgent(ScriptedAgent):

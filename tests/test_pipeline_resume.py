@@ -1,4 +1,5 @@
-"""Resuming backlog items: by an operator, by the command and by the stale sweep."""
+"""Resuming backlog items: by an operator, by the command, by the stale sweep and by a worker
+that started again (what its earlier start held)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from planners.actions import ResumeRefused, can_resume, resume_backlog_item
+from cognition.worker_identity import WorkerStart
+from planners.actions import (
+    ResumeRefused,
+    can_resume,
+    resume_backlog_item,
+    resume_orphaned_items,
+    sweep_stale_items,
+)
 from planners.fiction.phases import Phase
 from planners.models import (
     ActionLogEntry,
@@ -19,7 +27,7 @@ from planners.models import (
     Plan,
     Project,
 )
-from planners.tasks import sweep_stale_backlog
+from planners.tasks import resume_items_of_the_earlier_start, sweep_stale_backlog
 
 
 @pytest.fixture
@@ -188,6 +196,122 @@ def test_sweep_auto_resumes_only_items_with_a_stale_heartbeat(
     assert not alive.transitions.exists()
     entry = ActionLogEntry.objects.get()
     assert (entry.action, entry.actor) == ("auto-resume", "sweep")
+
+
+#: The start of ``phases1`` running now, and the earlier one that was killed.
+RESTARTED = WorkerStart(node="phases1@ops-box", instance="second-start")
+KILLED = WorkerStart(node="phases1@ops-box", instance="first-start")
+
+
+def claim_for(item: BacklogItem, worker: WorkerStart) -> None:
+    """Record ``item`` as held by ``worker`` (what its phase's claim writes) with a running
+    checkpoint under the task's id."""
+    BacklogItem.objects.filter(pk=item.pk).update(
+        claimed_by=worker.node, claimed_by_instance=worker.instance
+    )
+    PhaseCheckpoint.objects.update_or_create(
+        plan=item.plan,
+        phase_key=f"iterative|main|item:{item.backlog_id}",
+        defaults={
+            "phase": item.phase,
+            "backlog_item": item,
+            "status": PhaseCheckpoint.Status.RUNNING,
+            "lock_owner": f"task-{item.backlog_id}",
+            "heartbeat_at": item.heartbeat_at,
+        },
+    )
+
+
+@pytest.fixture
+def running_items(plan: Plan) -> dict[str, BacklogItem]:
+    """Four items in progress, heartbeats fresh: held by the killed start of ``phases1``, by its
+    current start, by another node's worker, and queued (held by no worker yet)."""
+    fresh = timedelta(seconds=5)
+    items = {
+        name: make_item(plan, name, BacklogStatus.IN_PROGRESS, heartbeat_age=fresh)
+        for name in ("killed-start", "current-start", "other-node", "queued")
+    }
+    claim_for(items["killed-start"], KILLED)
+    claim_for(items["current-start"], RESTARTED)
+    claim_for(items["other-node"], WorkerStart(node="phases2@ops-box", instance="first-start"))
+    return items
+
+
+def reasons_and_actors(item: BacklogItem) -> list[tuple[str, str]]:
+    return list(item.transitions.order_by("id").values_list("reason", "actor"))
+
+
+@pytest.mark.django_db
+def test_restarted_worker_resumes_at_once_only_what_its_earlier_start_held(
+    running_items: dict[str, BacklogItem], django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        resumed = resume_orphaned_items(RESTARTED, actor=RESTARTED.node)
+
+    assert resumed == 1
+    assert len(queued) == 1
+    orphan = running_items["killed-start"]
+    # The stale sweep's path: back to pending, queued again, checkpoint freed for the new task.
+    assert reasons_and_actors(orphan) == [
+        ("auto-resume", "phases1@ops-box"),
+        ("phase-start", "phases1@ops-box"),
+    ]
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.claimed_by, orphan.claimed_by_instance) == (
+        BacklogStatus.IN_PROGRESS,
+        "",
+        "",
+    )
+    checkpoint = orphan.checkpoints.get()
+    assert (checkpoint.status, checkpoint.lock_owner) == (PhaseCheckpoint.Status.PENDING, "")
+    entry = ActionLogEntry.objects.get()
+    assert (entry.action, entry.actor) == ("auto-resume", "phases1@ops-box")
+    for name in ("current-start", "other-node", "queued"):
+        assert not running_items[name].transitions.exists(), name
+    # An operator still waits for the heartbeat of an item whose worker may be alive.
+    assert not can_resume(running_items["other-node"])[0]
+
+
+@pytest.mark.django_db
+def test_another_nodes_item_waits_for_the_stale_rule(
+    running_items: dict[str, BacklogItem], settings, django_capture_on_commit_callbacks
+) -> None:
+    other = running_items["other-node"]
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert sweep_stale_items(actor="sweep", worker=RESTARTED) == 1  # the killed start's
+        assert not other.transitions.exists()
+        BacklogItem.objects.filter(pk=other.pk).update(
+            heartbeat_at=timezone.now()
+            - timedelta(seconds=settings.BACKLOG_STALE_AFTER_SECONDS + 1)
+        )
+        assert sweep_stale_items(actor="sweep", worker=RESTARTED) == 1
+
+    assert reasons_and_actors(other) == [("auto-resume", "sweep"), ("phase-start", "sweep")]
+    assert not running_items["current-start"].transitions.exists()
+
+
+@pytest.mark.django_db
+def test_worker_start_and_the_sweep_task_resume_for_the_worker_they_run_in(
+    running_items: dict[str, BacklogItem],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks,
+) -> None:
+    monkeypatch.setattr("cognition.worker_identity._current", RESTARTED)
+    orphan = running_items["killed-start"]
+
+    with django_capture_on_commit_callbacks(execute=False):
+        resume_items_of_the_earlier_start()
+        claim_for(orphan, KILLED)  # as if it had been claimed again, and that start killed too
+        assert sweep_stale_backlog() == 1
+
+    assert [reason for reason, _ in reasons_and_actors(orphan)] == [
+        "auto-resume",
+        "phase-start",
+        "auto-resume",
+        "phase-start",
+    ]
+    assert not running_items["current-start"].transitions.exists()
 
 
 @pytest.mark.django_db

@@ -1,8 +1,10 @@
-"""Resuming a stale, blocked or failed backlog item, by hand or by the sweep."""
+"""Resuming a stale, blocked or failed backlog item, by hand, by the sweep or by a worker that
+started again (what its earlier start held)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cognition.worker_identity import WorkerStart
 from planners.actions.action_log import item_label, log_action
 from planners.models import (
     BacklogItem,
@@ -55,8 +58,23 @@ def is_stale(item: BacklogItem, now: datetime | None = None) -> bool:
     return last_sign_of_life is None or last_sign_of_life < stale_cutoff(now)
 
 
-def can_resume(item: BacklogItem, now: datetime | None = None) -> tuple[bool, str]:
-    """Whether ``item`` may be resumed; when not, a sentence the operator can act on."""
+def is_orphaned(item: BacklogItem, worker: WorkerStart | None) -> bool:
+    """An in-progress item claimed by an earlier start of ``worker``'s node: that start is dead
+    (a node name runs once at a time), so nothing will finish the item or keep its heartbeat."""
+    return (
+        worker is not None
+        and item.status == BacklogStatus.IN_PROGRESS
+        and item.claimed_by == worker.node
+        and item.claimed_by_instance != worker.instance
+    )
+
+
+def can_resume(
+    item: BacklogItem, now: datetime | None = None, *, worker: WorkerStart | None = None
+) -> tuple[bool, str]:
+    """Whether ``item`` may be resumed; when not, a sentence the operator can act on.
+    ``worker``: the worker start asking, which may resume at once what its node's earlier
+    starts held (``is_orphaned``)."""
     label = f"Backlog item {item.backlog_id!r} of plan {item.plan_id}"
     if item.synthetic:
         return False, f"{label} is synthetic (made by a synthetic alert); it never runs."
@@ -66,7 +84,11 @@ def can_resume(item: BacklogItem, now: datetime | None = None) -> tuple[bool, st
         return False, (
             f"{label} is already pending; it runs as soon as the items it depends on complete."
         )
-    if item.status == BacklogStatus.IN_PROGRESS and not is_stale(item, now):
+    if (
+        item.status == BacklogStatus.IN_PROGRESS
+        and not is_stale(item, now)
+        and not is_orphaned(item, worker)
+    ):
         beat = item.heartbeat_at or item.in_progress_at
         ago = f"{int(((now or timezone.now()) - beat).total_seconds())}s ago" if beat else "now"
         return False, (
@@ -134,16 +156,18 @@ def resume_backlog_item(
     agent_backend: str | None = None,
     provider: str | None = None,
     model: str | None = None,
+    worker: WorkerStart | None = None,
 ) -> ResumeResult:
     """Put a stale, blocked or failed item back to ``pending`` and schedule it.
 
-    Raises ``ResumeRefused`` for an item that cannot be resumed (``can_resume``) and for a
-    request whose agent backend, provider or model contradicts what the item already ran with;
-    the latter is recorded as a ``ContractDriftEvent`` first. ``reason`` is ``resume`` for people
-    and ``auto-resume`` for the sweep; it names the transition and the action log entry.
+    Raises ``ResumeRefused`` for an item that cannot be resumed (``can_resume``, asked for
+    ``worker``) and for a request whose agent backend, provider or model contradicts what the
+    item already ran with; the latter is recorded as a ``ContractDriftEvent`` first. ``reason``
+    is ``resume`` for people and ``auto-resume`` for the sweep and a restarted worker; it names
+    the transition and the action log entry.
     """
     item.refresh_from_db()
-    allowed, why = can_resume(item)
+    allowed, why = can_resume(item, worker=worker)
     if not allowed:
         raise ResumeRefused(why)
     requested, recorded = _drift(item, agent_backend, provider, model)
@@ -212,22 +236,52 @@ def _reopen(
     ).update(status=PhaseCheckpoint.Status.PENDING, lock_owner="", updated_at=timezone.now())
 
 
-def sweep_stale_items(*, actor: str, now: datetime | None = None) -> int:
-    """Auto-resume every stale in-progress item; queue ready items of in-progress plans that
-    nothing drives any more (a worker died between a commit and its enqueue). Returns the
-    number of items resumed."""
+def _auto_resume(
+    items: Iterable[BacklogItem], *, actor: str, worker: WorkerStart | None = None
+) -> int:
+    """``resume_backlog_item`` with reason ``auto-resume`` for each of ``items``; returns how
+    many were resumed."""
+    resumed = 0
+    for item in items:
+        try:
+            resume_backlog_item(item, actor=actor, reason="auto-resume", worker=worker)
+        except ResumeRefused as refusal:  # raced with a worker or an operator: fine
+            logger.info("%s skipped %s: %s", actor, item_label(item), refusal)
+            continue
+        resumed += 1
+    return resumed
+
+
+def resume_orphaned_items(worker: WorkerStart, *, actor: str) -> int:
+    """Auto-resume every in-progress item an earlier start of ``worker``'s node claimed
+    (``is_orphaned``), at once: a restarted worker does not wait for their heartbeats to go
+    stale. Items other nodes claimed are left to the stale rule. Returns how many it resumed."""
+    orphaned = (
+        BacklogItem.objects.filter(
+            status=BacklogStatus.IN_PROGRESS, synthetic=False, claimed_by=worker.node
+        )
+        .exclude(claimed_by_instance=worker.instance)
+        .select_related("plan")
+    )
+    resumed = _auto_resume(orphaned, actor=actor, worker=worker)
+    if resumed:
+        logger.info("%s resumed %s item(s) of its earlier start", worker.node, resumed)
+    return resumed
+
+
+def sweep_stale_items(
+    *, actor: str, now: datetime | None = None, worker: WorkerStart | None = None
+) -> int:
+    """Auto-resume every stale in-progress item, and those an earlier start of ``worker`` (the
+    one running the sweep) claimed; queue ready items of in-progress plans that nothing drives
+    any more (a worker died between a commit and its enqueue). Returns the number of items
+    resumed."""
+    resumed = resume_orphaned_items(worker, actor=actor) if worker is not None else 0
     cutoff = stale_cutoff(now)
     stale = BacklogItem.objects.filter(
         status=BacklogStatus.IN_PROGRESS, synthetic=False, heartbeat_at__lt=cutoff
     ).select_related("plan")
-    resumed = 0
-    for item in stale:
-        try:
-            resume_backlog_item(item, actor=actor, reason="auto-resume")
-        except ResumeRefused as refusal:  # raced with a worker or an operator: fine
-            logger.info("sweep skipped %s: %s", item_label(item), refusal)
-            continue
-        resumed += 1
+    resumed += _auto_resume(stale, actor=actor)
     for plan in Plan.objects.filter(status=Plan.Status.IN_PROGRESS):
         running = plan.backlog_items.filter(
             status=BacklogStatus.IN_PROGRESS, synthetic=False
@@ -235,5 +289,5 @@ def sweep_stale_items(*, actor: str, now: datetime | None = None) -> int:
         if not running and ready_items(plan):
             schedule_ready_items(plan, actor=actor)
     if resumed:
-        logger.info("sweep resumed %s stale backlog item(s)", resumed)
+        logger.info("sweep resumed %s backlog item(s)", resumed)
     return resumed
