@@ -1,17 +1,22 @@
 """Recovery with the default stale settings, on the default two workers (``make run``).
 
 A phase heartbeats every 15 s (``PIPELINE_HEARTBEAT_SECONDS``); four missed beats (60 s,
-``BACKLOG_STALE_AFTER_SECONDS``) make it stale, and beat sweeps every 30 s. So after a worker
-dies mid-phase, its plan finishes within 3 minutes once a worker runs again, on the filesystem
-broker (laptop default) and on Redis (CI's second run), without a duplicate item, transcript or
-materialised row. Only the scripted agent's delay is set: it is what lets a test kill a worker
-inside a phase.
+``BACKLOG_STALE_AFTER_SECONDS``) make it stale, and beat sweeps every 30 s. A worker started
+again under its node name (``make run`` names them ``housekeeping@%h`` and ``phases1@%h``)
+resumes at once the items its killed start held, without waiting for that. Either way, after a
+worker dies mid-phase, its plan finishes within 3 minutes once a worker runs again, on the
+filesystem broker (laptop default) and on Redis (CI's second run), without a duplicate item,
+transcript or materialised row. Only the scripted agent's delay is set: it is what lets a test
+kill a worker inside a phase.
 """
 
 from __future__ import annotations
 
+import socket
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -37,17 +42,41 @@ SLOW_REPLIES = {"SCRIPTED_AGENT_DELAY_SECONDS": "2"}
 
 
 class Deployment:
-    """The two workers ``make run`` starts: housekeeping (with beat) and phases (threads)."""
+    """The two workers ``make run`` starts: housekeeping (with beat) and phases (threads), each
+    under the same node name every time it starts, as ``make run`` names them."""
 
     def __init__(self, housekeeping: CeleryWorker, phases: CeleryWorker) -> None:
         self.housekeeping = housekeeping
         self.phases = phases
+        tag = uuid.uuid4().hex[:8]
+        self.housekeeping_node = f"housekeeping-{tag}@{socket.gethostname()}"
+        self.phases_node = f"phases1-{tag}@{socket.gethostname()}"
 
     def start(self, extra_env: dict[str, str] | None = None) -> None:
-        self.housekeeping.start(
-            extra_env, pool=housekeeping_pool(), concurrency=2, queues="celery", beat=True
-        )
-        self.phases.start(extra_env, pool="threads", concurrency=8, queues="phases")
+        """Start both workers at once, as ``make run`` does (neither waits for the other), and
+        wait until both consume."""
+        with ThreadPoolExecutor(max_workers=2) as starting:
+            started = [
+                starting.submit(
+                    self.housekeeping.start,
+                    extra_env,
+                    pool=housekeeping_pool(),
+                    concurrency=2,
+                    queues="celery",
+                    beat=True,
+                    node=self.housekeeping_node,
+                ),
+                starting.submit(
+                    self.phases.start,
+                    extra_env,
+                    pool="threads",
+                    concurrency=8,
+                    queues="phases",
+                    node=self.phases_node,
+                ),
+            ]
+        for worker in started:
+            worker.result()
 
     def kill(self) -> None:
         self.housekeeping.kill()
@@ -110,16 +139,22 @@ def wait_for_completion(plan: Plan, deployment: Deployment, killed_at: float) ->
 def test_plan_finishes_after_the_whole_deployment_is_killed_and_started_again(
     deployment: Deployment,
 ) -> None:
+    """The phases worker, started again under its node name, resumes the architect its killed
+    start held as it starts, not the stale sweep (which could not before 45 s: the last
+    heartbeat is at most 15 s older than the kill, and stale after 60 s)."""
     plan = start_plan_and_wait_for_the_architect(deployment)
+    architect = BacklogItem.objects.get(plan=plan, phase=Phase.CHAPTER_ARCHITECT)
+    assert architect.claimed_by == deployment.phases_node
 
     deployment.kill()
     killed_at = time.monotonic()
     deployment.start()
 
     took = wait_for_completion(plan, deployment, killed_at)
-    architect = BacklogItem.objects.get(plan=plan, phase=Phase.CHAPTER_ARCHITECT)
-    reasons = list(architect.transitions.order_by("id").values_list("reason", flat=True))
+    transitions = list(architect.transitions.order_by("id").values_list("reason", "actor"))
+    reasons = [reason for reason, _ in transitions]
     assert reasons == ["vision-sync", "phase-start", "auto-resume", "phase-start", "phase-complete"]
+    assert transitions[2] == ("auto-resume", deployment.phases_node)
     assert list(architect.transcripts.order_by("attempt").values_list("outcome", flat=True)) == [
         "interrupted",
         "passed",

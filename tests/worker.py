@@ -97,10 +97,13 @@ class CeleryWorker:
         concurrency: int = 2,
         queues: str = "celery,phases",
         beat: bool = False,
+        node: str = "",
     ) -> CeleryWorker:
         """Start a worker (by default two prefork children consuming every queue, so one
         process runs the phases and the housekeeping; with ``beat``, beat embedded as
-        ``make run`` has it) and wait until it consumes."""
+        ``make run`` has it) and wait until it consumes. ``node``: its node name (``-n``), to
+        start the same worker again as ``make run`` does; by default a new name each start,
+        as another machine's worker would have."""
         assert self.process is None, "a worker is already running"
         self._starts += 1
         self.log_path = self.log_dir / f"worker-{self._starts}.log"
@@ -124,7 +127,7 @@ class CeleryWorker:
                     "--without-mingle",
                     "--without-heartbeat",
                     "-n",
-                    f"test-{uuid.uuid4().hex[:8]}@%h",
+                    node or f"test-{uuid.uuid4().hex[:8]}@%h",
                     *embedded_beat,
                 ),
                 cwd=self.cwd,
