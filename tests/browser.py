@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.base import AXE_SCRIPT
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
@@ -50,12 +50,22 @@ def session_cookie(user: User, base_url: str) -> dict[str, str]:
 
 @contextmanager
 def logged_in_page(
-    browser: Any, base_url: str, user: User, viewport: dict[str, int] = DESKTOP
+    browser: Any,
+    base_url: str,
+    user: User,
+    viewport: dict[str, int] = DESKTOP,
+    *,
+    with_axe: bool = False,
 ) -> Iterator[Any]:
-    """A page at ``viewport`` with ``user``'s session; fails the test on any script error."""
+    """A page at ``viewport`` with ``user``'s session; fails the test on any script error.
+    ``with_axe``: axe-core is in every document the page opens, for ``serious_violations``."""
     context = browser.new_context(viewport=viewport, base_url=base_url)
     context.set_default_timeout(TIMEOUT_MS)
     context.add_cookies([session_cookie(user, base_url)])
+    if with_axe:
+        # Sent to the browser once, and run before each document's own scripts, rather than
+        # evaluated (all 570 kB of it) into every page after it loads.
+        context.add_init_script(script=AXE_SCRIPT)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -66,9 +76,16 @@ def logged_in_page(
         context.close()
 
 
+AXE_RUN = """() => {
+  if (typeof axe === "undefined") throw new Error("no axe-core: open the page with_axe=True");
+  return axe.run(document, { resultTypes: ["violations"] });
+}"""
+
+
 def serious_violations(page: Any) -> list[str]:
-    """axe-core's serious and critical violations on the page as it stands, one line each."""
-    response = Axe().run(page).response
+    """axe-core's serious and critical violations on the page as it stands, one line each (the
+    page comes from ``logged_in_page(..., with_axe=True)``)."""
+    response = page.evaluate(AXE_RUN)
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at "
         + ", ".join(str(node["target"]) for node in v["nodes"][:3])

@@ -220,7 +220,7 @@ def test_no_serious_accessibility_violations_on_any_console_page(
     rollout_actions.get_or_create_checklist(PLANNER, "dev", actor="olivia")
     found: dict[str, list[str]] = {}
     for viewport in (DESKTOP, PHONE):
-        with logged_in_page(browser, live_server.url, olivia, viewport) as page:
+        with logged_in_page(browser, live_server.url, olivia, viewport, with_axe=True) as page:
             for path in console_pages(data):
                 _open(page, path)
                 for details in page.locator("details").all()[:3]:
