@@ -116,18 +116,42 @@ def _port_open(port: int) -> bool:
         return False
 
 
+# ``manage.py runserver`` started ahead of time: the process imports Django, the project and its
+# URLconf, then waits for a line on stdin before manage.py runs (and only then opens the port).
+RUNSERVER_ON_A_LINE = """
+import sys
+
+import django
+from django.urls import get_resolver
+
+import manage
+
+django.setup()
+get_resolver().url_patterns
+sys.stdin.readline()
+sys.argv = ["manage.py", "runserver", "--noreload", sys.argv[1]]
+manage.main()
+"""
+
+
 class StoppableServer:
     """The console served by ``manage.py runserver`` on 127.0.0.1:<port>, over the test's
     database, in a process of its own: ``stop()`` kills it (its open connections die with it,
-    as with a crashed or restarting server) and ``start()`` brings it back on the same port."""
+    as with a crashed or restarting server) and ``start()`` brings it back on the same port.
+
+    While the server is down, the process that will serve next is already importing the
+    project (a second or two on a busy box), so ``start()`` waits only for runserver itself;
+    the port stays closed until then, as with any restart. ``close()`` ends both."""
 
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / "runserver.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.next_process: subprocess.Popen[bytes] | None = None
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))},
+            "DJANGO_SETTINGS_MODULE": "cognition.settings",
             "DATABASE_URL": database_url(),
             "DEBUG": "true",  # runserver serves the static files itself
             "SECRET_KEY": settings.SECRET_KEY,  # the test's session cookie stays valid
@@ -136,16 +160,27 @@ class StoppableServer:
             "PYTHONUNBUFFERED": "1",
         }
 
-    def start(self) -> None:
-        assert self.process is None, "the server is already running"
+    def _spawn(self) -> subprocess.Popen[bytes]:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+            return subprocess.Popen(
+                [sys.executable, "-c", RUNSERVER_ON_A_LINE, f"127.0.0.1:{self.port}"],
                 cwd=ROOT,
                 env=self.env,
+                stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def start(self) -> None:
+        assert self.process is None, "the server is already running"
+        self.process = self.next_process or self._spawn()
+        self.next_process = None
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(b"serve\n")
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass  # it has exited already: _ready says why
         wait_until(self._ready, timeout=60, interval=0.2, what="runserver to listen")
 
     def _ready(self) -> bool:
@@ -160,3 +195,11 @@ class StoppableServer:
         self.process.kill()
         self.process.wait(timeout=30)
         self.process = None
+        self.next_process = self._spawn()
+
+    def close(self) -> None:
+        self.stop()
+        if self.next_process is not None:
+            self.next_process.kill()
+            self.next_process.wait(timeout=30)
+            self.next_process = None

@@ -164,7 +164,7 @@ def stoppable_server(tmp_path: Path) -> Iterator[StoppableServer]:
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 # When the page started each of its live polls, in ms since it loaded (answered polls only).
