@@ -192,14 +192,17 @@ class StoppableServer:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.kill()
-        self.process.wait(timeout=30)
+        _kill(self.process)
         self.process = None
         self.next_process = self._spawn()
 
     def close(self) -> None:
-        self.stop()
-        if self.next_process is not None:
-            self.next_process.kill()
-            self.next_process.wait(timeout=30)
-            self.next_process = None
+        for process in (self.process, self.next_process):
+            if process is not None:
+                _kill(process)
+        self.process = self.next_process = None
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    process.kill()
+    process.wait(timeout=30)
