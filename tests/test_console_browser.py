@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from planners.models import BacklogItem, BacklogStatus, Project
+from tests.browser import TIMEOUT_MS, launch, session_cookie
 from tests.factories import ConsoleData, build_console_data
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
@@ -31,24 +33,13 @@ pytestmark = [
     pytest.mark.usefixtures("eager_tasks"),
 ]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(settings.VAR_DIR) / "screenshots"
-TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright_sync.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
+        chromium = launch(playwright)
         try:
             yield chromium
         finally:
@@ -56,23 +47,21 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, live_server: Any, django_user_model: Any) -> Iterator[Any]:
-    django_user_model.objects.create_user(
+def olivia(django_user_model: type[User]) -> User:
+    return django_user_model.objects.create_user(
         username="olivia", password="ops-console-pass", is_staff=True
     )
-    context = browser.new_context(
-        viewport={"width": 1440, "height": 1000}, base_url=live_server.url
-    )
+
+
+def _watched_page(browser: Any, base_url: str, cookies: list[dict[str, str]]) -> Iterator[Any]:
+    """A page with ``cookies`` that fails the test on any script or console error."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=base_url)
     context.set_default_timeout(TIMEOUT_MS)
+    context.add_cookies(cookies)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.goto("/")
-    page.get_by_label("Username").fill("olivia")
-    page.get_by_label("Password").fill("ops-console-pass")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/operations/backlog-telemetry/")
     try:
         yield page
         assert errors == [], f"the browser reported errors: {errors}"
@@ -81,8 +70,19 @@ def page(browser: Any, live_server: Any, django_user_model: Any) -> Iterator[Any
 
 
 @pytest.fixture
-def data(settings: Any) -> ConsoleData:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def signed_out_page(browser: Any, live_server: Any) -> Iterator[Any]:
+    yield from _watched_page(browser, live_server.url, [])
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any, olivia: User) -> Iterator[Any]:
+    """A page with olivia's session: the first test logs in through the form, the others
+    start where that leaves her."""
+    yield from _watched_page(browser, live_server.url, [session_cookie(olivia, live_server.url)])
+
+
+@pytest.fixture
+def data() -> ConsoleData:
     return build_console_data()
 
 
@@ -95,8 +95,15 @@ def _not_reloaded(page: Any) -> bool:
     return bool(page.evaluate("window.__consoleMarker === 'still-here'"))
 
 
-def test_dashboard_fills_in_and_acknowledging_moves_the_alert(page: Any, data: ConsoleData) -> None:
-    page.reload()
+def test_dashboard_fills_in_and_acknowledging_moves_the_alert(
+    signed_out_page: Any, olivia: User, data: ConsoleData
+) -> None:
+    page = signed_out_page
+    page.goto("/")
+    page.get_by_label("Username").fill("olivia")
+    page.get_by_label("Password").fill("ops-console-pass")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/operations/backlog-telemetry/")
     banner = page.locator("#health-banner")
     banner.wait_for()
     assert "Backlog Telemetry" in banner.inner_text()
