@@ -176,7 +176,8 @@ def test_worker_killed_mid_phase_is_resumed_and_completes_without_duplicates(
 def test_phase_whose_pool_process_dies_is_redelivered_to_the_same_worker(
     celery_worker: CeleryWorker,
 ) -> None:
-    celery_worker.start({"SCRIPTED_AGENT_DELAY_SECONDS": "1.5"})
+    # Each scripted reply takes a second: the pool processes are killed inside the vision phase.
+    celery_worker.start({"SCRIPTED_AGENT_DELAY_SECONDS": "1"})
     plan = new_plan()
     start_pipeline(plan, actor="olivia")
     wait_until(
