@@ -17,7 +17,6 @@ from planners.fiction.phases import Phase
 from planners.models import (
     BacklogItem,
     BacklogStatus,
-    PhaseCheckpoint,
     PhaseTranscript,
     Plan,
     PlannerExecution,
@@ -180,12 +179,14 @@ def test_phase_whose_pool_process_dies_is_redelivered_to_the_same_worker(
     celery_worker.start({"SCRIPTED_AGENT_DELAY_SECONDS": "1"})
     plan = new_plan()
     start_pipeline(plan, actor="olivia")
+    # Its attempt recorded as the call starts (the checkpoint is taken a moment before: a kill
+    # in between would leave no attempt to find interrupted).
     wait_until(
-        lambda: PhaseCheckpoint.objects.filter(
-            plan=plan, phase=Phase.VISION, status=PhaseCheckpoint.Status.RUNNING
+        lambda: PhaseTranscript.objects.filter(
+            plan=plan, phase=Phase.VISION, outcome=PhaseTranscript.Outcome.RUNNING
         ).exists(),
         timeout=PLAN_TIMEOUT,
-        what="the vision phase",
+        what="the vision phase's call",
     )
 
     celery_worker.kill_pool_processes()
