@@ -178,15 +178,23 @@ if CELERY_BROKER_URL.split("://", 1)[0] not in {"filesystem", "redis", "rediss",
 CELERY_FILESYSTEM_BROKER_DIR = Path(
     env.text("CELERY_FILESYSTEM_BROKER_DIR", str(VAR_DIR / "broker"))
 )
+# How long a worker on the filesystem broker waits before looking at its folder again once it
+# found nothing (kombu's default): each phase handed to the next waits up to this long.
+CELERY_FILESYSTEM_BROKER_POLL_SECONDS = env.number(
+    "CELERY_FILESYSTEM_BROKER_POLL_SECONDS", 1.0, minimum=0.01
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (CELERY_FILESYSTEM_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    # kombu's own, except that a worker never reads a message before it is written in full.
+    CELERY_BROKER_TRANSPORT = "cognition.filesystem_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_FILESYSTEM_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_FILESYSTEM_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "processed"),
         "control_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "control"),
         "store_processed": False,
+        "polling_interval": CELERY_FILESYSTEM_BROKER_POLL_SECONDS,
     }
 CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", False)
 #: Phases wait on the model for seconds to minutes: they run on their own queue, consumed by a

@@ -39,6 +39,8 @@ from tests.worker import (
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM_PATH = "/usr/bin/chromium"
+#: Seconds between a test worker's looks at its filesystem broker folder (see ``celery_worker``).
+TEST_BROKER_POLL_SECONDS = 0.05
 ALERTMANAGER_PATH = "/usr/bin/prometheus-alertmanager"
 
 
@@ -274,12 +276,18 @@ def celery_worker(transactional_db: None, tmp_path: Path, settings: Any) -> Iter
         for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         env["CELERY_FILESYSTEM_BROKER_DIR"] = str(folder)
+        # Each phase handed to the next waits for the worker's next look at the folder: at
+        # the default second, a five-phase pipeline spends five seconds just being noticed.
+        # How often the worker looks is not what any test checks (Redis hands tasks over at
+        # once and the same tests pass on it).
+        env["CELERY_FILESYSTEM_BROKER_POLL_SECONDS"] = str(TEST_BROKER_POLL_SECONDS)
         options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
             "control_folder": str(folder / "control"),
             "store_processed": False,
+            "polling_interval": TEST_BROKER_POLL_SECONDS,
         }
         settings.CELERY_FILESYSTEM_BROKER_DIR = folder
         settings.CELERY_BROKER_TRANSPORT_OPTIONS = options

@@ -20,6 +20,7 @@ from pytest_django import Settings
 from cognition.models import ProcessHeartbeat
 from opsalerts.tasks import evaluate_alerts
 from planners.health import build_health_report
+from planners.management.commands import run_pipeline
 from planners.models import BacklogItem, BacklogStatus, Plan, Project
 from tests.factories import add_item, record_process, record_workers_and_beat, seed_templates
 from tests.worker import CeleryWorker, wait_until
@@ -180,25 +181,46 @@ def _plan_with_a_phase_in_flight() -> Plan:
     return plan
 
 
+#: Seconds without progress before ``run_pipeline --wait`` says what it waits for (10 in use):
+#: the note is the same after one second, and each test waits out the whole ``--timeout``.
+WAITING_NOTE_AFTER = 1.0
+#: Long enough for the note (checked every ``--poll`` seconds), short enough to wait out.
+WAIT_TIMEOUT = 2.0
+
+
+@pytest.fixture
+def waiting_note_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_pipeline, "WAITING_NOTE_AFTER", WAITING_NOTE_AFTER)
+
+
 def _wait_for(plan: Plan) -> str:
     err = StringIO()
     with pytest.raises(CommandError) as timed_out:
         call_command(
-            "run_pipeline", "--plan", str(plan.pk), "--wait", "--timeout", "11", stderr=err
+            "run_pipeline",
+            *("--plan", str(plan.pk), "--wait", "--timeout", str(WAIT_TIMEOUT), "--poll", "0.1"),
+            stderr=err,
         )
     assert timed_out.value.returncode == 2
     return err.getvalue()
 
 
-def test_run_pipeline_wait_says_no_worker_is_alive_when_none_is(nothing_alive: None) -> None:
+def test_run_pipeline_wait_says_no_worker_is_alive_when_none_is(
+    nothing_alive: None, waiting_note_after_a_second: None
+) -> None:
     record_process(seen_ago=timedelta(minutes=10))
 
     said = _wait_for(_plan_with_a_phase_in_flight())
 
-    assert "No worker is alive (the last was seen 61" in said  # 600 s before, 11 s waited
+    note = re.search(r"No worker is alive \(the last was seen (\d+)s ago", said)
+    assert note is not None, said
+    # Counted when the note is written: 600 s before the wait, and the wait's time since.
+    assert 600 + WAITING_NOTE_AFTER <= int(note[1]) <= 600 + WAIT_TIMEOUT + 1
 
 
-def test_run_pipeline_wait_shows_the_phase_in_flight_when_workers_are_alive() -> None:
+def test_run_pipeline_wait_shows_the_phase_in_flight_when_workers_are_alive(
+    waiting_note_after_a_second: None,
+) -> None:
     said = _wait_for(_plan_with_a_phase_in_flight())
 
     assert "No worker is alive" not in said

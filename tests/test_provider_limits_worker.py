@@ -82,7 +82,9 @@ def test_calls_in_flight_never_exceed_max_concurrency_across_worker_processes(
     chat_server: ChatServer,
     fresh_limits: None,
 ) -> None:
-    chat_server.answer = lambda request: planner_reply(request, delay=0.5)
+    # Each reply takes a quarter of a second: the two calls admitted together overlap at the
+    # server, and the four other pool processes asking meanwhile are refused.
+    chat_server.answer = lambda request: planner_reply(request, delay=0.25)
     celery_worker.start(openai_worker_env(chat_server, AGENT_MAX_CONCURRENCY="2"), concurrency=6)
 
     plans = start_plans(6)

@@ -136,7 +136,7 @@ class CeleryWorker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill() reaches the children
             )
-        wait_until(self._ready, timeout=READY_TIMEOUT, interval=0.2, what="the worker to start")
+        wait_until(self._ready, timeout=READY_TIMEOUT, interval=0.05, what="the worker to start")
         return self
 
     def _ready(self) -> bool:
