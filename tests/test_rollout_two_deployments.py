@@ -4,15 +4,21 @@ the evidence carried by signed export and import, with a short watch.
 Every step is a real ``manage.py`` process against that deployment's SQLite file; the Ops
 channel is a loopback webhook receiver. Along the way the gate refuses a premature staging
 sign-off, a tampered file and a file signed with another key.
+
+staging starts from a copy of dev's freshly migrated database, and the two are prepared at the
+same time.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +37,13 @@ class Deployment:
         self.name = name
         var = root / name
         var.mkdir()
+        self.database = var / "db.sqlite3"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_PREFIXES)}
         self.env.update(
             DJANGO_SETTINGS_MODULE="cognition.settings",
             PYTHONPATH=str(settings.BASE_DIR),
             VAR_DIR=str(var),
-            DATABASE_URL=f"sqlite:///{var / 'db.sqlite3'}",
+            DATABASE_URL=f"sqlite:///{self.database}",
             CELERY_BROKER_URL="filesystem://",
             DEPLOY_ENVIRONMENT=name,
             DEBUG="false",
@@ -73,11 +80,9 @@ class Deployment:
         return self.manage("shell", "-c", f"from tests.deployment_steps import *; {code}")
 
     def prepare(self) -> None:
-        """Migrate, gather the live evidence, pass the manual items, verify."""
-        self.ok("migrate", "--verbosity", "0")
-        for code in ("gather_live_evidence()", "complete_manual_items()"):
-            result = self.step(code)
-            assert result.returncode == 0, result.stderr
+        """Gather the live evidence and pass the manual items (one process), then verify."""
+        result = self.step("gather_live_evidence(); complete_manual_items()")
+        assert result.returncode == 0, result.stderr
         self.ok("verify_rollout", PLANNER)
 
     def gate(self, environment: str, *args: str) -> tuple[int, dict[str, Any]]:
@@ -90,6 +95,17 @@ def channel() -> Iterator[Receiver]:
     receiver = Receiver().start()
     yield receiver
     receiver.stop()
+
+
+def _migrate_both(first: Deployment, second: Deployment) -> None:
+    """Both deployments start from the same empty schema (no migration depends on the
+    environment), so the second gets a copy of the first's freshly migrated database."""
+    first.ok("migrate", "--verbosity", "0")
+    with (
+        closing(sqlite3.connect(first.database)) as source,
+        closing(sqlite3.connect(second.database)) as target,
+    ):
+        source.backup(target)
 
 
 def _import(deployment: Deployment, path: Path) -> subprocess.CompletedProcess[str]:
@@ -107,8 +123,9 @@ def test_dev_to_staging_with_signed_evidence_and_a_watch(tmp_path: Path, channel
     dev = Deployment("dev", tmp_path, channel.url("/hook"))
     staging = Deployment("staging", tmp_path, channel.url("/hook"))
 
-    dev.prepare()
-    staging.prepare()
+    _migrate_both(dev, staging)
+    with ThreadPoolExecutor(max_workers=2) as preparing:
+        list(preparing.map(Deployment.prepare, (dev, staging)))
 
     # dev: signed off on its own deployment; its watch starts and sees a healthy run.
     assert "signed off vision / dev" in dev.step("sign_off()").stdout
