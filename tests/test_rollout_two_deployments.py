@@ -4,15 +4,24 @@ the evidence carried by signed export and import, with a short watch.
 Every step is a real ``manage.py`` process against that deployment's SQLite file; the Ops
 channel is a loopback webhook receiver. Along the way the gate refuses a premature staging
 sign-off, a tampered file and a file signed with another key.
+
+staging starts from a copy of dev's freshly migrated database, the two are prepared at the
+same time, and each watch lasts only as long as the steps that must happen inside it need at
+this machine's measured pace.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +31,17 @@ from django.conf import settings
 from tests.factories import EVIDENCE_KEY, OTHER_EVIDENCE_KEY, PLANNER
 from tests.servers import SIGNING_SECRET, Receiver
 
-WATCH_SECONDS = 20
+#: How many times this machine's measured pace a watch allows for each process that must end
+#: inside it: the load of a shared machine can change between measuring and watching.
+WATCH_MARGIN = 3
+MIN_WATCH_SECONDS = 5
+#: After dev's sign-off: the rest of the sign-off step, the gate that sees the watch running
+#: and the export that carries it to staging. After staging's: the rest of the sign-off step
+#: (the planner run its watch must count).
+PROCESSES_IN_DEV_WATCH = 3
+PROCESSES_IN_STAGING_WATCH = 1
+#: How long ``rollout_gate --wait`` may wait beyond the end of a watch (it polls every 2 s).
+GATE_WAIT_SLACK_SECONDS = 10
 INHERITED_PREFIXES = ("DJANGO_", "OPS_", "PLANNER_", "HEALTH_", "DATABASE_", "DEBUG", "DEPLOY_")
 
 
@@ -31,12 +50,13 @@ class Deployment:
         self.name = name
         var = root / name
         var.mkdir()
+        self.database = var / "db.sqlite3"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_PREFIXES)}
         self.env.update(
             DJANGO_SETTINGS_MODULE="cognition.settings",
             PYTHONPATH=str(settings.BASE_DIR),
             VAR_DIR=str(var),
-            DATABASE_URL=f"sqlite:///{var / 'db.sqlite3'}",
+            DATABASE_URL=f"sqlite:///{self.database}",
             CELERY_BROKER_URL="filesystem://",
             DEPLOY_ENVIRONMENT=name,
             DEBUG="false",
@@ -47,7 +67,6 @@ class Deployment:
             OPS_ALERTING_SIGNING_SECRET=SIGNING_SECRET,
             PUBLIC_BASE_URL="http://testserver",
             ROLLOUT_EVIDENCE_KEY=EVIDENCE_KEY,
-            ROLLOUT_WATCH_SECONDS=str(WATCH_SECONDS),
             ROLLOUT_WATCH_MIN_RUNS="1",
             LOG_LEVEL="warning",
             # The heartbeats recorded by gather_live_evidence() stay fresh for the whole test.
@@ -73,12 +92,20 @@ class Deployment:
         return self.manage("shell", "-c", f"from tests.deployment_steps import *; {code}")
 
     def prepare(self) -> None:
-        """Migrate, gather the live evidence, pass the manual items, verify."""
-        self.ok("migrate", "--verbosity", "0")
-        for code in ("gather_live_evidence()", "complete_manual_items()"):
-            result = self.step(code)
-            assert result.returncode == 0, result.stderr
+        """Gather the live evidence and pass the manual items (one process), then verify."""
+        result = self.step("gather_live_evidence(); complete_manual_items()")
+        assert result.returncode == 0, result.stderr
         self.ok("verify_rollout", PLANNER)
+
+    def sign_off_and_run(self, watch_seconds: int) -> str:
+        """olivia signs off, starting a watch of ``watch_seconds``, and the planner runs once
+        inside it; the step's output."""
+        return self.ok(
+            "shell",
+            "-c",
+            "from tests.deployment_steps import *; sign_off(); run_planner()",
+            ROLLOUT_WATCH_SECONDS=str(watch_seconds),
+        )
 
     def gate(self, environment: str, *args: str) -> tuple[int, dict[str, Any]]:
         result = self.manage("rollout_gate", PLANNER, environment, *args)
@@ -90,6 +117,25 @@ def channel() -> Iterator[Receiver]:
     receiver = Receiver().start()
     yield receiver
     receiver.stop()
+
+
+def _migrate_both(first: Deployment, second: Deployment) -> None:
+    """Both deployments start from the same empty schema (no migration depends on the
+    environment), so the second gets a copy of the first's freshly migrated database."""
+    first.ok("migrate", "--verbosity", "0")
+    with (
+        closing(sqlite3.connect(first.database)) as source,
+        closing(sqlite3.connect(second.database)) as target,
+    ):
+        source.backup(target)
+
+
+def _watch_seconds(processes: int, pace: float) -> int:
+    """A watch long enough for ``processes`` steps, each taking about ``pace`` seconds, that
+    must end inside it. Its length is not what is tested, and a watch that ends too soon fails
+    the test (the gate then reports a passed or inconclusive watch where a running one, or a
+    counted run, is asserted)."""
+    return max(MIN_WATCH_SECONDS, math.ceil(WATCH_MARGIN * processes * pace))
 
 
 def _import(deployment: Deployment, path: Path) -> subprocess.CompletedProcess[str]:
@@ -107,15 +153,23 @@ def test_dev_to_staging_with_signed_evidence_and_a_watch(tmp_path: Path, channel
     dev = Deployment("dev", tmp_path, channel.url("/hook"))
     staging = Deployment("staging", tmp_path, channel.url("/hook"))
 
-    dev.prepare()
-    staging.prepare()
+    _migrate_both(dev, staging)
+    with ThreadPoolExecutor(max_workers=2) as preparing:
+        list(preparing.map(Deployment.prepare, (dev, staging)))
+
+    # dev: before the sign-off the gate is closed and no watch has started. The time that
+    # step took is this machine's pace right now, from which each watch's length is derived.
+    started = time.monotonic()
+    code, dev_gate = dev.gate("dev")
+    pace = time.monotonic() - started
+    assert (code, dev_gate["watch"]["state"]) == (1, "not-started"), dev_gate["watch"]
 
     # dev: signed off on its own deployment; its watch starts and sees a healthy run.
-    assert "signed off vision / dev" in dev.step("sign_off()").stdout
-    assert dev.step("run_planner()").returncode == 0
+    dev_watch = _watch_seconds(PROCESSES_IN_DEV_WATCH, pace)
+    assert "signed off vision / dev" in dev.sign_off_and_run(dev_watch)
     code, dev_gate = dev.gate("dev")
     assert code == 1
-    assert dev_gate["watch"]["state"] == "watching"
+    assert dev_gate["watch"]["state"] == "watching", dev_gate["watch"]
     early = tmp_path / "vision-dev-early.json"
     early.write_text(dev.ok("export_rollout_evidence", PLANNER))
     assert json.loads(early.read_text())["signature"]["algorithm"] == "HMAC-SHA256"
@@ -145,7 +199,7 @@ def test_dev_to_staging_with_signed_evidence_and_a_watch(tmp_path: Path, channel
     assert staging.gate("dev")[1]["watch"]["state"] == "watching"
 
     # dev: once the watch ends the gate opens there.
-    code, dev_gate = dev.gate("dev", "--wait", str(WATCH_SECONDS + 10))
+    code, dev_gate = dev.gate("dev", "--wait", str(dev_watch + GATE_WAIT_SLACK_SECONDS))
     assert (code, dev_gate["ok"]) == (0, True), dev_gate
     passed = tmp_path / "vision-dev.json"
     passed.write_text(dev.ok("export_rollout_evidence", PLANNER))
@@ -153,9 +207,11 @@ def test_dev_to_staging_with_signed_evidence_and_a_watch(tmp_path: Path, channel
     # staging: the watch's result arrives with the second export; staging may now sign off.
     assert "watch: passed" in staging.ok("import_rollout_evidence", str(passed))
     assert staging.gate("dev")[0] == 0
-    assert "signed off vision / staging" in staging.step("sign_off()").stdout
-    assert staging.step("run_planner()").returncode == 0
-    code, staging_gate = staging.gate("staging", "--wait", str(WATCH_SECONDS + 10))
+    staging_watch = _watch_seconds(PROCESSES_IN_STAGING_WATCH, pace)
+    assert "signed off vision / staging" in staging.sign_off_and_run(staging_watch)
+    code, staging_gate = staging.gate(
+        "staging", "--wait", str(staging_watch + GATE_WAIT_SLACK_SECONDS)
+    )
     assert (code, staging_gate["ok"]) == (0, True), staging_gate
     note = staging.ok("rollout_note", PLANNER, "staging")
     assert "- App build signed off: version" in note
