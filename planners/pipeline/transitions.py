@@ -40,44 +40,16 @@ def transition_backlog_item(
     Runs in the caller's transaction when there is one (no savepoint: an error here is the
     caller's to roll back). ``batch``: append the transition row there instead of inserting it;
     the caller inserts the batch (``BacklogTransition.objects.bulk_create``) before it commits."""
-    now = timezone.now()
-    fields: dict[str, Any] = {"status": to_status, "updated_at": now}
-    # Any change of status lets go of the worker's claim; the claim step records the next one.
-    fields.update(claimed_by="", claimed_by_instance="")
-    if to_status == BacklogStatus.IN_PROGRESS:
-        fields.update(in_progress_at=now, heartbeat_at=now)
-    elif to_status == BacklogStatus.COMPLETE:
-        fields["completed_at"] = now
-    if extra_fields:
-        fields.update(extra_fields)
-
+    fields = _status_fields(to_status, extra_fields)
     allowed = set(only_from) if only_from is not None else None
     with transaction.atomic(savepoint=False):
-        current = item.status
-        # The status held in memory is usually the row's: then one conditional UPDATE is both
-        # the check and the change. When it is not, read the row's status under a lock.
-        changed = 0
-        if current != to_status and (allowed is None or current in allowed):
-            changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
-        if not changed:
-            locked = (
-                BacklogItem.objects.select_for_update()
-                .filter(pk=item.pk)
-                .values_list("status", flat=True)
-                .first()
-            )
-            if locked is None:
-                return False
-            if (allowed is not None and locked not in allowed) or locked == to_status:
-                return False
-            current = locked
-            changed = BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields)
-            if not changed:
-                return False
+        from_status = _change_status(item, to_status, allowed, fields)
+        if from_status is None:
+            return False
         transition = BacklogTransition(
             item_id=item.pk,
             plan_id=item.plan_id,
-            from_status=current,
+            from_status=from_status,
             to_status=to_status,
             reason=reason,
             actor=actor,
@@ -90,9 +62,53 @@ def transition_backlog_item(
     for name, value in fields.items():
         setattr(item, name, value)
     logger.info(
-        "backlog %s: %s -> %s (%s) by %s", item.backlog_id, current, to_status, reason, actor or "-"
+        "backlog %s: %s -> %s (%s) by %s",
+        item.backlog_id,
+        from_status,
+        to_status,
+        reason,
+        actor or "-",
     )
     return True
+
+
+def _status_fields(to_status: str, extra_fields: dict[str, Any] | None) -> dict[str, Any]:
+    """The columns a move to ``to_status`` writes, ``extra_fields`` included."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": to_status, "updated_at": now}
+    # Any change of status lets go of the worker's claim; the claim step records the next one.
+    fields.update(claimed_by="", claimed_by_instance="")
+    if to_status == BacklogStatus.IN_PROGRESS:
+        fields.update(in_progress_at=now, heartbeat_at=now)
+    elif to_status == BacklogStatus.COMPLETE:
+        fields["completed_at"] = now
+    if extra_fields:
+        fields.update(extra_fields)
+    return fields
+
+
+def _change_status(
+    item: BacklogItem, to_status: str, allowed: set[str] | None, fields: dict[str, Any]
+) -> str | None:
+    """Write ``fields`` if the row's status is in ``allowed`` (any when None) and is not
+    ``to_status`` already; the status it moved from, or None when nothing changed."""
+    current = item.status
+    # The status held in memory is usually the row's: then one conditional UPDATE is both the
+    # check and the change. When it is not, read the row's status under a lock.
+    may_move = current != to_status and (allowed is None or current in allowed)
+    if may_move and BacklogItem.objects.filter(pk=item.pk, status=current).update(**fields):
+        return current
+    locked = (
+        BacklogItem.objects.select_for_update()
+        .filter(pk=item.pk)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if locked is None or locked == to_status or (allowed is not None and locked not in allowed):
+        return None
+    if BacklogItem.objects.filter(pk=item.pk, status=locked).update(**fields):
+        return locked
+    return None
 
 
 def record_new_backlog_item(
