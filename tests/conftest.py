@@ -25,7 +25,7 @@ from cognition.models import ProcessHeartbeat
 from planners.framework.catalog import catalog
 from planners.rollouts.actions.checklists import ensure_environments
 from tests.channel_fakes import ChannelFake, pagerduty_fake, slack_fake, teams_fake
-from tests.factories import record_workers_and_beat
+from tests.factories.liveness import record_workers_and_beat
 from tests.servers import SIGNING_SECRET, ChatServer, Receiver
 from tests.toy_planner import ToyPlanner
 from tests.worker import (

@@ -17,7 +17,8 @@ from cognition.seeding import seed_planner_templates
 from opsalerts.actions import trigger_synthetic_alert
 from planners.framework.catalog import catalog
 from planners.models.rollout import RolloutChecklist
-from tests.factories import PLANNER, record_workers_and_beat, run_vision_scripted
+from tests.factories.liveness import record_workers_and_beat
+from tests.factories.rollouts import PLANNER, run_vision_scripted
 
 SIGNER = "olivia"
 WAIVER = "rita"

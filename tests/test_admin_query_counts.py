@@ -10,7 +10,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import add_listed_records, build_console_data
+from tests.factories.admin_records import add_listed_records
+from tests.factories.console import build_console_data
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from opsalerts.models import Alert, AlertEvent, Silence
 from planners.models import ActionLogEntry, BacklogStatus, Project
-from tests.factories import ConsoleData, build_console_data
+from tests.factories.console import ConsoleData, build_console_data
 
 pytestmark = pytest.mark.django_db
 

@@ -30,7 +30,7 @@ from planners.models import (
     Project,
     TelemetryEvent,
 )
-from tests.factories import ConsoleData, add_backlog_items, build_console_data
+from tests.factories.console import ConsoleData, add_backlog_items, build_console_data
 
 pytestmark = pytest.mark.django_db
 

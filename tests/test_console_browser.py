@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 
 from planners.models import BacklogItem, BacklogStatus, Project
 from tests.browser import TIMEOUT_MS, launch, session_cookie
-from tests.factories import ConsoleData, build_console_data
+from tests.factories.console import ConsoleData, build_console_data
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
 # thread with a running loop unless told this is deliberate.

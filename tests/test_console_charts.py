@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from planners.console.cards.series import RANGES, execution_series, success_sparklines
 from planners.models import PlannerOutcome
-from tests.factories import ConsoleData, add_vision_runs, build_console_data
+from tests.factories.console import ConsoleData, add_vision_runs, build_console_data
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import ConsoleData, add_alerts_in_each_state, build_console_data
+from tests.factories.console import ConsoleData, add_alerts_in_each_state, build_console_data
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from django.views.defaults import server_error
 from planners.console.template_filters import ago
 from planners.fiction.phases import Phase
 from planners.models import PhaseCheckpoint, PhaseTranscript
-from tests.factories import ConsoleData, build_console_data
+from tests.factories.console import ConsoleData, build_console_data
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from planners.console.cards.history import HISTORY_PAGE
 from planners.models import ActionLogEntry
-from tests.factories import ConsoleData, add_transitions, build_console_data
+from tests.factories.console import ConsoleData, add_transitions, build_console_data
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from planners.models import BacklogStatus
-from tests.factories import ConsoleData, build_console_data
+from tests.factories.console import ConsoleData, build_console_data
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ a phone that works at 390 by 844, a visible pause when live updates stop, groupe
 zero serious axe-core violations on every console page and state.
 
 The pages are the real console (views, templates, CSS and console.js); the data are the named
-builders of tests/factories.py.
+builders of tests/factories/.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from django.contrib.auth.models import User
 from planners.rollouts import actions as rollout_actions
 from tests.browser import DESKTOP, PHONE, StoppableServer, launch, logged_in_page
 from tests.browser import serious_violations as axe_serious
-from tests.factories import (
-    PLANNER,
+from tests.factories.console import (
     ConsoleData,
     add_alerts_in_each_state,
     add_repeated_failures,
     add_transitions,
     build_console_data,
 )
+from tests.factories.rollouts import PLANNER
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are deliberate.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

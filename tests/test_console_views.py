@@ -27,7 +27,7 @@ from planners.models import (
     Project,
 )
 from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
-from tests.factories import (
+from tests.factories.console import (
     ConsoleData,
     add_backlog_items,
     add_repeated_failures,

@@ -17,7 +17,7 @@ from cognition.actions import revoke_api_tokens
 from cognition.api_auth import create_api_token
 from cognition.models import ApiToken
 from planners.models import BacklogItem, Plan, Project
-from tests.factories import populate_backlog, seed_templates
+from tests.factories.backlog import populate_backlog, seed_templates
 
 pytestmark = pytest.mark.django_db
 

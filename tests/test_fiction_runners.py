@@ -159,6 +159,14 @@ def test_scripted_plan_completes_in_five_agent_calls(plan: Plan) -> None:
         ("scene-the-drowned-archive-mara-enters-the-archive", "sceneWeaver", "complete"),
     ]
 
+    scene = _assert_fiction_records(plan, items)
+    _assert_transcripts(plan, items, scene)
+    assert PlannerExecution.objects.filter(plan=plan, outcome="success").count() == 5
+
+
+def _assert_fiction_records(plan: Plan, items: list[BacklogItem]) -> ChapterScene:
+    """What the five replies materialised: vision, cast, lore, pass, chapter down to the scene
+    (returned), and the scene item's target."""
     plan.refresh_from_db()
     assert plan.fiction_vision.author_summary.startswith("A quiet, tide-haunted mystery")
     assert plan.fiction_vision.open_questions == VISION_REPLY["openQuestions"]
@@ -189,7 +197,11 @@ def test_scripted_plan_completes_in_five_agent_calls(plan: Plan) -> None:
     assert scene.word_count > 500
     scene_item = items[-1]
     assert (targets(scene_item).scene, scene_item.inputs) == (scene, ["chapter-one-scroll"])
+    return scene
 
+
+def _assert_transcripts(plan: Plan, items: list[BacklogItem], scene: ChapterScene) -> None:
+    """One passed transcript per item, with the metadata an operator reads."""
     transcripts = PhaseTranscript.objects.filter(plan=plan)
     assert transcripts.count() == 5
     for item in items:
@@ -203,14 +215,13 @@ def test_scripted_plan_completes_in_five_agent_calls(plan: Plan) -> None:
         assert transcript.request[-1]["role"] == "user"
         assert transcript.response
         assert transcript.completion_tokens > 0
-    scene_transcript = transcripts.get(backlog_item=scene_item)
+    scene_transcript = transcripts.get(backlog_item=items[-1])
     assert scene_transcript.metadata["sceneSlug"] == "mara-enters-the-archive"
     assert scene_transcript.metadata["sceneId"] == scene.pk
     assert scene_transcript.metadata["scrollSlug"] == "the-drowned-archive"
     scroll_transcript = transcripts.get(backlog_item__backlog_id="chapter-one-scroll")
     assert scroll_transcript.metadata["scrollSlug"] == "the-drowned-archive"
     assert scroll_transcript.metadata["materialised"]["scenes"] == ["mara-enters-the-archive"]
-    assert PlannerExecution.objects.filter(plan=plan, outcome="success").count() == 5
 
 
 def test_vision_adds_pending_items_with_a_vision_sync_transition(plan: Plan) -> None:

@@ -19,7 +19,7 @@ from planners.framework.errors import (
     UnknownPlannerError,
 )
 from planners.framework.metadata import PlannerMetadata, PlannerStep
-from tests.factories import make_template
+from tests.factories.templates import make_template
 from tests.toy_planner import TOY_TEMPLATE, ToyPlanner
 
 

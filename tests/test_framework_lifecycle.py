@@ -14,7 +14,7 @@ from cognition.agents.scripted import ScriptedAgent
 from planners.framework.context import PlannerContext
 from planners.framework.result import PlannerOutcome, PlannerResult
 from planners.models import PlannerExecution, TelemetryEvent
-from tests.factories import make_template
+from tests.factories.templates import make_template
 from tests.toy_planner import BAD_REPLY, GOOD_REPLY, TOY_TEMPLATE, ToyPlanner, ToyReply, params
 
 pytestmark = pytest.mark.django_db

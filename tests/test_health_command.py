@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from cognition.models import PromptTemplate
 from planners.models import ContractDriftEvent, Plan, Project
-from tests.factories import add_item, seed_templates
+from tests.factories.backlog import add_item, seed_templates
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from planners.health import HealthStatus, build_health_report
 from planners.models import BacklogItem, FictionProfile, Project
 from planners.pipeline.phase import run_item_phase
 from planners.pipeline.plans import start_plan as create_plan
-from tests.factories import seed_templates
+from tests.factories.backlog import seed_templates
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from pytest_django import DjangoAssertNumQueries
 
 from planners.health import build_health_report
-from tests.factories import populate_backlog
+from tests.factories.backlog import populate_backlog
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,7 @@ from planners.models import (
 )
 from planners.pipeline.transitions import transition_backlog_item
 from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
-from tests.factories import add_item, seed_templates
+from tests.factories.backlog import add_item, seed_templates
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,8 @@ from opsalerts.tasks import evaluate_alerts
 from planners.health import build_health_report
 from planners.management.commands import run_pipeline
 from planners.models import BacklogItem, BacklogStatus, Plan, Project
-from tests.factories import add_item, record_process, record_workers_and_beat, seed_templates
+from tests.factories.backlog import add_item, seed_templates
+from tests.factories.liveness import record_process, record_workers_and_beat
 from tests.worker import CeleryWorker, wait_until
 
 pytestmark = pytest.mark.django_db

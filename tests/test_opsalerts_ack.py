@@ -17,7 +17,7 @@ from opsalerts.ack import ack_url_for
 from opsalerts.actions import evaluate_and_sync
 from opsalerts.models import Alert
 from planners.models import ActionLogEntry
-from tests.factories import STALE, report
+from tests.factories.health_alerts import STALE, report
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,8 @@ from opsalerts.delivery import send_due_deliveries
 from opsalerts.models import Alert, Delivery
 from tests.alertmanager import Alertmanager
 from tests.conftest import ALERTMANAGER_PATH
-from tests.factories import STALE, channel_route, report
+from tests.factories.channels import channel_route
+from tests.factories.health_alerts import STALE, report
 
 pytestmark = [pytest.mark.alertmanager, pytest.mark.django_db]
 

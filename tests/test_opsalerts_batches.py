@@ -18,7 +18,7 @@ from opsalerts.config import load_ops_alerting_config
 from opsalerts.delivery import claim_due_deliveries, lease_for, send_due_deliveries
 from opsalerts.models import Alert, AlertEvent, Delivery
 from opsalerts.tasks import deliver_due_deliveries
-from tests.factories import FAILURES, STALE, report
+from tests.factories.health_alerts import FAILURES, STALE, report
 from tests.servers import Receiver
 
 pytestmark = pytest.mark.django_db

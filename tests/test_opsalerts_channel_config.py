@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from opsalerts.config import load_ops_alerting_config, validate_ops_alerting
-from tests.factories import PAGERDUTY_KEY, SLACK_SECRET, SLACK_URL
+from tests.factories.channels import PAGERDUTY_KEY, SLACK_SECRET, SLACK_URL
 from tests.servers import SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from opsalerts.actions import evaluate_and_sync
 from opsalerts.delivery import backoff_seconds, claim_delivery, send_delivery, send_due_deliveries
 from opsalerts.models import Alert, Delivery
 from opsalerts.webhooks import WebhookError, post_webhook
-from tests.factories import FAILURES, STALE, report
+from tests.factories.health_alerts import FAILURES, STALE, report
 from tests.servers import SIGNING_SECRET, Receiver
 
 pytestmark = pytest.mark.django_db

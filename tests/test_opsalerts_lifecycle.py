@@ -16,7 +16,7 @@ from opsalerts.models import Alert, AlertEvent, Delivery
 from opsalerts.silences import alert_is_silenced
 from planners.health import HealthAlert, Severity
 from planners.models import ActionLogEntry
-from tests.factories import FAILURES, NO_EXECUTIONS, STALE, report
+from tests.factories.health_alerts import FAILURES, NO_EXECUTIONS, STALE, report
 from tests.servers import Receiver
 
 pytestmark = pytest.mark.django_db

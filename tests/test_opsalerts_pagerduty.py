@@ -23,15 +23,13 @@ from planners.framework.catalog import catalog
 from planners.rollouts import runbook
 from planners.rollouts.verification import run_checks
 from tests.channel_fakes import ChannelFake, judge_pagerduty
-from tests.factories import (
-    FAILURES,
+from tests.factories.channels import (
     PAGERDUTY_KEY,
     PAGERDUTY_SECRET,
-    STALE,
     channel_route,
     pagerduty_incident_event,
-    report,
 )
+from tests.factories.health_alerts import FAILURES, STALE, report
 from tests.servers import ReceivedRequest
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

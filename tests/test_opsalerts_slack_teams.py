@@ -25,7 +25,8 @@ from planners.framework.catalog import catalog
 from planners.rollouts import runbook
 from planners.rollouts.verification import run_checks
 from tests.channel_fakes import ChannelFake, judge_slack
-from tests.factories import SLACK_SECRET, STALE, channel_route, report
+from tests.factories.channels import SLACK_SECRET, channel_route
+from tests.factories.health_alerts import STALE, report
 from tests.servers import ReceivedRequest
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from opsalerts.actions import evaluate_and_sync
 from opsalerts.delivery import send_due_deliveries
 from opsalerts.models import Alert, AlertEvent
 from planners.health import build_health_report
-from tests.factories import FAILURES, NO_EXECUTIONS, STALE, report
+from tests.factories.health_alerts import FAILURES, NO_EXECUTIONS, STALE, report
 from tests.servers import Receiver
 
 pytestmark = pytest.mark.django_db

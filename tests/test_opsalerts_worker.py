@@ -10,7 +10,7 @@ from standardwebhooks import Webhook
 
 from opsalerts.models import Delivery
 from opsalerts.sync import enqueue_delivery_drain, evaluate_and_sync
-from tests.factories import STALE, report
+from tests.factories.health_alerts import STALE, report
 from tests.servers import SIGNING_SECRET, Receiver
 from tests.worker import CeleryWorker, wait_until
 

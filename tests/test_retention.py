@@ -33,7 +33,7 @@ from planners.models import (
 )
 from planners.rollouts import actions
 from planners.rollouts.retention import prune_history
-from tests.factories import make_live_evidence, pass_manual_items
+from tests.factories.rollouts import make_live_evidence, pass_manual_items
 from tests.startup import start_with
 
 pytestmark = pytest.mark.django_db

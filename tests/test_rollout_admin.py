@@ -12,11 +12,7 @@ from django.urls import reverse
 
 from planners.models.rollout import SignOff
 from planners.rollouts import actions
-from tests.factories import (
-    PLANNER,
-    make_live_evidence,
-    signed_off_dev,
-)
+from tests.factories.rollouts import PLANNER, make_live_evidence, signed_off_dev
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from django.test import Client
 
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
-from tests.factories import PLANNER, make_live_evidence
+from tests.factories.rollouts import PLANNER, make_live_evidence
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are deliberate.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

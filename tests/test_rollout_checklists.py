@@ -22,7 +22,7 @@ from planners.models.rollout import (
 )
 from planners.rollouts import actions, runbook
 from planners.rollouts.watch import WatchState, record_ended_watches, watch_state
-from tests.factories import (
+from tests.factories.rollouts import (
     EVIDENCE_KEY,
     PLANNER,
     make_live_evidence,

@@ -16,7 +16,7 @@ from django.db import transaction
 from cognition.build import package_version
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
-from tests.factories import (
+from tests.factories.rollouts import (
     EVIDENCE_KEY,
     PLANNER,
     make_live_evidence,

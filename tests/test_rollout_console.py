@@ -19,7 +19,7 @@ from planners.framework.catalog import catalog
 from planners.models import ActionLogEntry
 from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
-from tests.factories import (
+from tests.factories.rollouts import (
     PLANNER,
     make_live_evidence,
     pass_manual_items,

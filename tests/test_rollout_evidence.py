@@ -18,12 +18,7 @@ from planners.models.rollout import (
 from planners.rollouts import actions
 from planners.rollouts.evidence import export_evidence
 from planners.rollouts.signing import sign_evidence
-from tests.factories import (
-    EVIDENCE_KEY,
-    OTHER_EVIDENCE_KEY,
-    PLANNER,
-    signed_off_dev,
-)
+from tests.factories.rollouts import EVIDENCE_KEY, OTHER_EVIDENCE_KEY, PLANNER, signed_off_dev
 
 pytestmark = pytest.mark.django_db
 

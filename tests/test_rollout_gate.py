@@ -20,7 +20,7 @@ from planners.models.rollout import RolloutWatch
 from planners.rollouts import runbook
 from planners.rollouts.tasks import record_ended_watches as record_ended_watches_task
 from planners.rollouts.watch import record_ended_watches
-from tests.factories import PLANNER, pass_watch, run_vision_scripted, signed_off_dev
+from tests.factories.rollouts import PLANNER, pass_watch, run_vision_scripted, signed_off_dev
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from tests.factories import EVIDENCE_KEY, OTHER_EVIDENCE_KEY, PLANNER
+from tests.factories.rollouts import EVIDENCE_KEY, OTHER_EVIDENCE_KEY, PLANNER
 from tests.servers import SIGNING_SECRET, Receiver
 
 #: How many times this machine's measured pace a watch allows for each process that must end
@@ -149,6 +149,23 @@ def _one_line_refusal(result: subprocess.CompletedProcess[str], reason: str) -> 
     assert reason in lines[0]
 
 
+def _refuse_tampered_and_foreign_evidence(
+    dev: Deployment, staging: Deployment, early: Path
+) -> None:
+    """A copy of ``early`` edited by hand, and dev's evidence signed with another product's key,
+    are each refused by staging with one line, and change nothing."""
+    tampered = early.with_name("tampered.json")
+    data = json.loads(early.read_text())
+    data["watch"]["state"] = "passed"
+    tampered.write_text(json.dumps(data))
+    _one_line_refusal(_import(staging, tampered), "Tampered evidence file")
+    other_key = early.with_name("other-key.json")
+    other_key.write_text(
+        dev.ok("export_rollout_evidence", PLANNER, ROLLOUT_EVIDENCE_KEY=OTHER_EVIDENCE_KEY)
+    )
+    _one_line_refusal(_import(staging, other_key), "Signed with another key")
+
+
 def test_dev_to_staging_with_signed_evidence_and_a_watch(tmp_path: Path, channel: Receiver) -> None:
     dev = Deployment("dev", tmp_path, channel.url("/hook"))
     staging = Deployment("staging", tmp_path, channel.url("/hook"))
@@ -185,17 +202,7 @@ def test_dev_to_staging_with_signed_evidence_and_a_watch(tmp_path: Path, channel
     assert premature.returncode == 1
     assert "dev&#x27;s watch has not passed for vision" in premature.stderr
 
-    # A file edited by hand, and one signed with another product's key, change nothing.
-    tampered = tmp_path / "tampered.json"
-    data = json.loads(early.read_text())
-    data["watch"]["state"] = "passed"
-    tampered.write_text(json.dumps(data))
-    _one_line_refusal(_import(staging, tampered), "Tampered evidence file")
-    other_key = tmp_path / "other-key.json"
-    other_key.write_text(
-        dev.ok("export_rollout_evidence", PLANNER, ROLLOUT_EVIDENCE_KEY=OTHER_EVIDENCE_KEY)
-    )
-    _one_line_refusal(_import(staging, other_key), "Signed with another key")
+    _refuse_tampered_and_foreign_evidence(dev, staging, early)
     assert staging.gate("dev")[1]["watch"]["state"] == "watching"
 
     # dev: once the watch ends the gate opens there.

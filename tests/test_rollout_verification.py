@@ -20,13 +20,13 @@ from planners.models.rollout import ItemStatus
 from planners.rollouts import actions, runbook
 from planners.rollouts.check_types import CheckResult
 from planners.rollouts.verification import CHECKS, run_checks
-from tests.factories import (
+from tests.factories.backlog import seed_templates
+from tests.factories.rollouts import (
     PLANNER,
     acknowledged_synthetic_alert,
     enable_ops_alerting,
     make_live_evidence,
     run_vision_scripted,
-    seed_templates,
     seed_vision_template,
 )
 

@@ -23,7 +23,7 @@ from planners.pipeline.phase import run_item_phase
 from planners.pipeline.plans import start_plan
 from planners.pipeline.transitions import transition_backlog_item
 from planners.pipeline.unproduced_inputs import refresh_all_plans, refresh_unproduced_inputs
-from tests.factories import add_item
+from tests.factories.backlog import add_item
 
 pytestmark = pytest.mark.django_db
 
