@@ -139,7 +139,7 @@ def _load_items(scale: Scale, plan_ids: list[int], rng: random.Random, now: date
                 plan_ids[n % len(plan_ids)], f"item-{n:06d}", f"Bench item {n}", status,
                 phase, n, _inputs(n, len(plan_ids)), [f"out-{n}"], 1, started, started,
                 started if status == BacklogStatus.COMPLETE else None,
-                started, started, False, "", "", "", "", [], False,
+                started, started, False, "", "", "", "", [], False, "", "",
             )  # fmt: skip
 
     _copy_rows(
@@ -149,7 +149,7 @@ def _load_items(scale: Scale, plan_ids: list[int], rng: random.Random, now: date
             "inputs", "outputs", "attempts", "in_progress_at", "heartbeat_at",
             "completed_at", "created_at", "updated_at", "synthetic", "agent_backend",
             "agent_provider", "agent_model", "last_error", "unproduced_inputs",
-            "has_unproduced_inputs",
+            "has_unproduced_inputs", "claimed_by", "claimed_by_instance",
         ),
         _json_columns(item_rows(), (6, 7, 19)),
     )  # fmt: skip
