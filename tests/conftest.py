@@ -97,7 +97,13 @@ def _missing_service(marker: str) -> str | None:
     return None
 
 
+#: Tests that wait on real processes for seconds each: their files run first, so that under
+#: ``make test`` the other processes fill in around them instead of one finishing alone.
+LONG_RUNNING_MARKERS = ("worker", "browser", "deployment")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _run_long_files_first(items)
     for item in items:
         for marker in ("postgres", "redis", "browser", "alertmanager"):
             if item.get_closest_marker(marker) is None:
@@ -110,6 +116,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.usefixtures("_fail_missing_service"))
             else:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _run_long_files_first(items: list[pytest.Item]) -> None:
+    """Files with a long-running test first, each file's tests kept together and in order (the
+    same order in every pytest-xdist process, as it requires)."""
+    long_files = {
+        item.path
+        for item in items
+        if any(item.get_closest_marker(marker) for marker in LONG_RUNNING_MARKERS)
+    }
+    items.sort(key=lambda item: item.path not in long_files)
 
 
 @pytest.fixture

@@ -163,6 +163,7 @@ def test_startplanner_with_a_pipeline_adds_a_phase_after_the_named_one(tmp_path:
 # --- in a copy of the project ----------------------------------------------------------------
 
 
+@pytest.mark.deployment
 def test_scaffolded_planners_register_their_pipelines_and_their_generated_tests_pass(
     tmp_path: Path,
 ) -> None:

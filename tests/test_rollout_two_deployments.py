@@ -31,6 +31,8 @@ from django.conf import settings
 from tests.factories.rollouts import EVIDENCE_KEY, OTHER_EVIDENCE_KEY, PLANNER
 from tests.servers import SIGNING_SECRET, Receiver
 
+pytestmark = pytest.mark.deployment
+
 #: How many times this machine's measured pace a watch allows for each process that must end
 #: inside it: the load of a shared machine can change between measuring and watching.
 WATCH_MARGIN = 3
