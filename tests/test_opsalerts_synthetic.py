@@ -156,6 +156,8 @@ def test_wait_ack_exits_0_when_the_receiver_follows_the_ack_link(
 def test_wait_ack_exits_4_when_only_the_api_acknowledged(
     alerting: Any, receiver: Receiver, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    acknowledging: list[threading.Thread] = []
+
     def acknowledge_from_the_api(request: ReceivedRequest) -> None:
         # Someone acknowledges with a script instead of the notification's link.
         def ack() -> None:
@@ -169,11 +171,15 @@ def test_wait_ack_exits_4_when_only_the_api_acknowledged(
             finally:
                 connection.close()
 
-        threading.Thread(target=ack, daemon=True).start()
+        acknowledging.append(threading.Thread(target=ack, daemon=True))
+        acknowledging[-1].start()
 
     receiver.on_request = acknowledge_from_the_api
     with pytest.raises(SystemExit) as stopped:
         call_command("trigger_synthetic_alert", "--planner", "vision", "--wait-ack", "15")
+    # The command may see the acknowledgement before the script's request has returned.
+    for thread in acknowledging:
+        thread.join(timeout=10)
 
     assert stopped.value.code == 4
     err = capsys.readouterr().err
