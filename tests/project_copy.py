@@ -31,6 +31,7 @@ def copy_project(root: Path) -> Path:
     for source in (base / "tests").glob("*.py"):
         if not source.name.startswith("test_"):
             shutil.copy2(source, root / "tests" / source.name)
+    shutil.copytree(base / "tests" / "factories", root / "tests" / "factories", ignore=ignore)
     return root
 
 
