@@ -209,11 +209,10 @@ def test_a_threads_pool_runs_64_phases_at_once_without_locking_the_database(
     celery_worker: CeleryWorker,
 ) -> None:
     # The production shape for phases: one process, a threads pool on the phases queue. Each
-    # scripted reply takes two seconds, so the 64 briefs are all waiting on "the model" at once:
-    # the worker starts all 64 within about a second and a half even on a busy 2-core box (its
-    # claims and records share one interpreter lock), and a slower start stretches each brief too.
+    # scripted reply takes three seconds, so the 64 briefs are all waiting on "the model" at once,
+    # with room for the worker to start all 64 while the other test process keeps a core busy.
     celery_worker.start(
-        {"SCRIPTED_AGENT_DELAY_SECONDS": "2"}, pool="threads", concurrency=64, queues="phases"
+        {"SCRIPTED_AGENT_DELAY_SECONDS": "3"}, pool="threads", concurrency=64, queues="phases"
     )
     plans = [
         create_plan(
