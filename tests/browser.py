@@ -16,6 +16,7 @@ from axe_playwright_python.base import AXE_SCRIPT
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
+from playwright.sync_api import sync_playwright
 
 from tests.worker import ROOT, database_url, wait_until
 
@@ -38,6 +39,17 @@ def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(
         executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS
     )
+
+
+@contextmanager
+def running_chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, for as long as the block runs (a test module's browser)."""
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 def session_cookie(user: User, base_url: str) -> dict[str, str]:

@@ -18,14 +18,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from planners.models import BacklogItem, BacklogStatus, Project
-from tests.browser import TIMEOUT_MS, launch, session_cookie
+from tests.browser import TIMEOUT_MS, running_chromium, session_cookie
 from tests.factories.console import ConsoleData, build_console_data
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
 # thread with a running loop unless told this is deliberate.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,12 +37,8 @@ SCREENSHOTS = Path(settings.VAR_DIR) / "screenshots"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as playwright:
-        chromium = launch(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with running_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture

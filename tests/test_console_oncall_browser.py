@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from planners.rollouts import actions as rollout_actions
-from tests.browser import DESKTOP, PHONE, StoppableServer, launch, logged_in_page
+from tests.browser import DESKTOP, PHONE, StoppableServer, logged_in_page, running_chromium
 from tests.browser import serious_violations as axe_serious
 from tests.factories.console import (
     ConsoleData,
@@ -32,19 +32,14 @@ from tests.factories.rollouts import PLANNER
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are deliberate.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as playwright:
-        chromium = launch(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with running_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture
