@@ -132,7 +132,7 @@ def _evaluate_and_send_synthetic(planner_slug: str, *, now: datetime) -> Synthet
         transaction.on_commit(enqueue_delivery_drain)
     if alert is not None:
         alert.refresh_from_db()
-    ack_url = ack_url_for(alert) if alert and alert.status != Alert.Status.RESOLVED else ""
+    ack_url = _ack_url(alert, delivery)
     skipped = ""
     if alert is None:
         skipped = "the health report raised no synthetic alert for this planner"
@@ -146,6 +146,18 @@ def _evaluate_and_send_synthetic(planner_slug: str, *, now: datetime) -> Synthet
         skipped_reason=skipped,
         outcome=outcome,
     )
+
+
+def _ack_url(alert: Alert | None, delivery: Delivery | None) -> str:
+    """The link the receiver was sent, so the command prints the one in the notification;
+    a fresh one only when nothing went out."""
+    if alert is None or alert.status == Alert.Status.RESOLVED:
+        return ""
+    sent = delivery.payload.get("alerts", []) if delivery is not None else []
+    for entry in sent:
+        if entry.get("dedup_key") == alert.dedup_key and entry.get("ack_url"):
+            return str(entry["ack_url"])
+    return ack_url_for(alert)
 
 
 def _synthetic_alert(result: SyncResult, planner_slug: str) -> Alert | None:
