@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import django
 from celery.utils.log import LoggingProxy
+from django.apps import apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
@@ -81,7 +82,10 @@ def start(
     block and reach the database. Exits with ``error_status`` on any configuration problem."""
     try:
         load_settings()
-        django.setup()
+        if not apps.ready:
+            # Once per process: a second setup would configure logging again, onto whatever
+            # stderr is current (Celery's fixup may have set Django up already).
+            django.setup()
         if validate:
             validate_configuration()
         if reach_database:

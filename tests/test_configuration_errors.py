@@ -7,6 +7,7 @@ the WSGI module and a Celery worker and beat.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from cognition.startup import EXIT_CONFIGURATION_ERROR
+from cognition.startup import EXIT_CONFIGURATION_ERROR, start
 from tests.servers import SIGNING_SECRET
 
 CONFIG_PREFIXES = ("DJANGO_", "OPS_", "PLANNER_", "HEALTH_", "DATABASE_", "DEBUG", "DEPLOY_")
@@ -217,3 +218,13 @@ def test_check_ops_alerting_still_explains_an_invalid_configuration(tmp_path: Pa
     assert result.returncode == 1
     assert "INVALID: 1 problem(s)" in result.stderr
     assert "(opsalerts.E003) OPS_ALERTING_REPEAT_SECONDS: must be at least" in result.stderr
+
+
+def test_starting_again_in_a_set_up_process_keeps_its_logging(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Celery's Django fixup sets Django up before the worker's start-up check: the check must
+    not configure logging a second time, onto a stream that may since have closed."""
+    handlers = list(logging.getLogger().handlers)
+    start(reach_database=False)
+    assert logging.getLogger().handlers == handlers
