@@ -205,3 +205,32 @@ def test_run_pipeline_without_javascript_redirects_to_the_plan(
     response = staff_client.post(reverse("console:run-pipeline", args=[data.plan.pk]))
     assert response.status_code == 302
     assert response["Location"] == reverse("console:plan", args=[data.plan.pk])
+
+
+def test_acknowledge_keeps_the_note_that_lets_a_rollout_wait_on_the_alert(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    page = staff_client.get(reverse("console:alerts")).content.decode()
+    row = page.split(f'id="alert-{data.stale_alert.pk}"')[1].split("</tr>")[0]
+    assert 'name="note" maxlength="1000"' in row
+    assert 'aria-label="Note for acknowledging backlog:stale (optional)"' in row
+
+    staff_client.post(
+        reverse("console:acknowledge", args=[data.stale_alert.pk]),
+        {"note": "  known slow provider, fix deploying  "},
+        **HTMX,
+    )
+    event = AlertEvent.objects.get(alert=data.stale_alert, kind="acknowledged")
+    assert event.detail == {"note": "known slow provider, fix deploying"}
+
+
+def test_acknowledge_refuses_an_overlong_note_and_leaves_the_alert_firing(
+    staff_client: Client, data: ConsoleData
+) -> None:
+    response = staff_client.post(
+        reverse("console:acknowledge", args=[data.stale_alert.pk]), {"note": "x" * 1001}, **HTMX
+    )
+    content = response.content.decode()
+    assert "Not acknowledged: Ensure this value has at most 1000 characters" in content
+    data.stale_alert.refresh_from_db()
+    assert data.stale_alert.status == Alert.Status.FIRING

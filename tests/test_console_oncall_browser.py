@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
+from opsalerts.models import AlertEvent
 from planners.rollouts import actions as rollout_actions
 from tests.browser import DESKTOP, PHONE, StoppableServer, logged_in_page, running_chromium
 from tests.browser import serious_violations as axe_serious
@@ -130,10 +131,14 @@ def test_on_call_actions_are_within_reach_on_a_phone(
     with logged_in_page(browser, live_server.url, olivia, PHONE) as page:
         _open(page, "/alerts/")
         row = page.locator(f"#alert-{data.stale_alert.pk}")
-        for name in ("Acknowledge backlog:stale", "Silence backlog:stale"):
-            button = row.get_by_role("button", name=name, exact=True)
-            button.scroll_into_view_if_needed()
-            assert _inside_the_viewport(page, button), name
+        for role, name in (
+            ("textbox", "Note for acknowledging backlog:stale (optional)"),
+            ("button", "Acknowledge backlog:stale"),
+            ("button", "Silence backlog:stale"),
+        ):
+            control = row.get_by_role(role, name=name, exact=True)
+            control.scroll_into_view_if_needed()
+            assert _inside_the_viewport(page, control), name
         _open(page, f"/operations/backlog-telemetry/?plan={data.plan.pk}")
         backlog = page.locator("#card-backlog")
         resume = backlog.get_by_role("button", name="Resume outline-core-conflicts", exact=True)
@@ -233,12 +238,15 @@ def test_no_serious_accessibility_violations_on_any_console_page(
     assert found == {}
 
 
-def test_focus_returns_to_the_acknowledged_row(
+def test_acknowledging_with_a_note_keeps_it_and_returns_focus_to_the_row(
     browser: Any, live_server: Any, olivia: User, data: ConsoleData
 ) -> None:
     with logged_in_page(browser, live_server.url, olivia) as page:
         _open(page, "/alerts/")
         row_id = f"alert-{data.stale_alert.pk}"
+        page.get_by_role(
+            "textbox", name="Note for acknowledging backlog:stale (optional)", exact=True
+        ).fill("provider slow, fix deploying")
         page.get_by_role("button", name="Acknowledge backlog:stale", exact=True).click()
         page.wait_for_selector(f'#{row_id}[data-state="acknowledged"]')
         page.wait_for_function("id => document.activeElement.id === id", arg=row_id, timeout=5_000)
@@ -246,6 +254,9 @@ def test_focus_returns_to_the_acknowledged_row(
             "buttons => buttons.map(b => b.getAttribute('aria-label') || b.innerText)"
         )
         assert len(names) == len(set(names)), names
+    event = AlertEvent.objects.get(alert=data.stale_alert, kind="acknowledged")
+    assert (event.actor, event.channel) == ("olivia", "console")
+    assert event.detail == {"note": "provider slow, fix deploying"}
 
 
 # --- time on the x-axis ---------------------------------------------------------------------

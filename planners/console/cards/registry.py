@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from opsalerts.acknowledgement import NOTE_MAX_CHARS
 from opsalerts.silences import AlertStates, alert_states
 from planners.console.cards import action_log as action_log_cards
 from planners.console.cards import alerts as alert_cards
@@ -129,6 +130,7 @@ def _alerts_chrome(request: HttpRequest, form: alert_cards.AlertFilterForm) -> d
         else reverse("console:card", args=["alerts"]),
         "alerts_push": on_alerts_page,
         "silence_choices": SILENCE_CHOICES,
+        "ack_note_max_chars": NOTE_MAX_CHARS,
     }
 
 

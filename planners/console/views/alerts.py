@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from cognition.access import staff_required
+from opsalerts.acknowledgement import NOTE_MAX_CHARS
 from opsalerts.actions import acknowledge_alert, silence_alerts
 from opsalerts.models import Alert
 from planners.console.cards.registry import CARDS, SILENCE_CHOICES, PageData, show
@@ -34,6 +35,15 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         return render(request, CARDS["alerts"].template, context)
     context.update(counters_context(page), live_url=reverse("console:live"))
     return render(request, "console/alerts.html", context)
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(
+        max_length=NOTE_MAX_CHARS,
+        required=False,
+        label="Note",
+        help_text="Why it can wait: a rollout lets an acknowledged warning through only with one.",
+    )
 
 
 class SilenceForm(forms.Form):
@@ -66,7 +76,18 @@ def _alerts_action_response(
 @require_POST
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=pk)
-    changed = acknowledge_alert(alert, actor=actor_name(request), channel=Alert.Channel.CONSOLE)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(" ".join(str(e) for e in v) for v in form.errors.values())
+        return _alerts_action_response(
+            request, f"Not acknowledged: {errors}", error=True, focus=f"alert-{alert.pk}"
+        )
+    changed = acknowledge_alert(
+        alert,
+        actor=actor_name(request),
+        channel=Alert.Channel.CONSOLE,
+        note=form.cleaned_data["note"],
+    )
     if changed:
         notice = f"Acknowledged {alert.alert_id}."
     else:
