@@ -21,6 +21,7 @@ from planners.models.rollout import ItemStatus, RolloutChecklist, SignOff
 from planners.rollouts import actions
 from tests.factories.rollouts import (
     PLANNER,
+    acknowledged_synthetic_alert,
     make_live_evidence,
     pass_manual_items,
     seed_vision_template,
@@ -36,9 +37,10 @@ CHECKLIST_URL = "/rollouts/vision/dev/"
 
 # Session + user, environments, checklists with counts (matrix); the checklist page adds the
 # checklist, its items, the sign-off rules (existing sign-off, previous env and its watch's
-# runs and alerts so far, signer rights).
-MATRIX_QUERIES = 4
-CHECKLIST_QUERIES = 11
+# runs and alerts so far, signer rights). Both add the navigation's firing count (silences in
+# force, open alerts).
+MATRIX_QUERIES = 6
+CHECKLIST_QUERIES = 13
 
 
 def _many_checklists(owner: User, settings: Any, *, sign_off_dev: bool = True) -> None:
@@ -336,3 +338,15 @@ def test_gate_card_polls_its_countdown_while_the_watch_runs(
     assert "Seen so far: 0 runs (3 needed), 0 failed, 0 alerts." in card
     assert "Why the gate is closed" in card
     assert staff_client.get("/rollouts/vision/staging/gate/").status_code == 404
+
+
+def test_rollout_pages_show_the_firing_count_in_the_navigation(staff_client: Client) -> None:
+    alert = acknowledged_synthetic_alert()
+    Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.FIRING)
+    actions.get_or_create_checklist(PLANNER, "dev")
+    for path in ("/rollouts/", f"/rollouts/{PLANNER}/dev/"):
+        page = staff_client.get(path).content.decode()
+        assert (
+            '<span id="nav-firing-count" class="nav-count nav-count-firing" '
+            'aria-label="1 firing">1</span>' in page
+        ), path

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from typing import cast
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from cognition.access import staff_required
+from opsalerts.silences import alert_states
 from planners.rollouts import runbook
 from planners.rollouts.note import render_step_note
 from planners.rollouts.queries import rollout_matrix
@@ -39,7 +40,7 @@ def matrix(request: HttpRequest) -> HttpResponse:
     context = {"matrix": rollout_matrix()}
     if is_partial(request):
         return render(request, "rollouts/partials/matrix.html", context)
-    return render(request, "rollouts/matrix.html", context)
+    return render(request, "rollouts/matrix.html", _with_nav(context))
 
 
 @staff_required
@@ -49,7 +50,12 @@ def checklist(request: HttpRequest, planner: str, environment: str) -> HttpRespo
     context = checklist_context(request, meta, env)
     if is_partial(request):
         return render(request, "rollouts/partials/checklist.html", context)
-    return render(request, "rollouts/checklist.html", context)
+    return render(request, "rollouts/checklist.html", _with_nav(context))
+
+
+def _with_nav(context: dict[str, Any]) -> dict[str, Any]:
+    """A full page's navigation shows how many alerts are firing, as on every console page."""
+    return {**context, "nav_firing_count": alert_states().firing}
 
 
 @staff_required
