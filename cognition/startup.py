@@ -16,9 +16,11 @@ import django
 from celery.utils.log import LoggingProxy
 from django.apps import apps
 from django.conf import settings
+from django.core.management import execute_from_command_line
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from cognition.config import ConfigurationError, Problem
+from cognition.database_state import database_problem, pending_migrations
 from cognition.typed_settings import validate_configuration
 
 EXIT_CONFIGURATION_ERROR = 1
@@ -92,6 +94,18 @@ def start(
             check_database()
     except ConfigurationError as error:
         exit_on_configuration_error(error, error_status)
+
+
+def run_on_a_migrated_database(argv: list[str], *, error_status: int) -> None:
+    """Run the command in ``argv``. A database error on a database that lacks migrations (a
+    fresh clone before ``make run``) is one line naming the fix, and ``error_status``."""
+    try:
+        execute_from_command_line(argv)
+    except DatabaseError as error:
+        if not pending_migrations():
+            raise
+        sys.stderr.write(database_problem(error) + "\n")
+        sys.exit(error_status)
 
 
 def load_settings_or_exit(**kwargs: Any) -> None:

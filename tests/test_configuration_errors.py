@@ -151,12 +151,25 @@ def test_sqlite_database_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
     )
 
 
-def test_planner_health_on_a_database_without_its_tables_could_not_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "table", "status"),
+    [
+        ("planner_health", "planners_executionrollup", HEALTH_COULD_NOT_RUN),
+        ("run_pipeline", "planners_project", 1),
+        ("rollout_status", "planners_environment", 1),
+    ],
+)
+def test_a_command_on_a_database_never_migrated_says_how_to_migrate_it(
+    tmp_path: Path, command: str, table: str, status: int
+) -> None:
     path = tmp_path / "never-migrated.sqlite3"
-    result = manage(tmp_path, "planner_health", DATABASE_URL=f"sqlite:///{path}")
-    assert result.returncode == HEALTH_COULD_NOT_RUN, result.stderr
+    result = manage(tmp_path, command, DATABASE_URL=f"sqlite:///{path}")
+    assert result.returncode == status, result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("Could not read the database: no such table: ")
+    assert line.startswith(f"Could not read the database: no such table: {table}. ")
+    assert line.endswith(
+        " migrations are not applied: run `manage.py migrate` (`make run` does it on start)."
+    )
 
 
 def test_manage_py_check_prints_the_same_line(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
 from cognition.command_arguments import BadArgument, record_id
+from cognition.database_state import database_problem
 from planners.health import (
     HealthStatus,
     PlannerHealthReport,
@@ -53,8 +54,7 @@ class Command(BaseCommand):
             self.stderr.write(str(exc))
             sys.exit(EXIT_COULD_NOT_RUN)
         except DatabaseError as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            self.stderr.write(f"Could not read the database: {reason}")
+            self.stderr.write(database_problem(exc))
             sys.exit(EXIT_COULD_NOT_RUN)
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), indent=2))
