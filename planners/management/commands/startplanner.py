@@ -105,10 +105,11 @@ def _next_steps(result: ScaffoldResult) -> str:
     names, pipeline = result.names, result.placement.pipeline or result.names.slug
     return "\n".join(
         [
-            f"  python -m pytest tests/test_planner_{names.module}.py",
+            f"  python -m pytest tests/test_planner_{names.module}.py"
+            "   (the test tools: make install-test)",
             "  python manage.py seed_planner_templates",
             f"  python manage.py run_pipeline --pipeline {pipeline} --agent scripted --wait"
-            "   (with a worker running)",
+            "   (with workers started after this: restart a running console)",
             f"  python manage.py trigger_synthetic_alert --planner {names.slug} --wait-ack 600",
             f"  python manage.py verify_rollout {names.slug}",
         ]
