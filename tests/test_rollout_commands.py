@@ -143,6 +143,20 @@ def test_rollout_note_without_a_checklist_is_an_error() -> None:
         run("rollout_note", PLANNER, "production")
 
 
+@pytest.mark.parametrize(
+    ("planner", "environment", "error"),
+    [
+        (PLANNER, "qa", r"Unknown environment 'qa'; environments: dev, staging, production\."),
+        ("visoin", "dev", r"Unknown planner slug 'visoin'; known planners: .*vision"),
+    ],
+)
+def test_rollout_note_names_an_unknown_planner_or_environment(
+    planner: str, environment: str, error: str
+) -> None:
+    with pytest.raises(CommandError, match=error):
+        run("rollout_note", planner, environment)
+
+
 class _OtherDeployment(Exception):
     pass
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from planners.framework.errors import UnknownPlannerError
 from planners.models.rollout import RolloutChecklist
+from planners.rollouts.actions import RolloutError, get_environment, planner_metadata
 from planners.rollouts.note import render_step_note
 
 
@@ -18,6 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("environment", help="dev, staging or production.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            planner_metadata(options["planner"])
+            get_environment(options["environment"])
+        except (UnknownPlannerError, RolloutError) as exc:
+            raise CommandError(str(exc)) from None
         checklist = (
             RolloutChecklist.objects.select_related("environment")
             .filter(planner_slug=options["planner"], environment__name=options["environment"])
