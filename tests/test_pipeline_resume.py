@@ -331,6 +331,13 @@ def test_resume_command_names_the_plans_items_when_the_id_is_unknown(plan: Plan)
 
 
 @pytest.mark.django_db
+def test_resume_command_says_when_the_plan_itself_is_unknown(plan: Plan) -> None:
+    missing = plan.pk + 1000
+    with pytest.raises(CommandError, match=rf"^No plan with id {missing}\.$"):
+        call_command("resume_backlog", str(missing), "vision-plan")
+
+
+@pytest.mark.django_db
 def test_resume_command_requeues_a_failed_item(
     plan: Plan, django_capture_on_commit_callbacks, capsys: pytest.CaptureFixture[str]
 ) -> None:

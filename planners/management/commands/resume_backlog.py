@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from cognition.agents import BACKENDS
 from cognition.command_arguments import BadArgument, bounded_text, record_id
 from planners.actions import ResumeRefused, resume_backlog_item
-from planners.models import BacklogItem
+from planners.models import BacklogItem, Plan
 
 BACKLOG_ID_LENGTH = BacklogItem._meta.get_field("backlog_id").max_length or 200
 
@@ -44,6 +44,8 @@ class Command(BaseCommand):
                 plan_id=options["plan"], backlog_id=options["backlog_id"]
             )
         except BacklogItem.DoesNotExist:
+            if not Plan.objects.filter(pk=options["plan"]).exists():
+                raise CommandError(f"No plan with id {options['plan']}.") from None
             known = list(
                 BacklogItem.objects.filter(plan_id=options["plan"]).values_list(
                     "backlog_id", flat=True
