@@ -109,7 +109,7 @@ def test_sign_off_refused_while_required_items_are_missing(owner: User) -> None:
 
     message = str(refused.value)
     assert "required items not passed or waived" in message
-    assert "Prompt template seeded and available in tests." in message
+    assert "waived: Prompt template seeded and available in tests, " in message
     assert not SignOff.objects.exists()
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from cognition.api_auth import create_api_token
 from planners.models.rollout import RolloutWatch
 from planners.rollouts import runbook
+from planners.rollouts.actions import get_or_create_checklist
 from planners.rollouts.tasks import record_ended_watches as record_ended_watches_task
 from planners.rollouts.watch import record_ended_watches
 from tests.factories.rollouts import PLANNER, pass_watch, run_vision_scripted, signed_off_dev
@@ -93,7 +94,13 @@ def test_rollout_gate_command_exit_codes(staff_user: User, settings: Any) -> Non
 
     code, verdict = gate()
     assert code == 1
-    assert "Gate closed: vision / dev" in verdict
+    assert verdict.startswith("Gate closed: vision / dev: no checklist")
+    get_or_create_checklist(PLANNER, "dev")
+    code, verdict = gate()
+    assert code == 1
+    assert "by the target channel, Webhook payload" in verdict  # titles lose their full stop
+    assert verdict.rstrip().endswith(".")
+    assert ".." not in verdict
     dev = signed_off_dev(staff_user, settings)
     watch = RolloutWatch.objects.get(checklist=dev)
     assert record_ended_watches(now=watch.ends_at + timedelta(seconds=1)) == 1  # no runs

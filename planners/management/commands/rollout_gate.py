@@ -66,4 +66,4 @@ class Command(BaseCommand):
         if gate.inconclusive:
             return f"Gate inconclusive: {label}: {gate.watch.explanation}."
         reasons = gate.sign_off_problems or [gate.watch.explanation]
-        return f"Gate closed: {label}: " + "; ".join(reasons) + "."
+        return f"Gate closed: {label}: " + "; ".join(r.rstrip(".") for r in reasons) + "."

@@ -72,7 +72,7 @@ def _deployment_problems(checklist: RolloutChecklist) -> list[str]:
 
 
 def _item_problems(items: Sequence[ChecklistItem]) -> list[str]:
-    missing = [i.title for i in items if i.required and not i.is_done]
+    missing = [i.title.rstrip(".") for i in items if i.required and not i.is_done]
     if not missing:
         return []
     return [
