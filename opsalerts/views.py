@@ -36,7 +36,7 @@ def ack_link(request: HttpRequest, token: str) -> HttpResponse:
     acknowledged_now = False
     if request.method == "POST" and state == "open":
         name = request.POST.get("name", "").strip()[:ACK_NAME_MAX]
-        actor = f"{name} (ack link)" if name else "ack link"
+        actor = f"{name or 'someone'} (ack link)"
         acknowledged_now = acknowledge_alert(
             alert,
             actor=actor,

@@ -69,6 +69,9 @@ def test_second_use_of_the_link_says_already_acknowledged(alert: Alert) -> None:
     assert "Acknowledge</button>" not in again.content.decode()
     assert alert.events.filter(kind="acknowledged").count() == 1
     assert "Already acknowledged" in client.get(link_path(alert)).content.decode()
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == "someone (ack link)"  # no name given
+    assert "<dd>by someone (ack link) at " in again.content.decode()
 
 
 def test_tampered_link_is_refused_with_403(alert: Alert) -> None:
