@@ -350,3 +350,13 @@ def test_rollout_pages_show_the_firing_count_in_the_navigation(staff_client: Cli
             '<span id="nav-firing-count" class="nav-count nav-count-firing" '
             'aria-label="1 firing">1</span>' in page
         ), path
+
+
+def test_a_verified_items_snapshot_reads_as_json(staff_client: Client, settings: Any) -> None:
+    checklist = verified_checklist(settings, "dev")
+    snapshot = checklist.items.exclude(evidence_snapshot={}).first()
+    assert snapshot is not None
+    page = staff_client.get(f"/rollouts/{PLANNER}/dev/").content.decode()
+    assert '<summary>Snapshot</summary><pre class="mono">{\n  &quot;' in page
+    assert "&quot;passed&quot;: true" in page
+    assert "True" not in page.split("<summary>Snapshot</summary>", 1)[1].split("</pre>", 1)[0]
