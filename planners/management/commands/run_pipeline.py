@@ -12,7 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cognition.agents import BACKENDS
-from cognition.command_arguments import BadArgument, bounded_text, record_id
+from cognition.command_arguments import BadArgument, bounded_text, positive_seconds, record_id
 from cognition.liveness import Liveness, current_liveness
 from planners.actions import create_plan, fresh_run_branch, start_pipeline
 from planners.demo import DEMO_PROJECT_TITLE, get_or_create_project
@@ -58,10 +58,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--wait", action="store_true", help="Watch until the plan ends.")
         parser.add_argument(
-            "--timeout", type=float, default=600.0, help="Seconds --wait waits (default 600)."
+            "--timeout",
+            type=positive_seconds,
+            default=600.0,
+            help="Seconds --wait waits (default 600).",
         )
         parser.add_argument(
-            "--poll", type=float, default=0.5, help="Seconds between progress checks."
+            "--poll",
+            type=positive_seconds,
+            default=0.5,
+            help="Seconds between progress checks (default 0.5).",
         )
         parser.add_argument("--actor", default="", help="Who runs it (default: your login).")
 
