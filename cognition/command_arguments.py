@@ -3,10 +3,15 @@
 Each check returns the parsed value or raises ``BadArgument`` with one line that names the
 argument; commands turn it into a ``CommandError`` (exit 1), or their own "could not run" code.
 Ids are checked in ``handle()`` rather than by an argparse ``type``: argparse would print its
-usage and exit 2, which ``planner_health`` means as "critical".
+usage and exit 2, which ``planner_health`` means as "critical". A number of seconds to wait is
+an argparse ``type`` (``positive_seconds``): refused while the arguments are read, before the
+command queues or sends anything, with argparse's usage error (exit 2).
 """
 
 from __future__ import annotations
+
+import argparse
+import math
 
 #: The largest id a row can have (a signed 64-bit primary key, on PostgreSQL and SQLite).
 MAX_RECORD_ID = 2**63 - 1
@@ -41,3 +46,19 @@ def bounded_text(value: str, what: str, *, max_length: int) -> str:
     if len(value) > max_length:
         raise BadArgument(f"{what} must be at most {max_length} characters, got {len(value)}.")
     return value
+
+
+def positive_seconds(value: str) -> float:
+    """``value`` as a number of seconds above 0 (an argparse ``type``: a wait of 0 s, a
+    negative one or one that is not a finite number is a usage error)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds, got {_shown(value)}"
+        ) from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0, got {_shown(value)}"
+        )
+    return seconds

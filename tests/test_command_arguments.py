@@ -6,14 +6,16 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
 
 from cognition.command_arguments import MAX_RECORD_ID
-from planners.models import Plan
+from opsalerts.models import Alert
+from planners.models import BacklogItem, Plan
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +70,76 @@ def test_planner_health_refuses_a_huge_plan_id_with_exit_3() -> None:
 
     assert stopped.value.code == 3
     assert err.getvalue().strip() == f"--plan must be between 1 and {MAX_RECORD_ID}, got '{HUGE}'."
+
+
+def _from_the_command_line(*argv: str) -> None:
+    """Run a command as ``manage.py`` does, so argparse's usage errors exit as they do there."""
+    name = argv[0]
+    load_command_class(get_commands()[name], name).run_from_argv(["manage.py", *argv])
+
+
+@pytest.mark.parametrize(
+    ("argv", "refused"),
+    [
+        (
+            ["--wait", "--timeout", "-5"],
+            "argument --timeout: must be a number of seconds above 0, got '-5'",
+        ),
+        (
+            ["--wait", "--timeout", "0"],
+            "argument --timeout: must be a number of seconds above 0, got '0'",
+        ),
+        (
+            ["--wait", "--timeout", "nan"],
+            "argument --timeout: must be a number of seconds above 0, got 'nan'",
+        ),
+        (
+            ["--wait", "--timeout", "soon"],
+            "argument --timeout: must be a number of seconds, got 'soon'",
+        ),
+        (
+            ["--wait", "--poll", "-1"],
+            "argument --poll: must be a number of seconds above 0, got '-1'",
+        ),
+    ],
+)
+def test_run_pipeline_refuses_a_wait_that_is_not_positive_before_queueing_anything(
+    argv: list[str], refused: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        _from_the_command_line("run_pipeline", *argv)
+
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"manage.py run_pipeline: error: {refused}"
+    )
+    assert not Plan.objects.exists()
+
+
+@pytest.mark.parametrize("seconds", ["-5", "0"])
+def test_trigger_synthetic_alert_refuses_a_wait_that_is_not_positive_before_firing(
+    seconds: str, alerting: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        _from_the_command_line(
+            "trigger_synthetic_alert", "--planner", "vision", "--wait-ack", seconds
+        )
+
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "manage.py trigger_synthetic_alert: error: argument --wait-ack: "
+        f"must be a number of seconds above 0, got '{seconds}'"
+    )
+    assert not Alert.objects.exists()
+    assert not BacklogItem.objects.filter(synthetic=True).exists()
+
+
+def test_rollout_gate_refuses_a_negative_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        _from_the_command_line("rollout_gate", "vision", "dev", "--wait", "-3")
+
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "manage.py rollout_gate: error: argument --wait: "
+        "must be a number of seconds above 0, got '-3'"
+    )

@@ -28,7 +28,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedAgent:
 
 def _run(*args: str) -> str:
     out = StringIO()
-    call_command("run_pipeline", *args, "--poll", "0", "--timeout", "20", stdout=out)
+    call_command("run_pipeline", *args, "--poll", "0.01", "--timeout", "20", stdout=out)
     return out.getvalue()
 
 

@@ -344,7 +344,7 @@ def test_run_pipeline_command_waits_and_prints_each_transition(
     agent: ScriptedAgent, capsys: Any
 ) -> None:
     call_command(
-        "run_pipeline", "--wait", "--poll", "0", "--timeout", "20", "--actor", "cli:olivia"
+        "run_pipeline", "--wait", "--poll", "0.01", "--timeout", "20", "--actor", "cli:olivia"
     )
 
     out = capsys.readouterr().out
@@ -364,7 +364,7 @@ def test_run_pipeline_command_starts_a_fresh_branch_when_main_is_complete(
 ) -> None:
     start_pipeline(plan, actor="olivia")
 
-    call_command("run_pipeline", "--wait", "--poll", "0", "--timeout", "20")
+    call_command("run_pipeline", "--wait", "--poll", "0.01", "--timeout", "20")
 
     fresh = Plan.objects.get(branch="run-2")
     assert fresh.status == Plan.Status.COMPLETE
@@ -377,7 +377,7 @@ def test_run_pipeline_command_exits_non_zero_when_the_plan_blocks(
     use_agent(FlakyAgent(failures=1, permanent=True))
 
     with pytest.raises(CommandError, match="is blocked") as blocked:
-        call_command("run_pipeline", "--wait", "--poll", "0", "--timeout", "20")
+        call_command("run_pipeline", "--wait", "--poll", "0.01", "--timeout", "20")
 
     assert blocked.value.returncode == 1
     assert "resume_backlog" in str(blocked.value)

@@ -28,7 +28,7 @@ from planners.pipeline.phase_state import (
     base_metadata,
 )
 from planners.pipeline.registry import Materialised
-from planners.pipeline.scheduling import lock_plan, schedule_ready_items
+from planners.pipeline.scheduling import lock_plan, refresh_plan_status, schedule_ready_items
 from planners.pipeline.transcripts import AttemptRecord, record_transcripts
 from planners.pipeline.transitions import transition_backlog_item
 from planners.pipeline.unproduced_inputs import refresh_unproduced_inputs
@@ -197,8 +197,10 @@ def _release_for_retry(claimed: Claim, reason: str) -> None:
 
 
 def fail_unrunnable(item: BacklogItem, reason: str) -> None:
-    """An item no registered pipeline can run (its pipeline or phase is gone): fail it with
-    the reason, so the operator sees it instead of a task that errors for ever."""
+    """An item no registered pipeline can run (its pipeline or phase is gone, or this worker
+    started before it was added): fail it with the reason, so the operator sees it instead of
+    a task that errors for ever, and bring the plan's status up to date in the same commit,
+    as a failed phase does (the plan is blocked once nothing else runs or can run)."""
     with transaction.atomic():
         lock_plan(item.plan_id)
         transition_backlog_item(
@@ -210,3 +212,4 @@ def fail_unrunnable(item: BacklogItem, reason: str) -> None:
             only_from=[BacklogStatus.PENDING, BacklogStatus.IN_PROGRESS],
             extra_fields={"last_error": reason},
         )
+        refresh_plan_status(item.plan)

@@ -131,6 +131,12 @@ def plan_status_for(
     return Plan.Status.BLOCKED
 
 
+def implied_plan_status(plan: Plan) -> str | None:
+    """The status the plan's items imply now, read and not stored (None: it has no items):
+    what someone watching the plan goes by, whatever the plan row says."""
+    return plan_status_for(_real_items(plan), phase_order(plan))
+
+
 def refresh_plan_status(plan: Plan, items: Sequence[BacklogItem] | None = None) -> str:
     """Store the status the plan's items imply (a draft with no items stays a draft).
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cognition.command_arguments import positive_seconds
 from cognition.liveness import current_liveness
 from opsalerts.actions import (
     OpsAlertingError,
@@ -53,7 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--planner", required=True, help="Planner slug, e.g. vision.")
         parser.add_argument(
             "--wait-ack",
-            type=float,
+            type=positive_seconds,
             default=None,
             metavar="SECONDS",
             help="Wait this long for the acknowledgement; exit 3 if none arrives.",

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cognition.command_arguments import positive_seconds
 from planners.framework.errors import UnknownPlannerError
 from planners.rollouts.actions import RolloutError
 from planners.rollouts.gate import Gate, gate_for
@@ -37,14 +38,14 @@ class Command(BaseCommand):
         parser.add_argument("environment", help="dev, staging or production.")
         parser.add_argument(
             "--wait",
-            type=float,
-            default=0.0,
+            type=positive_seconds,
+            default=None,
             metavar="SECONDS",
             help="Wait up to this long for the gate to open (or fail for good).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        deadline = time.monotonic() + max(options["wait"], 0.0)
+        deadline = time.monotonic() + (options["wait"] or 0.0)
         while True:
             try:
                 gate = gate_for(options["planner"], options["environment"])

@@ -12,12 +12,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cognition.agents import BACKENDS
-from cognition.command_arguments import BadArgument, record_id
+from cognition.command_arguments import BadArgument, bounded_text, positive_seconds, record_id
 from cognition.liveness import Liveness, current_liveness
 from planners.actions import create_plan, fresh_run_branch, start_pipeline
 from planners.demo import DEMO_PROJECT_TITLE, get_or_create_project
-from planners.models import BacklogItem, BacklogStatus, BacklogTransition, Plan
+from planners.models import BacklogItem, BacklogStatus, BacklogTransition, Plan, Project
 from planners.pipeline.registry import DEFAULT_PIPELINE, pipelines
+from planners.pipeline.scheduling import implied_plan_status
 
 #: Seconds without any transition after which --wait says what it is waiting for, and again
 #: every this many seconds while nothing moves.
@@ -57,10 +58,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--wait", action="store_true", help="Watch until the plan ends.")
         parser.add_argument(
-            "--timeout", type=float, default=600.0, help="Seconds --wait waits (default 600)."
+            "--timeout",
+            type=positive_seconds,
+            default=600.0,
+            help="Seconds --wait waits (default 600).",
         )
         parser.add_argument(
-            "--poll", type=float, default=0.5, help="Seconds between progress checks."
+            "--poll",
+            type=positive_seconds,
+            default=0.5,
+            help="Seconds between progress checks (default 0.5).",
         )
         parser.add_argument("--actor", default="", help="Who runs it (default: your login).")
 
@@ -72,17 +79,18 @@ class Command(BaseCommand):
         queued = start_pipeline(plan, actor=actor, agent_backend=options["agent"])
         plan.refresh_from_db()
         agent = plan.agent_backend or settings.AGENT_BACKEND
-        where = f"plan {plan.pk} {plan.name!r}"
+        # The plan's name holds the project's title as its owner wrote it: never re-case it.
+        named = f"{plan.pk} {plan.name!r}"
         if queued:
             names = ", ".join(f"{item.backlog_id} ({item.phase})" for item in queued)
-            self.stdout.write(f"Queued {names} of {where} on the worker (agent {agent}).")
+            self.stdout.write(f"Queued {names} of plan {named} on the worker (agent {agent}).")
         elif plan.status == Plan.Status.COMPLETE:
-            self.stdout.write(self.style.SUCCESS(f"{where.capitalize()} is already complete."))
+            self.stdout.write(self.style.SUCCESS(f"Plan {named} is already complete."))
             return
         elif plan.status == Plan.Status.BLOCKED:
             self._report_blocked(plan)
         else:
-            self.stdout.write(f"{where.capitalize()} is {plan.status}; nothing new to queue.")
+            self.stdout.write(f"Plan {named} is {plan.status}; nothing new to queue.")
         if options["wait"]:
             self._watch(plan, seen, started, timeout=options["timeout"], poll=options["poll"])
 
@@ -105,7 +113,7 @@ class Command(BaseCommand):
                 )
             return plan
         pipeline = pipeline or DEFAULT_PIPELINE
-        title = options["project"]
+        title = project_title(options["project"])
         project, created = get_or_create_project(title)
         if created:
             self.stdout.write(f"Created project {title!r}.")
@@ -138,9 +146,11 @@ class Command(BaseCommand):
                 self._print_transition(transition, time.monotonic() - started)
                 seen = transition.pk
                 last_progress = time.monotonic()
-            plan.refresh_from_db(fields=["status"])
+            # The items decide, not the plan row: a failed item with nothing else running or
+            # ready ends the wait even if whoever failed it left the row as it was.
+            status = implied_plan_status(plan) or plan.status
             elapsed = time.monotonic() - started
-            if plan.status == Plan.Status.COMPLETE:
+            if status == Plan.Status.COMPLETE:
                 done = plan.backlog_items.filter(synthetic=False).count()
                 self.stdout.write(
                     self.style.SUCCESS(
@@ -148,11 +158,11 @@ class Command(BaseCommand):
                     )
                 )
                 return
-            if plan.status == Plan.Status.BLOCKED:
+            if status == Plan.Status.BLOCKED:
                 self._report_blocked(plan)
             if elapsed > timeout:
                 raise CommandError(
-                    f"Timed out after {timeout:.0f}s with plan {plan.pk} {plan.status}.",
+                    f"Timed out after {timeout:g}s with plan {plan.pk} {status}.",
                     returncode=2,
                 )
             if time.monotonic() - last_progress > WAITING_NOTE_AFTER:
@@ -174,17 +184,46 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _report_blocked(self, plan: Plan) -> None:
-        stuck = BacklogItem.objects.filter(
+        raise CommandError(blocked_report(plan), returncode=1)
+
+
+def project_title(value: str) -> str:
+    """``--project`` as a project title: not blank, and no longer than the title column."""
+    max_length = Project._meta.get_field("title").max_length or 0
+    try:
+        return bounded_text(value, "--project", max_length=max_length)
+    except BadArgument as exc:
+        raise CommandError(str(exc)) from None
+
+
+def blocked_report(plan: Plan) -> str:
+    """Why ``plan`` stopped: each blocked or failed item with its error (the first line), then
+    how to go on. One stopped item makes one line of reason."""
+    stuck = list(
+        BacklogItem.objects.filter(
             plan=plan,
             synthetic=False,
             status__in=[BacklogStatus.BLOCKED, BacklogStatus.FAILED],
+        ).order_by("position", "id")
+    )
+    reasons = [_stopped_line(item) for item in stuck]
+    if not reasons:
+        return (
+            f"Plan {plan.pk} is blocked: none of its items can run, and none is blocked or failed."
         )
-        lines = [
-            f"  {item.backlog_id} ({item.phase}) {item.status}: {item.last_error or 'no reason'}"
-            for item in stuck
-        ]
-        hint = f"Fix the cause, then: python manage.py resume_backlog {plan.pk} <BACKLOG_ID>"
-        raise CommandError("\n".join([f"Plan {plan.pk} is blocked:", *lines, hint]), returncode=1)
+    if len(reasons) == 1:
+        lines = [f"Plan {plan.pk} is blocked: {reasons[0]}"]
+        backlog_id = stuck[0].backlog_id
+    else:
+        lines = [f"Plan {plan.pk} is blocked:", *(f"  {reason}" for reason in reasons)]
+        backlog_id = "<BACKLOG_ID>"
+    hint = f"Fix the cause, then: python manage.py resume_backlog {plan.pk} {backlog_id}"
+    return "\n".join([*lines, hint])
+
+
+def _stopped_line(item: BacklogItem) -> str:
+    error = item.last_error.strip().splitlines()[0] if item.last_error.strip() else "no reason"
+    return f"{item.backlog_id} ({item.phase}) {item.status}: {error}"
 
 
 def waiting_note(plan: Plan, liveness: Liveness) -> str:
