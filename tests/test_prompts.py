@@ -14,22 +14,13 @@ from cognition.prompts import (
     template_state,
     template_states,
 )
+from tests.factories.templates import make_template
 
 pytestmark = pytest.mark.django_db
 
 
-def _template(name: str, text: str, *, is_active: bool = True) -> PromptTemplate:
-    template = PromptTemplate.objects.create(name=name, is_active=is_active)
-    version = PromptTemplateVersion.objects.create(
-        template=template, number=1, text=text, source="seeded"
-    )
-    template.active_version = version
-    template.save(update_fields=["active_version"])
-    return template
-
-
 def test_active_template_resolves_to_its_active_version() -> None:
-    template = _template("planner.fiction.vision", "Plan {{projectTitle}}")
+    template = make_template("planner.fiction.vision", "Plan {{projectTitle}}")
     v2 = PromptTemplateVersion.objects.create(
         template=template, number=2, text="Plan better {{projectTitle}}", source="admin"
     )
@@ -51,7 +42,7 @@ def test_missing_template_resolves_to_none() -> None:
 
 
 def test_inactive_template_resolves_to_none() -> None:
-    _template("planner.fiction.vision", "Plan {{projectTitle}}", is_active=False)
+    make_template("planner.fiction.vision", "Plan {{projectTitle}}", active=False)
     assert resolve_prompt("planner.fiction.vision") is None
     assert template_state("planner.fiction.vision") == TemplateState(
         found=True, active=False, version=1, empty=False
@@ -59,7 +50,7 @@ def test_inactive_template_resolves_to_none() -> None:
 
 
 def test_blank_template_text_resolves_to_none() -> None:
-    _template("planner.fiction.vision", "   \n ")
+    make_template("planner.fiction.vision", "   \n ")
     assert resolve_prompt("planner.fiction.vision") is None
     assert template_state("planner.fiction.vision").empty is True
 
@@ -73,8 +64,8 @@ def test_template_without_active_version_is_not_usable() -> None:
 
 
 def test_bulk_template_states_take_one_query(django_assert_num_queries: Any) -> None:
-    _template("planner.fiction.vision", "Plan {{projectTitle}}")
-    _template("planner.fiction.iterative", "Pass {{iterationIndex}}", is_active=False)
+    make_template("planner.fiction.vision", "Plan {{projectTitle}}")
+    make_template("planner.fiction.iterative", "Pass {{iterationIndex}}", active=False)
     ids = ["planner.fiction.vision", "planner.fiction.iterative", "planner.fiction.missing"]
     with django_assert_num_queries(1):
         states = template_states(ids)
@@ -85,7 +76,7 @@ def test_bulk_template_states_take_one_query(django_assert_num_queries: Any) -> 
 
 
 def test_resolving_follows_each_version_change_at_once(django_assert_num_queries: Any) -> None:
-    template = _template("planner.fiction.vision", "Plan {{projectTitle}}")
+    template = make_template("planner.fiction.vision", "Plan {{projectTitle}}")
     first = template.active_version
     with django_assert_num_queries(1):
         assert resolve_prompt("planner.fiction.vision") == ResolvedTemplate(
